@@ -1,0 +1,325 @@
+"""The user's choices for one disconnected update, as a YAML file that can be reviewed, reused and run headless.
+
+A plan never holds a secret: the mirror registry password lives in the system keyring (or, only if the user
+explicitly chooses it, in a 0600 ``password_file``); registry credentials are in the auth file it points to.
+
+Loading validates every field; a malformed or invalid plan raises :class:`~engine.errors.PlanError` naming the
+file, line and column and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from engine.errors import PlanError
+from engine.fsutil import atomic_write_text
+
+DEFAULT_RELEASE_SOURCE = "quay.io/openshift-release-dev/ocp-release"
+DEFAULT_COMPONENT_SOURCE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev"
+DEFAULT_SIGNATURE_STORE = "https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release"
+DEFAULT_UPDATE_GRAPH = "https://api.openshift.com/api/upgrades_info/v1/graph"
+
+ARCHITECTURES = ("x86_64", "aarch64", "s390x", "ppc64le", "multi")
+MIRROR_MODES = ("direct", "to-media", "from-media")
+BACKENDS = ("builtin", "oc", "oc-mirror")
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_HOSTPORT = re.compile(
+    r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)"
+    r"(?::(\d{1,5}))?$"
+)
+_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CHANNEL = re.compile(r"^(candidate|fast|stable|eus)-\d+\.\d+$")
+
+
+def is_semver(value: str) -> bool:
+    return bool(_SEMVER.match(value))
+
+
+def is_host_port(value: str) -> bool:
+    m = _HOSTPORT.match(value)
+    return bool(m) and (m.group(1) is None or 0 < int(m.group(1)) < 65536)
+
+
+def is_repository(value: str) -> bool:
+    return bool(_REPO.match(value))
+
+
+def is_digest(value: str) -> bool:
+    return bool(_DIGEST.match(value))
+
+
+@dataclass
+class ClusterSettings:
+    kubeconfig: str = ""
+    """Path of the kubeconfig; empty means $KUBECONFIG or ~/.kube/config."""
+    context: str = ""
+    """Context in the kubeconfig; empty means its current-context."""
+
+
+@dataclass
+class MirrorSettings:
+    registry: str = ""
+    """The mirror registry, host[:port] (LOCAL_REGISTRY)."""
+    repository: str = "ocp4/openshift4"
+    """Repository on the mirror (LOCAL_REPOSITORY)."""
+    release_images_repository: str = ""
+    """Separate repository for release images, only with an OpenShift Update Service (OSUS)."""
+    ca_file: str = ""
+    """PEM file of the CA that signed the mirror registry's certificate; empty means system trust."""
+    username: str = ""
+    """User on the mirror registry; the password is kept in the system keyring."""
+    password_file: str = ""
+    """Only if the user chose it explicitly: a 0600 file holding the mirror password."""
+
+
+@dataclass
+class ReleaseSettings:
+    version: str = ""
+    """Target release (OCP_RELEASE), e.g. 4.17.3."""
+    architecture: str = "x86_64"
+    channel: str = ""
+    """Update channel, e.g. stable-4.17; empty means the cluster's current channel."""
+    digest: str = ""
+    """Release image digest once resolved (sha256:...)."""
+
+
+@dataclass
+class MirroringSettings:
+    mode: str = "direct"
+    """direct (host reaches internet and registry), to-media (connected side), from-media (disconnected side)."""
+    media_path: str = ""
+    """REMOVABLE_MEDIA_PATH for to-media / from-media."""
+    backend: str = "builtin"
+    """builtin (ocp-airgap's own client), oc (oc adm release mirror), oc-mirror (the oc-mirror v2 plugin)."""
+    concurrency: int = 6
+
+
+@dataclass
+class Endpoints:
+    release_source: str = DEFAULT_RELEASE_SOURCE
+    """Where releases come from (quay.io/openshift-release-dev/ocp-release)."""
+    component_source: str = DEFAULT_COMPONENT_SOURCE
+    """Where release components come from (quay.io/openshift-release-dev/ocp-v4.0-art-dev)."""
+    source_ca_file: str = ""
+    """CA bundle for the release source registry; empty means system trust."""
+    signature_store: str = DEFAULT_SIGNATURE_STORE
+    update_graph: str = DEFAULT_UPDATE_GRAPH
+    ca_file: str = ""
+    """CA bundle for the signature store and update graph (https); empty means system trust."""
+
+
+@dataclass
+class Plan:
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    mirroring: MirroringSettings = field(default_factory=MirroringSettings)
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    auth_file: str = ""
+    """The merged pull secret (LOCAL_SECRET_JSON): upstream + mirror credentials, mode 0600."""
+    oc_path: str = ""
+    """Path of the oc binary; empty means search $PATH."""
+
+    source_path: str | None = field(default=None, compare=False, repr=False)
+
+    KIND: ClassVar[str] = "ocp-airgap/plan-v1"
+
+    # ----- derived values -------------------------------------------------------------------------------
+    @property
+    def release_tag(self) -> str:
+        return f"{self.release.version}-{self.release.architecture}"
+
+    @property
+    def source_pullspec(self) -> str:
+        """quay.io/${PRODUCT_REPO}/${RELEASE_NAME}:${OCP_RELEASE}-${ARCHITECTURE}"""
+        return f"{self.endpoints.release_source}:{self.release_tag}"
+
+    @property
+    def mirror_repository(self) -> str:
+        """LOCAL_REGISTRY/LOCAL_REPOSITORY"""
+        return f"{self.mirror.registry}/{self.mirror.repository}"
+
+    def mirror_pullspec(self, digest: str | None = None) -> str:
+        digest = digest or self.release.digest
+        if not digest:
+            raise PlanError("the release digest is not known yet", fix="Run the release step first.")
+        return f"{self.mirror_repository}@{digest}"
+
+    def resolve_path(self, value: str) -> str:
+        """Plan paths are relative to the plan file's folder."""
+        if not value:
+            return value
+        p = Path(os.path.expanduser(value))
+        if not p.is_absolute() and self.source_path:
+            p = Path(self.source_path).parent / p
+        return str(p)
+
+    # ----- validation -----------------------------------------------------------------------------------
+    def problems(self, *, require: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        """(dotted field, what is wrong) for every invalid value; ``require`` names fields that must be set."""
+        out: list[tuple[str, str]] = []
+        m, r, mi, e = self.mirror, self.release, self.mirroring, self.endpoints
+        if m.registry and not is_host_port(m.registry):
+            out.append(("mirror.registry", "expected host or host:port, e.g. registry.example.com:8443"))
+        if m.repository and not is_repository(m.repository):
+            out.append(("mirror.repository", "expected a lower-case repository path, e.g. ocp4/openshift4"))
+        if m.release_images_repository and not is_repository(m.release_images_repository):
+            out.append(("mirror.release_images_repository", "expected a lower-case repository path"))
+        if r.version and not is_semver(r.version):
+            out.append(("release.version", "expected a release version such as 4.17.3"))
+        if r.architecture not in ARCHITECTURES:
+            out.append(("release.architecture", "expected one of " + ", ".join(ARCHITECTURES)))
+        if r.digest and not is_digest(r.digest):
+            out.append(("release.digest", "expected sha256: followed by 64 hex digits"))
+        if r.channel and not _CHANNEL.match(r.channel):
+            out.append(("release.channel", "expected a channel such as stable-4.17"))
+        if mi.mode not in MIRROR_MODES:
+            out.append(("mirroring.mode", "expected one of " + ", ".join(MIRROR_MODES)))
+        if mi.backend not in BACKENDS:
+            out.append(("mirroring.backend", "expected one of " + ", ".join(BACKENDS)))
+        if mi.mode in ("to-media", "from-media") and not mi.media_path:
+            out.append(("mirroring.media_path", f"required with mode {mi.mode}"))
+        if not 1 <= mi.concurrency <= 64:
+            out.append(("mirroring.concurrency", "expected a number from 1 to 64"))
+        for name in ("signature_store", "update_graph"):
+            url = getattr(e, name)
+            if not re.match(r"^(https?|file)://", url):
+                out.append((f"endpoints.{name}", "expected an http(s):// or file:// URL"))
+        src = e.release_source
+        if "/" not in src or not is_host_port(src.split("/", 1)[0]) or not is_repository(src.split("/", 1)[1]):
+            out.append(("endpoints.release_source", "expected registry/repository, e.g. " + DEFAULT_RELEASE_SOURCE))
+        for dotted in require:
+            section, _, name = dotted.partition(".")
+            value = getattr(getattr(self, section), name) if name else getattr(self, section)
+            if not value:
+                out.append((dotted, "required for this step"))
+        return out
+
+    def require(self, *names: str) -> None:
+        """Raise a PlanError (with line/column when loaded from a file) if any named field is empty/invalid."""
+        problems = self.problems(require=names)
+        if problems:
+            raise _plan_error(self, problems)
+
+    # ----- YAML -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("source_path", None)
+        return {"kind": self.KIND, **data}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        atomic_write_text(Path(path), self.to_yaml(), mode=0o644)
+        self.source_path = str(path)
+
+    @classmethod
+    def from_yaml(cls, text: str, path: str = "<plan>") -> Plan:
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise PlanError(
+                f"not valid YAML: {exc.problem or exc}",
+                path=path,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                fix="Correct the YAML syntax at that position.",
+            ) from None
+        if node is None:
+            raise PlanError("the plan is empty", path=path, fix="Create one with 'ocp-airgap plan new'.")
+        plan = cls()
+        plan.source_path = path
+        marks: dict[str, tuple[int, int]] = {}
+        _load_mapping(plan, node, path, "", marks)
+        plan._marks = marks  # type: ignore[attr-defined]
+        problems = plan.problems()
+        if problems:
+            raise _plan_error(plan, problems)
+        return plan
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Plan:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise PlanError(f"plan file {p} does not exist", fix="Check the path given to --plan.") from None
+        except OSError as exc:
+            raise PlanError(f"cannot read plan file {p}: {exc.strerror}", fix="Check the file's permissions.") from None
+        return cls.from_yaml(text, str(p))
+
+
+def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
+    dotted, what = problems[0]
+    marks: dict[str, tuple[int, int]] = getattr(plan, "_marks", {})
+    line, col = marks.get(dotted, (None, None))
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return PlanError(
+        f"{dotted}: {what}{more}",
+        path=plan.source_path,
+        line=line,
+        column=col,
+        fix=f"Set '{dotted}' in the plan.",
+    )
+
+
+def _load_mapping(obj: Any, node: yaml.Node, path: str, prefix: str, marks: dict[str, tuple[int, int]]) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        raise PlanError(
+            f"{prefix.rstrip('.') or 'the plan'}: expected a mapping (key: value lines)",
+            path=path,
+            line=node.start_mark.line + 1,
+            column=node.start_mark.column + 1,
+        )
+    known = {f.name: f for f in fields(obj) if f.name != "source_path"}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        dotted = prefix + str(key)
+        here = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
+        marks[dotted] = here
+        if not prefix and key == "kind":
+            if value_node.value != Plan.KIND:
+                raise PlanError(
+                    f"kind: expected {Plan.KIND!r}, found {value_node.value!r}",
+                    path=path,
+                    line=here[0],
+                    column=here[1],
+                )
+            continue
+        if key not in known:
+            raise PlanError(
+                f"unknown setting {dotted!r}; expected one of: {', '.join(sorted(known))}",
+                path=path,
+                line=key_node.start_mark.line + 1,
+                column=key_node.start_mark.column + 1,
+                fix="Remove it or correct its spelling.",
+            )
+        current = getattr(obj, key)
+        if hasattr(current, "__dataclass_fields__"):
+            _load_mapping(current, value_node, path, dotted + ".", marks)
+            continue
+        value = yaml.SafeLoader(None).construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        if value is None:
+            value = "" if isinstance(current, str) else current
+        expected = type(current)
+        if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+            if expected is str and isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)  # e.g. version: 4.17 typed without quotes is still caught by validation
+            else:
+                raise PlanError(
+                    f"{dotted}: expected {'a number' if expected is int else 'text'}, found {value!r}",
+                    path=path,
+                    line=here[0],
+                    column=here[1],
+                )
+        setattr(obj, key, value)
