@@ -202,7 +202,9 @@ class Emitter:
         return event
 
     def result(self, status: StepStatus, summary: str, data: Mapping[str, Any] | None = None) -> StepResult:
-        event = StepResult(**self._base(), status=status, summary=redact(summary), data=redact_obj(dict(data or {})))
+        event = StepResult(
+            **self._base(), status=status, summary=redact(summary), data=redact_obj(dict(data or {}))
+        )
         self.emit(event)
         return event
 

@@ -9,7 +9,9 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, keep_previous: bool = False) -> Path | None:
+def atomic_write_bytes(
+    path: Path, data: bytes, *, mode: int = 0o600, keep_previous: bool = False
+) -> Path | None:
     """Write ``data`` to ``path`` atomically with the given permission bits.
 
     The temporary file is created with ``mode`` from the start (never world-readable in between).
@@ -39,7 +41,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600, keep_previ
     return backup
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int = 0o600, keep_previous: bool = False) -> Path | None:
+def atomic_write_text(
+    path: Path, text: str, *, mode: int = 0o600, keep_previous: bool = False
+) -> Path | None:
     return atomic_write_bytes(path, text.encode("utf-8"), mode=mode, keep_previous=keep_previous)
 
 

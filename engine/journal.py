@@ -184,7 +184,14 @@ class Journal:
         return self.append(
             "change",
             step,
-            {"action": action, "resource": resource, "before": before, "after": after, "command": command, **data},
+            {
+                "action": action,
+                "resource": resource,
+                "before": before,
+                "after": after,
+                "command": command,
+                **data,
+            },
         )
 
     def record_decision(self, step: str, key: str, value: Any, reason: str = "") -> Record:

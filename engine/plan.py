@@ -45,7 +45,7 @@ def is_semver(value: str) -> bool:
 
 def is_host_port(value: str) -> bool:
     m = _HOSTPORT.match(value)
-    return bool(m) and (m.group(1) is None or 0 < int(m.group(1)) < 65536)
+    return m is not None and (m.group(1) is None or 0 < int(m.group(1)) < 65536)
 
 
 def is_repository(value: str) -> bool:
@@ -194,8 +194,14 @@ class Plan:
             if not re.match(r"^(https?|file)://", url):
                 out.append((f"endpoints.{name}", "expected an http(s):// or file:// URL"))
         src = e.release_source
-        if "/" not in src or not is_host_port(src.split("/", 1)[0]) or not is_repository(src.split("/", 1)[1]):
-            out.append(("endpoints.release_source", "expected registry/repository, e.g. " + DEFAULT_RELEASE_SOURCE))
+        if (
+            "/" not in src
+            or not is_host_port(src.split("/", 1)[0])
+            or not is_repository(src.split("/", 1)[1])
+        ):
+            out.append(
+                ("endpoints.release_source", "expected registry/repository, e.g. " + DEFAULT_RELEASE_SOURCE)
+            )
         for dotted in require:
             section, _, name = dotted.partition(".")
             value = getattr(getattr(self, section), name) if name else getattr(self, section)
@@ -255,7 +261,9 @@ class Plan:
         except FileNotFoundError:
             raise PlanError(f"plan file {p} does not exist", fix="Check the path given to --plan.") from None
         except OSError as exc:
-            raise PlanError(f"cannot read plan file {p}: {exc.strerror}", fix="Check the file's permissions.") from None
+            raise PlanError(
+                f"cannot read plan file {p}: {exc.strerror}", fix="Check the file's permissions."
+            ) from None
         return cls.from_yaml(text, str(p))
 
 
@@ -273,7 +281,9 @@ def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
     )
 
 
-def _load_mapping(obj: Any, node: yaml.Node, path: str, prefix: str, marks: dict[str, tuple[int, int]]) -> None:
+def _load_mapping(
+    obj: Any, node: yaml.Node, path: str, prefix: str, marks: dict[str, tuple[int, int]]
+) -> None:
     if not isinstance(node, yaml.MappingNode):
         raise PlanError(
             f"{prefix.rstrip('.') or 'the plan'}: expected a mapping (key: value lines)",
@@ -308,7 +318,7 @@ def _load_mapping(obj: Any, node: yaml.Node, path: str, prefix: str, marks: dict
         if hasattr(current, "__dataclass_fields__"):
             _load_mapping(current, value_node, path, dotted + ".", marks)
             continue
-        value = yaml.SafeLoader(None).construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        value = yaml.SafeLoader("").construct_object(value_node, deep=True)
         if value is None:
             value = "" if isinstance(current, str) else current
         expected = type(current)
