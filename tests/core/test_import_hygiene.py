@@ -1,0 +1,55 @@
+"""engine/ never imports Textual, Rich, screens or tui: checked statically (every import statement) and at runtime."""
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import engine
+
+FORBIDDEN = ("textual", "rich", "screens", "tui")
+ENGINE_DIR = Path(engine.__file__).parent
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.lineno, node.module))
+    return out
+
+
+def test_static_no_forbidden_imports():
+    bad = []
+    for path in sorted(ENGINE_DIR.rglob("*.py")):
+        for lineno, name in _imports(path):
+            if name.split(".")[0] in FORBIDDEN:
+                bad.append(f"{path.relative_to(ENGINE_DIR.parent)}:{lineno} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_runtime_importing_every_engine_module_loads_no_ui():
+    modules = ["engine"] + [f"engine.{m.name}" for m in pkgutil.iter_modules([str(ENGINE_DIR)])]
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in {FORBIDDEN!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+def test_headless_cli_does_not_load_textual():
+    code = (
+        "import json, sys\n"
+        "from tui.cli import build_parser\n"
+        "build_parser()\n"
+        "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'rich'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
