@@ -15,9 +15,9 @@ import json
 import os
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
 import yaml
@@ -35,6 +35,8 @@ from engine.errors import (
     Unauthorized,
 )
 from engine.redact import register_secret
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,27 @@ class Cluster:
 
     def cluster_version(self) -> dict[str, Any]:
         return self.get(CLUSTER_VERSION, "version")
+
+
+def retry_on_conflict(
+    attempt: Callable[[], T],
+    *,
+    attempts: int = 5,
+    on_retry: Callable[[int], None] | None = None,
+    pause: float = 0.05,
+) -> T:
+    """Run ``attempt`` (which must re-read the object it changes) again when the API server answers 409 Conflict,
+    up to ``attempts`` times, as client-go's ``RetryOnConflict`` does."""
+    for n in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Conflict:
+            if n == attempts:
+                raise
+            if on_retry is not None:
+                on_retry(n)
+            threading.Event().wait(pause * n)
+    raise AssertionError("unreachable")
 
 
 def current_version(cv: dict[str, Any]) -> str:
