@@ -889,7 +889,14 @@ def push_layout(
         else:
             argv += ["--dest-tls-verify=false"]
         argv += [f"oci:{layout_dir}:{ref}", f"docker://{registry}/{dest}"]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        for attempt in range(3):
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            )
+            # distribution 2.8 can answer 500 while another upload links the same blob into the same repository
+            if proc.returncode == 0 or "500 (Internal Server Error)" not in proc.stderr or attempt == 2:
+                break
+            time.sleep(0.2 * (attempt + 1))
         if proc.returncode != 0:
             raise SandboxError(
                 f"skopeo copy of {ref} to {registry}/{dest} failed: {proc.stderr.strip()[-2000:]}"
@@ -897,12 +904,11 @@ def push_layout(
         if on_done:
             on_done(dest)
 
-    # push one image alone first so the shared base layers are uploaded once, not by every worker at once
-    first, rest = (others[:1], others[1:]) if others else ([], [])
-    for item in first:
-        copy(item)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(copy, rest))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(copy, releases))
+    # One image alone first in each repository, so the shared base layers are uploaded and linked once and
+    # not by every worker at the same time (distribution 2.8 races on concurrent links of one blob).
+    for group in (others, releases):
+        for item in group[:1]:
+            copy(item)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(copy, group[1:]))
     return time.monotonic() - started
