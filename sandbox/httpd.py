@@ -191,7 +191,10 @@ def start_server(
         server = ServerProcess(name, proc, port, log_path)
         server.stop()
         why = f"exited with status {code}" if code is not None else f"was not ready within {timeout:.0f} s"
-        raise SandboxError(f"the {name} server ({module}) {why}. Log ({log_path}):\n{log_tail(log_path)}")
+        raise SandboxError(
+            f"the {name} server ({module}) {why}. Log ({log_path}):\n{log_tail(log_path)}",
+            fix="Read the log lines above for the cause.",
+        )
     return ServerProcess(name, proc, port, log_path)
 
 

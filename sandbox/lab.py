@@ -155,7 +155,10 @@ class SandboxInfo:
         try:
             return cls.from_dict(json.loads(p.read_text()))
         except FileNotFoundError:
-            raise SandboxError(f"{p} does not exist: no lab was brought up in {directory}") from None
+            raise SandboxError(
+                f"{p} does not exist: no lab was brought up in {directory}",
+                fix=f"Start one with 'ocp-airgap sandbox up --dir {directory}'.",
+            ) from None
 
     def release(self, version: str) -> ReleaseInfo:
         for r in self.releases:
@@ -299,7 +302,8 @@ def up(
     running = [n for n, s in status(d).items() if s["alive"]]
     if running:
         raise SandboxError(
-            f"a lab is already running in {d} ({', '.join(running)}); run 'ocp-airgap sandbox down --dir {d}' first"
+            f"a lab is already running in {d} ({', '.join(running)})",
+            fix=f"Stop it first with 'ocp-airgap sandbox down --dir {d}', or choose another folder.",
         )
     for stale in (SANDBOX_JSON, PROCESSES_JSON):
         with contextlib.suppress(FileNotFoundError):

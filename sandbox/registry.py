@@ -19,11 +19,14 @@ from pathlib import Path
 
 import bcrypt
 
+from engine.errors import AirgapError
 from engine.fsutil import atomic_write_text
 
 
-class SandboxError(RuntimeError):
+class SandboxError(AirgapError):
     """A lab component could not be started or used; the message says which and why."""
+
+    title = "Sandbox error"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -90,8 +93,8 @@ def registry_binary() -> str:
     found = shutil.which("docker-registry") or shutil.which("registry")
     if not found:
         raise SandboxError(
-            "the docker-registry program is not installed. "
-            "Fix: apt-get install -y --no-install-recommends docker-registry skopeo"
+            "the docker-registry program is not installed",
+            fix="Install it: apt-get install -y --no-install-recommends docker-registry skopeo",
         )
     return found
 
@@ -124,7 +127,8 @@ class RegistryProcess:
         if self.htpasswd is not None and not self.htpasswd.exists():
             # distribution 2.8 would otherwise invent a user "docker" with a random password
             raise SandboxError(
-                f"htpasswd file {self.htpasswd} does not exist; create it with make_htpasswd() first"
+                f"htpasswd file {self.htpasswd} does not exist",
+                fix="Create it first with sandbox.registry.make_htpasswd().",
             )
 
     # ----- addresses ---------------------------------------------------------------------------------------
@@ -213,7 +217,8 @@ class RegistryProcess:
                 f"exited with status {code}" if code is not None else f"did not answer within {timeout:.0f} s"
             )
             raise SandboxError(
-                f"docker-registry on {self.host} {why}. Log ({self.log_path}):\n{log_tail(self.log_path)}"
+                f"docker-registry on {self.host} {why}. Log ({self.log_path}):\n{log_tail(self.log_path)}",
+                fix="Read the log lines above: a port already in use or a certificate/key mismatch are the usual causes.",
             )
         return self
 

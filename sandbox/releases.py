@@ -854,7 +854,8 @@ def skopeo_binary() -> str:
     found = shutil.which("skopeo")
     if not found:
         raise SandboxError(
-            "the skopeo program is not installed. Fix: apt-get install -y --no-install-recommends skopeo"
+            "the skopeo program is not installed",
+            fix="Install it: apt-get install -y --no-install-recommends skopeo",
         )
     return found
 
