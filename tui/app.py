@@ -1,0 +1,535 @@
+"""The wizard: one screen per step, the step list always visible, engine operations in thread workers.
+
+Dependencies come in through the constructor (the plan, the cluster's journal, a clock, the operator's name, the
+output folder), so tests and snapshots build the same App production uses with fixed values. ``run_app`` is the
+edge: it loads the plan and the journal, then runs the App.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from rich.markup import escape
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Input
+from textual.worker import Worker, WorkerState
+
+from engine.context import Context
+from engine.errors import EXIT_OK, EXIT_USAGE, AirgapError, Cancelled
+from engine.events import Command, Emitter, Level
+from engine.journal import Journal
+from engine.plan import Plan
+from engine.redact import redact
+from screens.steps import BY_ID, STEP_IDS, STEPS, steps_for, where_from_mode
+from tui.messages import EventsPending, JournalChanged, ProgressUpdated, StepFinished
+from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
+from tui.widgets.model import StepRun
+
+T = TypeVar("T")
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_operator() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def open_journal(plan: Plan) -> Journal | None:
+    """The cluster's journal, found from the plan's kubeconfig without contacting the cluster; None when no
+    kubeconfig is usable (e.g. the connected side of a removable-media transfer)."""
+    try:
+        from engine.cluster import kubeconfig_path, read_server_url
+
+        server = read_server_url(
+            kubeconfig_path(plan.resolve_path(plan.cluster.kubeconfig)), plan.cluster.context
+        )
+        return Journal.for_cluster(server)
+    except AirgapError:
+        return None
+
+
+def paused_by_tool(journal: Journal) -> list[str]:
+    """Names of the MachineHealthChecks this tool paused and has not resumed, from the journal."""
+    paused: dict[str, bool] = {}
+    for r in journal.changes():
+        resource = str(r.data.get("resource", ""))
+        if not resource.startswith("machinehealthcheck/"):
+            continue
+        name = resource.rsplit("/", 1)[-1]
+        action = str(r.data.get("action", ""))
+        if action.startswith("pause") and r.data.get("phase", "done") == "done":
+            paused[name] = True
+        elif action.startswith(("resume", "unpause")):
+            paused.pop(name, None)
+    return sorted(paused)
+
+
+class WizardApp(App[int]):
+    """The ocp-airgap wizard."""
+
+    TITLE = "ocp-airgap"
+    CSS_PATH = "wizard.tcss"
+    AUTO_FOCUS = None
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("ctrl+q", "safe_quit", "Quit", priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape", "go_back", "Back", show=False),
+        Binding("w", "write_handoff", "Runbook"),
+    ]
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        journal: Journal | None = None,
+        clock: Clock = _utc_now,
+        operator: str | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        ascii_only: bool = False,
+        cursor_blink: bool = True,
+        start_step: str = "welcome",
+    ) -> None:
+        super().__init__()
+        self.plan = plan
+        self.journal = journal
+        self.clock = clock
+        self.operator = operator or default_operator()
+        self.output_dir = Path(output_dir) if output_dir else Path.cwd()
+        self.ascii_only = ascii_only
+        self.cursor_blink = cursor_blink
+        self.start_step = start_step
+        self.runs: dict[str, StepRun] = {}
+        self.local_status: dict[str, str] = {}
+        """Step outcomes of this session when there is no journal (no cluster on this host)."""
+        self._callbacks: dict[Worker[Any], tuple[str, Callable[[Any], None] | None]] = {}
+        self._cluster: Any = None
+        self.status_notes: list[str] = []
+        """Lines about the live cluster (e.g. the update's progress) found at start."""
+        if ascii_only:
+            self.add_class("-ascii")
+
+    # ----- steps, states, navigation --------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        return where_from_mode(self.plan.mirroring.mode)
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return steps_for(self.where)
+
+    def step_number(self, step: str) -> int:
+        return STEP_IDS.index(step)
+
+    def run_for(self, step: str) -> StepRun:
+        if step not in self.runs:
+            self.runs[step] = StepRun(step, self.post_message)
+        return self.runs[step]
+
+    def recorded_status(self, step: str) -> str | None:
+        """The journal's status of a step ('running', 'succeeded', 'failed', 'skipped'...) or this session's."""
+        if self.journal is not None:
+            status = self.journal.step_status(step)
+            if status:
+                return status
+        return self.local_status.get(step)
+
+    def step_states(self) -> dict[str, str]:
+        order = self.order
+        states: dict[str, str] = {}
+        for step in STEP_IDS:
+            if step not in order:
+                states[step] = "n/a"
+                continue
+            run = self.runs.get(step)
+            status = self.recorded_status(step)
+            if run is not None and run.running:
+                states[step] = "running"
+            elif step == "welcome":
+                states[step] = "done" if self.plan.source_path else "todo"
+            elif status == "succeeded":
+                states[step] = "done"
+            elif status == "skipped":
+                states[step] = "skipped"
+            elif status == "failed":
+                states[step] = "failed"
+            elif status == "running":
+                states[step] = "running"
+            elif self.missing_requirements(step):
+                states[step] = "blocked"
+            else:
+                states[step] = "todo"
+        return states
+
+    def missing_requirements(self, step: str) -> list[str]:
+        order = self.order
+        missing = []
+        for req in BY_ID[step].requires:
+            if req in order and self.recorded_status(req) not in ("succeeded", "skipped"):
+                missing.append(req)
+        return missing
+
+    def current_position(self) -> str:
+        """The first step of this host's order that is not done or skipped."""
+        for step in self.order:
+            if step == "welcome":
+                continue
+            if self.recorded_status(step) not in ("succeeded", "skipped"):
+                return step
+        return self.order[-1]
+
+    def screen_for(self, step: str) -> Screen[Any]:
+        if not self.is_screen_installed(step):
+            from screens import SCREENS
+
+            self.install_screen(SCREENS[step](), step)
+        return self.get_screen(step)
+
+    def goto(self, step: str) -> None:
+        screen = self.screen_for(step)
+        if self.screen is screen:
+            return
+        if len(self.screen_stack) > 1:
+            self.switch_screen(step)
+        else:
+            self.push_screen(step)
+
+    def go_next(self, step: str) -> None:
+        order = self.order
+        if step not in order or order.index(step) + 1 >= len(order):
+            self.notify("This is the last step on this host. Press w to write the runbook and change record.")
+            return
+        self.goto(order[order.index(step) + 1])
+
+    def go_back(self, step: str) -> None:
+        order = self.order
+        if step in order and order.index(step) > 0:
+            self.goto(order[order.index(step) - 1])
+
+    def refresh_steps(self) -> None:
+        from screens.base import StepScreen
+
+        screen = self.screen
+        if isinstance(screen, StepScreen):
+            screen.refresh_state()
+
+    def mark_step(self, step: str, status: str, summary: str = "") -> None:
+        """Record a step's outcome (journal when there is one; this session otherwise)."""
+        self.local_status[step] = status
+        if self.journal is not None and self.journal.step_status(step) != status:
+            self.journal.step_finished(step, status, summary)
+        self.post_message(JournalChanged())
+
+    def replace_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        if plan.source_path:
+            self.output_dir = Path(plan.source_path).parent
+        self.reopen_journal()
+
+    def reopen_journal(self) -> None:
+        """Find the journal again after the plan's kubeconfig changed."""
+        journal = open_journal(self.plan)
+        if journal is None:
+            self.journal = None
+        elif self.journal is None or journal.path != self.journal.path:
+            self.journal = journal
+        self._cluster = None if journal is None or self._cluster is None else self._cluster
+
+    def resume_notes(self) -> list[str]:
+        """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update."""
+        notes = list(self.status_notes)
+        if self.journal is None:
+            return notes
+        paused = paused_by_tool(self.journal)
+        if paused:
+            notes.append("MHCs paused by this tool: " + ", ".join(paused))
+        return notes
+
+    def save_plan(self) -> None:
+        if self.plan.source_path:
+            self.plan.save(self.plan.source_path)
+
+    # ----- lifecycle ------------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.goto(self.start_step if self.start_step in STEP_IDS else "welcome")
+
+    # ----- engine operations ----------------------------------------------------------------------------
+    def run_operation(
+        self,
+        step: str,
+        description: str,
+        work: Callable[[Context], T],
+        on_success: Callable[[T], None] | None = None,
+        *,
+        changes_cluster: bool = False,
+    ) -> Worker[T] | None:
+        """Run ``work(ctx)`` in a thread worker; events go to the step's model; errors open the error modal."""
+        run = self.run_for(step)
+        if run.running:
+            self.notify(f"{run.operation} is still running.", severity="warning")
+            return None
+        run.start(description, changes_cluster=changes_cluster)
+        run.add_line(f"== {description}")
+        journal = self.journal
+
+        def job() -> T:
+            ctx = Context(self.plan, Emitter(step, run), run.cancel, self._cluster, journal)
+            try:
+                return work(ctx)
+            finally:
+                if ctx._cluster is not None:
+                    self._cluster = ctx._cluster
+
+        worker: Worker[T] = self.run_worker(
+            job,
+            name=step,
+            group=f"step-{step}",
+            description=description,
+            exit_on_error=False,
+            exclusive=True,
+            thread=True,
+        )
+        self._callbacks[worker] = (step, on_success)
+        self.refresh_steps()
+        return worker
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker not in self._callbacks or event.state not in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            return
+        step, callback = self._callbacks.pop(worker)
+        run = self.run_for(step)
+        run.finish()
+        if event.state is WorkerState.SUCCESS:
+            if callback is not None:
+                try:
+                    callback(worker.result)
+                except AirgapError as exc:
+                    self.show_error(step, exc)
+        elif event.state is WorkerState.ERROR:
+            error = worker.error
+            if isinstance(error, Cancelled):
+                run.add_line(f"{worker.description}: cancelled. {error.message}", Level.WARNING)
+            else:
+                run.add_line(f"{worker.description} failed: {redact(str(error))}", Level.ERROR)
+                self.show_error(step, error)
+        else:
+            run.add_line(f"{worker.description}: cancelled.", Level.WARNING)
+        self._route(step)
+        self.refresh_steps()
+
+    def show_error(self, step: str, error: BaseException | None) -> None:
+        if isinstance(error, AirgapError):
+            title, message, fix = error.title, error.message, error.fix
+        else:
+            title = "Unexpected error"
+            message = f"{type(error).__name__}: {redact(str(error))}" if error else "unknown error"
+            fix = "This is a bug in ocp-airgap. Press l for the full log and report it with the log."
+
+        def closed(what: str | None) -> None:
+            if what == "log":
+                self.show_full_log(step)
+
+        self.push_screen(ErrorModal(title, message, fix), closed)
+
+    def show_full_log(self, step: str) -> None:
+        run = self.run_for(step)
+        self.push_screen(LogModal(f"Full log: {BY_ID[step].title}", list(run.log)))
+
+    # ----- messages from workers ------------------------------------------------------------------------
+    def _route(self, step: str) -> None:
+        from screens.base import StepScreen
+
+        screen = self.screen
+        if isinstance(screen, StepScreen) and step == screen.STEP:
+            screen.sync()
+            screen.update_next()
+
+    def on_events_pending(self, message: EventsPending) -> None:
+        self.run_for(message.step).take_pending()
+        self._route(message.step)
+
+    def on_progress_updated(self, message: ProgressUpdated) -> None:
+        from screens.base import StepScreen
+
+        screen = self.screen
+        if isinstance(screen, StepScreen) and message.step == screen.STEP:
+            screen.progress_panel.show(self.run_for(message.step).progress_list())
+
+    def on_step_finished(self, message: StepFinished) -> None:
+        self._route(message.step)
+
+    def on_journal_changed(self, message: JournalChanged) -> None:
+        self.refresh_steps()
+
+    # ----- global keys ----------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from screens.base import StepScreen
+
+        screen = self.screen
+        step = screen.STEP if isinstance(screen, StepScreen) else "welcome"
+        info = BY_ID[step]
+        keys: list[tuple[str, str]] = []
+        for binding in [*screen.BINDINGS, *self.BINDINGS]:
+            if isinstance(binding, Binding) and binding.show:
+                keys.append((binding.key.replace("question_mark", "?"), binding.description))
+        keys += [("tab", "move between fields"), ("enter", "confirm a field")]
+        self.push_screen(HelpModal(info.title, info.help, keys))
+
+    def action_go_back(self) -> None:
+        from screens.base import StepScreen
+
+        if isinstance(self.focused, Input):
+            self.screen.set_focus(None)
+            return
+        screen = self.screen
+        if isinstance(screen, StepScreen):
+            self.go_back(screen.STEP)
+
+    def action_safe_quit(self) -> None:
+        running = [r for r in self.runs.values() if r.running]
+        if not running:
+            self.exit(EXIT_OK)
+            return
+        changing = [r for r in running if r.changes_cluster]
+        if changing:
+            text = (
+                f"{changing[0].operation} is changing the cluster right now. Quitting in the middle may leave "
+                "the change half made; the journal records what was done, and starting the wizard again shows it."
+            )
+        else:
+            names = ", ".join(r.operation for r in running)
+            text = (
+                f"{names} is running. Quitting stops it here; it resumes where it stopped next time. "
+                "A cluster update already started continues on the cluster: start the wizard again to reattach."
+            )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for r in self.runs.values():
+                    r.cancel.set()
+                self.exit(EXIT_OK)
+
+        self.push_screen(ConfirmModal("Quit while work is running?", text, "Quit anyway?"), answered)
+
+    def session_commands(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for step, run in self.runs.items():
+            cmds = [c.shell for c in run.commands_after(0) if isinstance(c, Command)]
+            if cmds:
+                out[step] = cmds
+        return out
+
+    def action_write_handoff(self) -> None:
+        from engine.fsutil import atomic_write_text
+        from engine.runbook import render_change_record, render_runbook, write_handoff
+
+        summary = {
+            "Target release": self.plan.release.version or "(not chosen)",
+            "Mirror": self.plan.mirror_repository if self.plan.mirror.registry else "(not set)",
+        }
+        now = self.clock()
+        try:
+            if self.journal is not None:
+                runbook, record = write_handoff(
+                    self.journal,
+                    self.output_dir,
+                    generated=now,
+                    operator=self.operator,
+                    extra_commands=self.session_commands(),
+                    plan_summary=summary,
+                )
+            else:
+                runbook = self.output_dir / "runbook.sh"
+                record = self.output_dir / "change-record.md"
+                atomic_write_text(
+                    runbook,
+                    render_runbook(
+                        [],
+                        cluster="(no cluster)",
+                        generated=now,
+                        operator=self.operator,
+                        extra_commands=self.session_commands(),
+                    ),
+                    mode=0o700,
+                )
+                atomic_write_text(
+                    record,
+                    render_change_record(
+                        [],
+                        cluster="(no cluster)",
+                        generated=now,
+                        operator=self.operator,
+                        plan_summary=summary,
+                    ),
+                    mode=0o644,
+                )
+        except (OSError, AirgapError) as exc:
+            self.push_screen(
+                ErrorModal(
+                    "Cannot write the runbook",
+                    redact(str(exc)),
+                    "Check that the plan's folder is writable, or start the wizard from a writable folder.",
+                )
+            )
+            return
+        self.notify(
+            f"Wrote {escape(runbook.name)} and {escape(record.name)} in {escape(str(self.output_dir))}"
+        )
+
+
+def run_app(plan_path: str | None = None, ascii_only: bool = False) -> int:
+    """The wizard's entry point (``ocp-airgap`` alone): load the plan, find the cluster's journal, run."""
+    try:
+        if plan_path:
+            plan = Plan.load(plan_path)
+        else:
+            plan = Plan()
+            default = Path("plan.yaml")
+            if default.is_file():
+                plan = Plan.load(default)
+        journal = open_journal(plan)
+    except AirgapError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.fix:
+            sys.stderr.write(f"fix: {exc.fix}\n")
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    output_dir = Path(plan.source_path).parent if plan.source_path else Path.cwd()
+    app = WizardApp(
+        plan,
+        journal=journal,
+        ascii_only=ascii_only or bool(os.environ.get("NO_COLOR")),
+        output_dir=output_dir,
+    )
+    try:
+        code = app.run()
+    finally:
+        for run in app.runs.values():
+            run.cancel.set()
+    return int(code or 0)
+
+
+__all__ = ["WizardApp", "open_journal", "run_app", "STEPS"]

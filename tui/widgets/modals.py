@@ -1,0 +1,173 @@
+"""Modal screens: confirm a change (showing exactly what changes), an error (cause and fix, the full log one
+key away), help for the current step, the full log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Log, Static
+
+from tui.widgets.model import LogEntry
+from tui.widgets.step_log import PREFIX
+
+MODAL_CSS = """
+.modal-box {
+    width: 100%;
+    max-width: 100;
+    height: auto;
+    max-height: 100%;
+    border: thick $primary;
+    background: $surface;
+    padding: 0 1;
+}
+.modal-title { text-style: bold; height: 1; }
+.modal-keys { color: $text-muted; height: 1; }
+.modal-body { height: auto; max-height: 16; }
+"""
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Shows what will change; ``y`` applies, ``n``/``Esc`` cancels. Nothing changes without it."""
+
+    DEFAULT_CSS = (
+        MODAL_CSS
+        + """
+    ConfirmModal { align: center middle; }
+    ConfirmModal .modal-box { border: thick $warning; }
+    """
+    )
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes, apply"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, title: str, preview: str, question: str = "Apply these changes?") -> None:
+        super().__init__()
+        self.title_text = title
+        self.preview = preview
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Static(escape(self.title_text), classes="modal-title")
+            with VerticalScroll(classes="modal-body", id="preview"):
+                yield Static(escape(self.preview), markup=True)
+            yield Static(f"[b]{escape(self.question)}[/b]")
+            yield Static("y apply   n / Esc cancel   arrows scroll", classes="modal-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#preview").focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class ErrorModal(ModalScreen[str]):
+    """Cause and fix in plain words; ``l`` opens the full log; ``Enter``/``Esc`` closes."""
+
+    DEFAULT_CSS = (
+        MODAL_CSS
+        + """
+    ErrorModal { align: center middle; }
+    ErrorModal .modal-box { border: thick $error; }
+    ErrorModal #fix { color: $success; }
+    """
+    )
+    BINDINGS = [
+        Binding("escape", "close('close')", "Close"),
+        Binding("enter", "close('close')", "Close", show=False),
+        Binding("l", "close('log')", "Full log"),
+    ]
+
+    def __init__(self, title: str, message: str, fix: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.fix = fix
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Static(escape(self.title_text), classes="modal-title")
+            with VerticalScroll(classes="modal-body"):
+                yield Static(escape(self.message), id="cause")
+                if self.fix:
+                    yield Static("Fix: " + escape(self.fix), id="fix")
+            yield Static("l full log   Enter/Esc close", classes="modal-keys")
+
+    def action_close(self, what: str) -> None:
+        self.dismiss(what)
+
+
+class HelpModal(ModalScreen[None]):
+    DEFAULT_CSS = (
+        MODAL_CSS
+        + """
+    HelpModal { align: center middle; }
+    """
+    )
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, title: str, text: str, keys: Iterable[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.keys = list(keys)
+
+    def compose(self) -> ComposeResult:
+        key_lines = "\n".join(f"  [b]{escape(k):<8}[/b] {escape(d)}" for k, d in self.keys)
+        with Vertical(classes="modal-box"):
+            yield Static("Help: " + escape(self.title_text), classes="modal-title")
+            with VerticalScroll(classes="modal-body", id="help-body"):
+                yield Static(escape(self.text))
+                yield Static("\nKeys:\n" + key_lines)
+            yield Static("Esc close", classes="modal-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class LogModal(ModalScreen[None]):
+    """The full log of a step (everything kept, including debug lines)."""
+
+    DEFAULT_CSS = """
+    LogModal { align: center middle; }
+    LogModal Vertical { border: thick $primary; background: $surface; height: 100%; }
+    LogModal Log { height: 1fr; }
+    LogModal .modal-keys { color: $text-muted; height: 1; }
+    """
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
+
+    def __init__(self, title: str, entries: Iterable[LogEntry]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.entries = list(entries)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            log = Log(auto_scroll=True)
+            log.border_title = self.title_text
+            yield log
+            yield Static("Esc close   arrows/PgUp/PgDn scroll", classes="modal-keys")
+
+    def on_mount(self) -> None:
+        log = self.query_one(Log)
+        log.write_lines(PREFIX.get(e.level, "") + e.text for e in self.entries)
+        if not self.entries:
+            log.write_line("(nothing logged yet)")
+        log.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,83 @@
+"""The step list on the left of every screen: each step with its state (done / current / running / failed /
+blocked / skipped / to do / not on this host)."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.widgets import Static
+
+from screens.steps import STEPS
+
+MARKS_UNICODE = {
+    "done": "✔",
+    "running": "⟳",
+    "failed": "✖",
+    "blocked": "⊘",
+    "skipped": "↷",
+    "todo": "·",
+    "n/a": " ",
+}
+MARKS_ASCII = {
+    "done": "+",
+    "running": "~",
+    "failed": "!",
+    "blocked": "#",
+    "skipped": "-",
+    "todo": ".",
+    "n/a": " ",
+}
+STYLES = {
+    "done": "$success",
+    "running": "$warning",
+    "failed": "$error",
+    "blocked": "$text-muted",
+    "skipped": "$text-muted",
+    "todo": "",
+    "n/a": "$text-disabled",
+}
+
+
+class StepList(Static):
+    """Renders ``states`` (step id → state) with ``current`` highlighted."""
+
+    DEFAULT_CSS = """
+    StepList {
+        width: 22;
+        height: 100%;
+        padding: 0 1 0 0;
+        border-right: vkey $primary 40%;
+    }
+    """
+
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ascii_only = ascii_only
+        self._states: dict[str, str] = {}
+        self._current = ""
+
+    def show(self, states: dict[str, str], current: str) -> None:
+        self._states = dict(states)
+        self._current = current
+        self.update(self._markup())
+
+    def _markup(self) -> str:
+        marks = MARKS_ASCII if self.ascii_only else MARKS_UNICODE
+        lines = []
+        for step in STEPS:
+            state = self._states.get(step.id, "todo")
+            mark = marks.get(state, "?")
+            text = f"{mark} {escape(step.title)}"
+            if step.id == self._current:
+                pointer = ">" if self.ascii_only else "▶"
+                text = f"[reverse]{pointer} {escape(step.title):<17}[/reverse]"
+            elif STYLES.get(state):
+                text = f"[{STYLES[state]}]{text}[/]"
+            lines.append(text)
+        legend = "+done ~run !fail #blocked -skip" if self.ascii_only else "✔done ⟳run ✖fail ⊘blocked ↷skip"
+        lines.append("")
+        lines.append(f"[$text-muted]{legend}[/]")
+        return "\n".join(lines)
+
+    @property
+    def states(self) -> dict[str, str]:
+        return dict(self._states)

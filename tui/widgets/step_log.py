@@ -1,0 +1,48 @@
+"""The live log pane: lines arrive in batches from the step's model, history is bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.widgets import Log
+
+from engine.events import Level
+from tui.widgets.model import MAX_LOG_LINES, LogEntry
+
+PREFIX = {Level.DEBUG: "  ", Level.INFO: "", Level.WARNING: "warning: ", Level.ERROR: "error: "}
+
+
+class StepLog(Log):
+    DEFAULT_CSS = """
+    StepLog {
+        height: 1fr;
+        min-height: 3;
+        border: round $primary 50%;
+        border-title-color: $text-muted;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    StepLog:focus { border: round $primary; }
+    """
+
+    def __init__(self, *, max_lines: int = MAX_LOG_LINES, id: str | None = None) -> None:
+        super().__init__(max_lines=max_lines, auto_scroll=True, id=id)
+        self.border_title = "Log"
+        self.last_n = 0
+        """Running number of the last line shown."""
+
+    def add_entries(self, entries: Iterable[LogEntry]) -> int:
+        lines: list[str] = []
+        for e in entries:
+            if e.level is Level.DEBUG:
+                self.last_n = e.n
+                continue
+            lines.append(PREFIX.get(e.level, "") + e.text)
+            self.last_n = e.n
+        if lines:
+            self.write_lines(lines)
+        return len(lines)
+
+    def reset(self) -> None:
+        self.clear()
+        self.last_n = 0
