@@ -138,11 +138,20 @@ class StepScreen(Screen[None]):
         yield from ()
 
     def field(
-        self, label: str, input_id: str, value: str, validator: PlanValidator | None = None
+        self,
+        label: str,
+        input_id: str,
+        value: str,
+        validator: PlanValidator | None = None,
+        *,
+        password: bool = False,
+        placeholder: str = "",
     ) -> Horizontal:
         inp = Input(
             value=value,
             id=input_id,
+            password=password,
+            placeholder=placeholder,
             validators=[validator] if validator else None,
             validate_on=["changed", "submitted"],
         )
@@ -248,6 +257,41 @@ class StepScreen(Screen[None]):
         """Run ``work(ctx)`` in a thread worker for this step."""
         self.wizard.run_operation(self.STEP, description, work, on_success, changes_cluster=changes_cluster)
         self.update_next()
+
+    def prepare_then_apply(
+        self,
+        description: str,
+        prepare: Callable[[Any], T],
+        changes_of: Callable[[T], list[Change]],
+        apply: Callable[[Any, T], Any],
+        on_done: Callable[[Any], None] | None = None,
+        *,
+        confirm_title: str = "",
+        apply_when_unchanged: bool = True,
+    ) -> None:
+        """The engine's two phases: ``prepare(ctx)`` builds the change previews (nothing changes), the user
+        confirms them in the modal, then ``apply(ctx, prepared)`` makes them. Nothing changes without a 'y'."""
+
+        def prepared(result: T) -> None:
+            changes = changes_of(result)
+
+            def go() -> None:
+                self.start(
+                    f"Applying: {description}",
+                    lambda ctx: apply(ctx, result),
+                    on_done,
+                    changes_cluster=True,
+                )
+
+            if not changes:
+                self.run.add_line("No change is needed.")
+                self.sync()
+                if apply_when_unchanged:
+                    go()
+                return
+            self.confirm_changes(confirm_title or description, changes, go)
+
+        self.start(f"Preparing: {description}", prepare, prepared)
 
     def confirm_changes(
         self,

@@ -156,6 +156,7 @@ STEPS: tuple[StepInfo, ...] = (
         "cluster-admin rights, a recent etcd backup, every MachineConfigPool running and not paused (nodes of a "
         "paused pool are skipped), manual cloud credentials updated first, and no PodDisruptionBudget that "
         "blocks every drain. Failed checks say why they matter and how to fix them.",
+        commands=_preflight_cmds,
     ),
     StepInfo(
         "credentials",
@@ -166,6 +167,7 @@ STEPS: tuple[StepInfo, ...] = (
         "(base64 of user:password), save it where the mirroring tools look, and trust the registry's CA on "
         "the mirror host. The mirror password is kept in the system keyring, never in the plan.",
         requires=("preflight",),
+        commands=_credentials_cmds,
     ),
     StepInfo(
         "release",
@@ -176,6 +178,7 @@ STEPS: tuple[StepInfo, ...] = (
         "Conditional edges carry known risks; read them before choosing. The release digest (sha256:...) is "
         "what the update will reference (6.2.2.3 step 1).",
         requires=("credentials",),
+        commands=_release_cmds,
     ),
     StepInfo(
         "mirror",
@@ -186,6 +189,7 @@ STEPS: tuple[StepInfo, ...] = (
         "mirror to --to-dir on removable media, carry it across, then 'oc image mirror --from-dir'. Mirroring "
         "resumes where it stopped and verifies every blob by digest.",
         requires=("release",),
+        commands=_mirror_cmds,
     ),
     StepInfo(
         "mirror-config",
@@ -196,6 +200,7 @@ STEPS: tuple[StepInfo, ...] = (
         "repositories to the mirror. It does not reboot nodes, but it rolls out through the pools. Only the "
         "cluster's global pull secret can authenticate to mirrors.",
         requires=("mirror",),
+        commands=_mirror_config_cmds,
     ),
     StepInfo(
         "signature",
@@ -206,6 +211,7 @@ STEPS: tuple[StepInfo, ...] = (
         "(openshift-config-managed, label release.openshift.io/verification-signatures) for every update. "
         "ocp-airgap verifies the signature against the keys the cluster trusts before applying it.",
         requires=("mirror",),
+        commands=_signature_cmds,
     ),
     StepInfo(
         "catalog",
@@ -216,6 +222,7 @@ STEPS: tuple[StepInfo, ...] = (
         "digest. This step is optional: press s to skip it.",
         requires=("mirror",),
         skippable=True,
+        commands=_catalog_cmds,
     ),
     StepInfo(
         "mhc-pause",
@@ -225,6 +232,7 @@ STEPS: tuple[StepInfo, ...] = (
         "11.4.2: annotate each MachineHealthCheck with cluster.x-k8s.io/paused before the update and remove "
         "the annotation afterwards. MHCs an administrator paused before are left alone on resume.",
         requires=("signature",),
+        commands=_mhc_pause_cmds,
     ),
     StepInfo(
         "upgrade",
@@ -235,6 +243,7 @@ STEPS: tuple[StepInfo, ...] = (
         "of ClusterVersion 'version'. Prerequisites: release mirrored, signature applied, digest known, MHCs "
         "paused. Progress shows in status.conditions and status.history.",
         requires=("mirror-config", "signature", "mhc-pause"),
+        commands=_update_cmds,
     ),
     StepInfo(
         "mhc-resume",
@@ -244,6 +253,7 @@ STEPS: tuple[StepInfo, ...] = (
         "After the update, remove the paused annotation from the MHCs paused for it (11.4.2). The change "
         "record lists who did what and when, with before/after; the runbook lists the equivalent commands.",
         requires=("upgrade",),
+        commands=_summary_cmds,
     ),
 )
 

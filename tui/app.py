@@ -66,20 +66,32 @@ def open_journal(plan: Plan) -> Journal | None:
         return None
 
 
-def paused_by_tool(journal: Journal) -> list[str]:
-    """Names of the MachineHealthChecks this tool paused and has not resumed, from the journal."""
-    paused: dict[str, bool] = {}
-    for r in journal.changes():
-        resource = str(r.data.get("resource", ""))
-        if not resource.startswith("machinehealthcheck/"):
-            continue
-        name = resource.rsplit("/", 1)[-1]
-        action = str(r.data.get("action", ""))
-        if action.startswith("pause") and r.data.get("phase", "done") == "done":
-            paused[name] = True
-        elif action.startswith(("resume", "unpause")):
-            paused.pop(name, None)
-    return sorted(paused)
+ENGINE_STEP = {"mhc-pause": "mhc", "mhc-resume": "mhc"}
+"""Wizard steps whose journal records carry another name (the engine's)."""
+
+
+def journal_step_status(journal: Journal, step: str) -> str | None:
+    """A wizard step's status from the journal. The engine journals MHC pause and resume under one step 'mhc'
+    with ``action`` pause/resume; the admin's decision to skip the pause counts as 'skipped'."""
+    name = ENGINE_STEP.get(step, step)
+    if name != step:
+        action = "pause" if step == "mhc-pause" else "resume"
+        for r in reversed(journal.records):
+            if r.step != name:
+                continue
+            if (
+                r.kind == "decision"
+                and action == "pause"
+                and r.data.get("key") == "skip-pause"
+                and r.data.get("value")
+            ):
+                return "skipped"
+            if r.kind in ("step-started", "step-finished") and r.data.get("action") == action:
+                return "running" if r.kind == "step-started" else str(r.data.get("status", ""))
+            if r.kind == "step-finished" and step == "mhc-resume" and r.data.get("action") == "pause":
+                return None  # paused again since the last resume: a new update
+        return None
+    return journal.step_status(name)
 
 
 class WizardApp(App[int]):
@@ -147,7 +159,7 @@ class WizardApp(App[int]):
     def recorded_status(self, step: str) -> str | None:
         """The journal's status of a step ('running', 'succeeded', 'failed', 'skipped'...) or this session's."""
         if self.journal is not None:
-            status = self.journal.step_status(step)
+            status = journal_step_status(self.journal, step)
             if status:
                 return status
         return self.local_status.get(step)
@@ -234,8 +246,8 @@ class WizardApp(App[int]):
     def mark_step(self, step: str, status: str, summary: str = "") -> None:
         """Record a step's outcome (journal when there is one; this session otherwise)."""
         self.local_status[step] = status
-        if self.journal is not None and self.journal.step_status(step) != status:
-            self.journal.step_finished(step, status, summary)
+        if self.journal is not None and journal_step_status(self.journal, step) != status:
+            self.journal.step_finished(ENGINE_STEP.get(step, step), status, summary)
         self.post_message(JournalChanged())
 
     def replace_plan(self, plan: Plan) -> None:
@@ -258,7 +270,10 @@ class WizardApp(App[int]):
         notes = list(self.status_notes)
         if self.journal is None:
             return notes
-        paused = paused_by_tool(self.journal)
+        from screens._engine import engine_module
+
+        mhc = engine_module("mhc", "paused_by_tool")
+        paused = [r.rsplit("/", 1)[-1] for r in mhc.paused_by_tool(self.journal)] if mhc else []
         if paused:
             notes.append("MHCs paused by this tool: " + ", ".join(paused))
         return notes
