@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.events import Command
 from rich.text import Text
 from textual.widgets import RichLog
+
+from engine.events import Command
 
 
 class CommandPane(RichLog):
