@@ -756,6 +756,8 @@ class PreparedSignature:
     """where the signatures came from (store URL or media file)"""
     manifest_path: str = ""
     """the file the equivalent 'oc apply -f' reads"""
+    write_manifest: bool = False
+    """True when :func:`apply` must write ``manifest_path`` (it was built here, not read from media)"""
 
     @property
     def name(self) -> str:
@@ -867,7 +869,13 @@ def prepare(
             command=["oc", *cluster.oc_args(), "apply", "-f", manifest],
         )
     return PreparedSignature(
-        digest=digest, configmap=cm, verified=verified, change=change, source=source, manifest_path=manifest
+        digest=digest,
+        configmap=cm,
+        verified=verified,
+        change=change,
+        source=source,
+        manifest_path=manifest,
+        write_manifest=not from_file,
     )
 
 
@@ -891,7 +899,7 @@ def apply(ctx: Context, prepared: PreparedSignature) -> dict[str, Any]:
     name = prepared.name
     journal = ctx.journal
     journal.step_started(STEP, digest=prepared.digest, configmap=name)
-    if prepared.manifest_path and not Path(prepared.manifest_path).exists():
+    if prepared.write_manifest:
         atomic_write_text(
             Path(prepared.manifest_path),
             yaml.safe_dump(prepared.configmap, sort_keys=False, default_flow_style=False),
