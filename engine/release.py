@@ -1,0 +1,335 @@
+"""Release selection (PROCEDURES.md §C): where the cluster is, where it can go, and the target's digest.
+
+1. The current version and channel come from the cluster's ClusterVersion (``status.history``, ``spec.channel``);
+   on a connected host without the cluster the user gives the current version. The plan's
+   ``release.channel`` wins over the cluster's channel (the target's minor is often in the next channel).
+2. The update graph comes from ``plan.endpoints.update_graph`` or from a file saved on the connected side
+   (:mod:`engine.graph`); the shortest path from current to target is shown with its conditional edges and
+   their risks; a target without a path is refused unless the user explicitly overrides.
+3. The target's digest is resolved natively: a manifest ``HEAD`` of
+   ``<release_source>:<version>-<arch>`` (what ``oc adm release info -o jsonpath={.digest}`` prints); when the
+   graph names the release by digest too, both must agree.
+4. Release facts — version, digest, component count, errata URL — come from the release image's
+   ``release-metadata`` and ``image-references`` (:mod:`engine.payload`), the errata URL also from the graph.
+5. On request the digest is stored in the plan (``release.digest``) and the choice in the journal.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.cluster import current_version
+from engine.context import Context
+from engine.errors import AirgapError, DigestMismatch, InputError, RegistryNotFound
+from engine.graph import Graph, PathChoice, fetch_graph, go_arch, load_graph, plan_path, save_graph
+
+STEP = "release"
+
+
+@dataclass
+class ReleaseFacts:
+    version: str
+    digest: str
+    pullspec: str
+    components: int | None = None
+    errata_url: str = ""
+    channels: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"Version:    {self.version}", f"Digest:     {self.digest}", f"Pull spec:  {self.pullspec}"]
+        out.append(f"Components: {self.components if self.components is not None else 'unknown'}")
+        if self.errata_url:
+            out.append(f"Errata:     {self.errata_url}")
+        return out
+
+
+@dataclass
+class ReleaseSelection:
+    current: str
+    channel: str
+    target: str
+    architecture: str
+    choice: PathChoice
+    facts: ReleaseFacts | None
+    graph_source: str = ""
+    hop_digests: dict[str, str] = field(default_factory=dict)
+    """Digest of each version on the chosen path, as the graph names it."""
+
+    @property
+    def digest(self) -> str:
+        return self.facts.digest if self.facts else ""
+
+    @property
+    def next_hop(self) -> str:
+        path = self.choice.chosen
+        return path.hops[0].to if path and path.hops else self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "channel": self.channel,
+            "target": self.target,
+            "architecture": self.architecture,
+            "digest": self.digest,
+            "next_hop": self.next_hop,
+            "path": self.choice.to_dict(),
+            "facts": None
+            if self.facts is None
+            else {
+                "version": self.facts.version,
+                "digest": self.facts.digest,
+                "pullspec": self.facts.pullspec,
+                "components": self.facts.components,
+                "errata_url": self.facts.errata_url,
+            },
+            "graph_source": self.graph_source,
+            "hop_digests": self.hop_digests,
+        }
+
+
+def cluster_position(ctx: Context) -> tuple[str, str]:
+    """(current version, channel) of the cluster (``oc get clusterversion version``)."""
+    ctx.emit.command(
+        [
+            "oc",
+            *ctx.cluster.oc_args(),
+            "get",
+            "clusterversion",
+            "version",
+            "-o",
+            "jsonpath={.status.history[0].version} {.spec.channel}",
+        ]
+    )
+    cv = ctx.cluster.cluster_version()
+    return current_version(cv), str((cv.get("spec") or {}).get("channel") or "")
+
+
+def get_graph(ctx: Context, channel: str, *, graph_file: str = "", save_to: str = "") -> tuple[Graph, str]:
+    """The graph of ``channel``: from ``graph_file`` when given, else fetched (and saved to ``save_to``)."""
+    plan = ctx.plan
+    arch = go_arch(plan.release.architecture)
+    if graph_file:
+        graph = load_graph(graph_file, channel=channel, arch=arch)
+        ctx.emit.info(f"Read the update graph from {graph_file} ({len(graph.releases)} releases).")
+        return graph, graph_file
+    graph, raw = fetch_graph(
+        plan.endpoints.update_graph,
+        channel,
+        arch,
+        ca_file=plan.resolve_path(plan.endpoints.ca_file),
+        emit=ctx.emit,
+    )
+    ctx.emit.info(f"Fetched the {channel} update graph for {arch}: {len(graph.releases)} releases.")
+    if save_to:
+        path = save_graph(save_to, raw)
+        ctx.emit.info(f"Saved the graph to {path}: carry it to the disconnected side (--graph-file {path}).")
+    return graph, plan.endpoints.update_graph
+
+
+def _source_client(ctx: Context) -> tuple[Any, str, str]:
+    from engine.authfile import AuthFile
+    from engine.registry import Reference, RegistryClient
+
+    plan = ctx.plan
+    ref = Reference.parse(f"{plan.endpoints.release_source}:x")
+    auth = AuthFile.discover(plan.resolve_path(plan.auth_file))
+    client = RegistryClient(
+        ref.registry,
+        auth=auth,
+        ca_file=plan.resolve_path(plan.endpoints.source_ca_file),
+        ca_setting="endpoints.source_ca_file",
+    )
+    return client, ref.registry, ref.repository
+
+
+def resolve_digest(ctx: Context, version: str = "") -> str:
+    """The release image digest of ``version`` (default: the plan's target), by a manifest HEAD on the source."""
+    plan = ctx.plan
+    version = version or plan.release.version
+    tag = f"{version}-{plan.release.architecture}"
+    ctx.emit.command(
+        [
+            "oc",
+            "adm",
+            "release",
+            "info",
+            "-o",
+            'jsonpath={.digest}{"\\n"}',
+            f"{plan.endpoints.release_source}:{tag}",
+        ]
+    )
+    client, registry, repository = _source_client(ctx)
+    with client:
+        digest = client.head_manifest(repository, tag)
+    if not digest:
+        raise RegistryNotFound(
+            f"{registry}/{repository}:{tag} does not exist",
+            fix="Check release.version and release.architecture in the plan (tags look like 4.17.3-x86_64).",
+        )
+    return str(digest)
+
+
+def release_facts(ctx: Context, version: str, digest: str, graph: Graph | None = None) -> ReleaseFacts:
+    """Version, digest, component count and errata URL of the release ``digest``."""
+    plan = ctx.plan
+    pullspec = f"{plan.endpoints.release_source}@{digest}"
+    node = graph.releases.get(version) if graph is not None else None
+    facts = ReleaseFacts(
+        version=version,
+        digest=digest,
+        pullspec=pullspec,
+        errata_url=node.url if node else "",
+        channels=node.channels if node else [],
+    )
+    info = _payload_info(ctx, pullspec)
+    if info is not None:
+        facts.components = info.get("components")
+        facts.errata_url = info.get("errata_url") or facts.errata_url
+        found = info.get("version")
+        if found and found != version:
+            raise DigestMismatch(
+                f"the release image {pullspec} says it is version {found}, not {version}",
+                fix="The tag points at another release: check release.version, and the source registry.",
+            )
+    return facts
+
+
+def _payload_info(ctx: Context, pullspec: str) -> dict[str, Any] | None:
+    """Facts from the release image itself (engine.payload), or None when that reader is not available."""
+    try:
+        payload = importlib.import_module("engine.payload")
+    except ImportError:
+        ctx.emit.debug("the release image reader is not available; component count unknown")
+        return None
+    reader = getattr(payload, "release_info_for", None) or getattr(payload, "read_release_info", None)
+    if reader is None:
+        return None
+    info = reader(ctx, pullspec)
+    components = getattr(info, "components", None)
+    return {
+        "version": getattr(info, "version", ""),
+        "components": len(components) if isinstance(components, list | tuple | dict) else components,
+        "errata_url": getattr(info, "errata_url", "") or getattr(info, "url", ""),
+    }
+
+
+def select_release(
+    ctx: Context,
+    *,
+    current: str = "",
+    graph_file: str = "",
+    save_graph_to: str = "",
+    allow_no_path: bool = False,
+    resolve: bool = True,
+) -> ReleaseSelection:
+    """Current → target path and the target's facts. Raises PreconditionFailed when the graph has no path."""
+    plan = ctx.plan
+    plan.require("release.version")
+    channel = plan.release.channel
+    if not current:
+        current, cluster_channel = cluster_position(ctx)
+        ctx.emit.info(f"The cluster runs {current}, channel {cluster_channel or '(none)'}.")
+        if not channel:
+            channel = cluster_channel
+        elif cluster_channel and cluster_channel != channel:
+            ctx.emit.info(
+                f"Using the plan's channel {channel} (the cluster is in {cluster_channel}); the cluster's "
+                f"channel itself is not changed: oc adm upgrade channel {channel}"
+            )
+    if not channel:
+        raise InputError(
+            "no update channel: the plan has none and the cluster's is not set",
+            fix="Set release.channel in the plan, e.g. stable-4.17.",
+        )
+    target = plan.release.version
+    graph, source = get_graph(ctx, channel, graph_file=graph_file, save_to=save_graph_to)
+    choice = plan_path(graph, current, target, allow_no_path=allow_no_path, emit=ctx.emit)
+    hop_digests = {}
+    path = choice.chosen
+    for version in path.versions[1:] if path else []:
+        node = graph.releases.get(version)
+        if node and node.digest:
+            hop_digests[version] = node.digest
+    path_len = len(path.hops) if path else 0
+    if path_len > 1:
+        ctx.emit.warning(
+            f"Reaching {target} takes {path_len} updates: update to {path.versions[1] if path else ''} first "
+            "(mirror, sign and update each release on the path in turn)."
+        )
+    facts = None
+    if resolve:
+        digest = resolve_digest(ctx, target)
+        graph_digest = graph.releases[target].digest if graph.has(target) else ""
+        if graph_digest and graph_digest != digest:
+            raise DigestMismatch(
+                f"the update graph names {target} as {graph_digest} but the registry has {digest}",
+                fix="The source registry or the graph is not the official one, or the tag was moved: "
+                "check endpoints.release_source and endpoints.update_graph.",
+            )
+        facts = release_facts(ctx, target, digest, graph)
+        for line in facts.lines():
+            ctx.emit.info(line)
+    return ReleaseSelection(
+        current=current,
+        channel=channel,
+        target=target,
+        architecture=plan.release.architecture,
+        choice=choice,
+        facts=facts,
+        graph_source=source,
+        hop_digests=hop_digests,
+    )
+
+
+def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool = False) -> Path:
+    """Write the target (or the first hop of a longer path) and its digest into the plan file; journal it."""
+    plan = ctx.plan
+    if not plan.source_path:
+        raise InputError("the plan was not loaded from a file", fix="Save the plan first (--plan P).")
+    version = selection.next_hop if next_hop else selection.target
+    digest = selection.hop_digests.get(version, "") if next_hop else selection.digest
+    if next_hop and version != selection.target:
+        digest = resolve_digest(ctx, version)
+        expected = selection.hop_digests.get(version)
+        if expected and expected != digest:
+            raise DigestMismatch(
+                f"the update graph names {version} as {expected} but the registry has {digest}",
+                fix="Check endpoints.release_source and endpoints.update_graph.",
+            )
+    if not digest:
+        raise AirgapError("the target digest is not known", fix="Run the release step without --no-resolve.")
+    plan.release.version = version
+    plan.release.digest = digest
+    if not plan.release.channel:
+        plan.release.channel = selection.channel
+    plan.save(plan.source_path)
+    ctx.emit.info(f"The plan {plan.source_path} now targets {version} at {digest}.")
+    try:
+        ctx.journal.record_decision(
+            STEP,
+            "target",
+            {
+                "version": version,
+                "digest": digest,
+                "path": selection.choice.chosen.versions if selection.choice.chosen else [],
+            },
+            reason="release selection",
+        )
+    except InputError as exc:
+        ctx.emit.debug(f"not recorded in a cluster journal ({exc.message})")
+    return Path(plan.source_path)
+
+
+__all__ = [
+    "ReleaseFacts",
+    "ReleaseSelection",
+    "cluster_position",
+    "get_graph",
+    "release_facts",
+    "resolve_digest",
+    "select_release",
+    "store_in_plan",
+]
