@@ -41,7 +41,7 @@ class MhcPauseScreen(StepScreen):
         if mhc is None:
             self.query_one("#mhcs", Static).update(escape(unavailable_text(*NEEDS)))
             return
-        if self.run.running:
+        if self.run.running or not self.wizard.live:
             return
         self.start("Reading the MachineHealthChecks", mhc.status, self._show_status)
 

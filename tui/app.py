@@ -119,6 +119,7 @@ class WizardApp(App[int]):
         ascii_only: bool = False,
         cursor_blink: bool = True,
         start_step: str = "welcome",
+        live: bool = True,
     ) -> None:
         super().__init__()
         self.plan = plan
@@ -129,6 +130,8 @@ class WizardApp(App[int]):
         self.ascii_only = ascii_only
         self.cursor_blink = cursor_blink
         self.start_step = start_step
+        self.live = live
+        """Screens read the cluster when shown (off for snapshots: nothing outside the picture may vary)."""
         self.runs: dict[str, StepRun] = {}
         self.local_status: dict[str, str] = {}
         """Step outcomes of this session when there is no journal (no cluster on this host)."""
@@ -408,9 +411,17 @@ class WizardApp(App[int]):
         step = screen.STEP if isinstance(screen, StepScreen) else "welcome"
         info = BY_ID[step]
         keys: list[tuple[str, str]] = []
-        for binding in [*screen.BINDINGS, *self.BINDINGS]:
-            if isinstance(binding, Binding) and binding.show:
-                keys.append((binding.key.replace("question_mark", "?"), binding.description))
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if (
+                binding.description
+                and binding.action not in seen
+                and "focus" not in binding.action
+                and "copy" not in binding.action
+            ):
+                seen.add(binding.action)
+                keys.append((self.get_key_display(binding), binding.description))
         keys += [("tab", "move between fields"), ("enter", "confirm a field")]
         self.push_screen(HelpModal(info.title, info.help, keys))
 
