@@ -40,7 +40,7 @@ from engine.redact import register_secret
 from sandbox.certs import make_ca, make_server_cert
 from sandbox.graph import graph_document, placeholder_payload
 from sandbox.httpd import GRAPH_PATH, SIGSTORE_PREFIX, ServerProcess, start_server
-from sandbox.registry import RegistryProcess, SandboxError, make_htpasswd, pid_alive, stop_pid
+from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
 from sandbox.roproxy import start_roproxy
 from sandbox.sigstore import generate_key, sign_release, write_signature
@@ -446,10 +446,14 @@ def _up(
     by_version = {r.version: r for r in release_set.releases}
     t = lap("sign_and_graph", t)
 
-    # --- servers, started while the releases are pushed --------------------------------------------
+    # --- web server and read-only proxy ------------------------------------------------------------
+    httpd_port = free_port()
+    base_url = f"http://127.0.0.1:{httpd_port}"
+    signature_store = base_url + SIGSTORE_PREFIX
+    graph_url = base_url + GRAPH_PATH
     httpd_cfg = {
         "listen_host": "127.0.0.1",
-        "port": 0,
+        "port": httpd_port,
         "port_file": str(d / "httpd" / "port"),
         "log_file": str(d / "httpd" / "httpd.log"),
         "sigstore_dir": str(store),
@@ -474,7 +478,58 @@ def _up(
             timeout=timeout,
         )
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    # --- simulated OpenShift API config -------------------------------------------------------------
+    api_dir = d / "api"
+    api_dir.mkdir(parents=True, exist_ok=True)
+    cur = by_version[current]
+    api_cfg = {
+        "listen_host": "127.0.0.1",
+        "port": 0,
+        "port_file": str(api_dir / "port"),
+        "tls": {"cert": str(api_cert.cert), "key": str(api_cert.key)},
+        "tokens": {
+            admin_token: {
+                "user": "kube:admin",
+                "groups": ["system:cluster-admins", "system:authenticated"],
+                "admin": True,
+            },
+            readonly_token: {"user": "auditor", "groups": ["system:authenticated"], "admin": False},
+        },
+        "log_file": str(api_dir / "api.log"),
+        "cluster": {
+            "cluster_id": str(uuid.uuid4()),
+            "current_version": current,
+            "current_image": cur.pullspec(upstream.host),
+            "channel": f"stable-{'.'.join(current.split('.')[:2])}",
+            "upstream_graph": graph_url,
+            "upstream_registry": upstream.host,
+            "mirror_registry": mirror.host,
+            # a disconnected cluster already has the mirror's (read) credentials and its CA
+            "pull_secret": {
+                "auths": {
+                    **pull_secret["auths"],
+                    mirror.host: _auth_entry(MIRROR_READONLY_USER, readonly_password),
+                }
+            },
+            "trusted_ca_pem": mirror_ca.cert.read_text(),
+            "release_verification_public_key": key.public_armored,
+            "catalog_image": f"{mirror.host}/olm/redhat-operator-index:v{'.'.join(current.split('.')[:2])}",
+        },
+        "timing": {"speed": speed},
+    }
+
+    def start_api() -> ServerProcess:
+        return start_server(
+            "simulated OpenShift API",
+            "sandbox.apiserver",
+            api_cfg,
+            api_dir / "config.json",
+            timeout=timeout,
+            probe_path="/version",
+        )
+
+    # --- servers, started while the releases are pushed --------------------------------------------
+    with ThreadPoolExecutor(max_workers=4) as pool:
         push = pool.submit(
             push_layout,
             d / "oci",
@@ -485,11 +540,12 @@ def _up(
             jobs=jobs,
             timeout=max(timeout, 120.0),
         )
-        f_httpd = pool.submit(start_httpd)
-        f_proxy = pool.submit(start_proxy)
+        starting = {"httpd": pool.submit(start_httpd), "mirror-readonly-proxy": pool.submit(start_proxy)}
+        if api:
+            starting["apiserver"] = pool.submit(start_api)
         servers: dict[str, ServerProcess] = {}
         errors: list[BaseException] = []
-        for name, fut in (("httpd", f_httpd), ("mirror-readonly-proxy", f_proxy)):
+        for name, fut in starting.items():
             try:
                 servers[name] = fut.result()
                 _remember(servers[name].proc)
@@ -506,65 +562,10 @@ def _up(
     timings["push_seconds"] = round(push_seconds, 3)
     say(f"pushed {len(release_set.pushes)} images to the upstream registry in {push_seconds:.1f} s")
     t = lap("push_and_servers", t)
-    httpd = servers["httpd"]
     proxy = servers["mirror-readonly-proxy"]
-    base_url = f"http://127.0.0.1:{httpd.port}"
-    signature_store = base_url + SIGSTORE_PREFIX
-    graph_url = base_url + GRAPH_PATH
-
-    # --- simulated OpenShift API ----------------------------------------------------------------------
-    api_dir = d / "api"
-    api_dir.mkdir(parents=True, exist_ok=True)
-    api_server = ""
+    api_server = f"https://127.0.0.1:{servers['apiserver'].port}" if api else ""
     if api:
-        cur = by_version[current]
-        api_cfg = {
-            "listen_host": "127.0.0.1",
-            "port": 0,
-            "port_file": str(api_dir / "port"),
-            "tls": {"cert": str(api_cert.cert), "key": str(api_cert.key)},
-            "tokens": {
-                admin_token: {
-                    "user": "kube:admin",
-                    "groups": ["system:cluster-admins", "system:authenticated"],
-                    "admin": True,
-                },
-                readonly_token: {"user": "auditor", "groups": ["system:authenticated"], "admin": False},
-            },
-            "log_file": str(api_dir / "api.log"),
-            "cluster": {
-                "cluster_id": str(uuid.uuid4()),
-                "current_version": current,
-                "current_image": cur.pullspec(upstream.host),
-                "channel": f"stable-{'.'.join(current.split('.')[:2])}",
-                "upstream_graph": graph_url,
-                "upstream_registry": upstream.host,
-                "mirror_registry": mirror.host,
-                "pull_secret": {
-                    "auths": {
-                        **pull_secret["auths"],
-                        mirror.host: _auth_entry(MIRROR_READONLY_USER, readonly_password),
-                    }
-                },
-                "trusted_ca_pem": mirror_ca.cert.read_text(),
-                "release_verification_public_key": key.public_armored,
-                "catalog_image": f"{mirror.host}/olm/redhat-operator-index:v{'.'.join(current.split('.')[:2])}",
-            },
-            "timing": {"speed": speed},
-        }
-        api_proc = start_server(
-            "simulated OpenShift API",
-            "sandbox.apiserver",
-            api_cfg,
-            api_dir / "config.json",
-            timeout=timeout,
-            probe_path="/version",
-        )
-        _remember(api_proc.proc)
-        procs.add("apiserver", api_proc.pid, api_proc.port, api_proc.log_path)
-        api_server = f"https://127.0.0.1:{api_proc.port}"
         say(f"simulated OpenShift API up at {api_server}")
-        t = lap("apiserver", t)
 
     # --- kubeconfig and plan --------------------------------------------------------------------------
     kubeconfig = d / "kubeconfig"
