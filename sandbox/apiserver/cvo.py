@@ -611,7 +611,7 @@ class ClusterVersionOperator:
             self._co_progressing("machine-config", upd.version)
             self.machines.begin_rollout(upd.version)
         if not self.machines.pool_done("master", upd.version):
-            done, total = self.machines.pool_progress("master")
+            done, total = self.machines.pool_progress("master", upd.version)
             frac = (len(ops) + (done / total if total else 0) * 0.9) / (len(ops) + 1)
             self._progressing_message(upd, frac, "waiting on machine-config")
             return

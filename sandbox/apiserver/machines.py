@@ -127,10 +127,14 @@ class MachineControllers:
             "updatedMachineCount"
         ) == st.get("machineCount")
 
-    def pool_progress(self, pool: str) -> tuple[int, int]:
+    def pool_progress(self, pool: str, version: str) -> tuple[int, int]:
+        """(nodes of ``pool`` already running ``version``'s config, nodes in the pool)."""
         mcp = self.store.find(MCP, None, pool)
-        st = (mcp or {}).get("status") or {}
-        return int(st.get("updatedMachineCount", 0)), int(st.get("machineCount", 0))
+        if mcp is None:
+            return 0, 0
+        target = rendered_config(pool, version)
+        nodes = self._pool_nodes(mcp)
+        return sum(1 for n in nodes if self._current_config(n) == target), len(nodes)
 
     # ------------------------------------------------------------------ tick
     def reconcile(self, now: float) -> None:

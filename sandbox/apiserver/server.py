@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import socket
@@ -227,6 +228,70 @@ class ApiApp:
         }
 
 
+def openapi_v3(path: str) -> Obj | None:
+    """A minimal OpenAPI v3 tree: enough for kubectl to see that the server validates fields itself
+    (``fieldValidation`` on every PATCH), so ``kubectl create/apply -f`` skips client-side schema checks."""
+    gvs = [("", "v1")] + [(g, v) for g, versions in sorted(res.group_versions().items()) for v in versions]
+    if path == "/openapi/v3":
+        paths = {}
+        for g, v in gvs:
+            rel = f"api/{v}" if not g else f"apis/{g}/{v}"
+            paths[rel] = {
+                "serverRelativeURL": f"/openapi/v3/{rel}?hash="
+                + hashlib.sha1(rel.encode()).hexdigest().upper()
+            }
+        return {"paths": paths}
+    rel = path[len("/openapi/v3/") :]
+    for g, v in gvs:
+        if rel == (f"api/{v}" if not g else f"apis/{g}/{v}"):
+            break
+    else:
+        return None
+    params = [
+        {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+        for name in ("dryRun", "fieldManager", "fieldValidation", "force")
+    ]
+    doc_paths: Obj = {}
+    for rt in RESOURCE_TYPES:
+        if (rt.group, rt.version) != (g, v):
+            continue
+        base = f"/{rel}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else f"/{rel}/{rt.plural}"
+        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+        doc_paths[f"{base}/{{name}}"] = {
+            "get": {
+                "operationId": f"read{rt.kind}",
+                "x-kubernetes-action": "get",
+                "x-kubernetes-group-version-kind": gvk,
+            },
+            "put": {
+                "operationId": f"replace{rt.kind}",
+                "parameters": params,
+                "x-kubernetes-action": "put",
+                "x-kubernetes-group-version-kind": gvk,
+            },
+            "patch": {
+                "operationId": f"patch{rt.kind}",
+                "parameters": params,
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk,
+            },
+        }
+        doc_paths[base] = {
+            "post": {
+                "operationId": f"create{rt.kind}",
+                "parameters": params,
+                "x-kubernetes-action": "post",
+                "x-kubernetes-group-version-kind": gvk,
+            },
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.29.0"},
+        "paths": doc_paths,
+        "components": {"schemas": {}},
+    }
+
+
 def _group(name: str, versions: list[str]) -> Obj:
     gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
     return {"name": name, "versions": gvs, "preferredVersion": gvs[0]}
@@ -385,6 +450,11 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/apis/user.openshift.io/v1/users/~":
                 self._send(200, app.whoami(user))
                 return 200
+            if path.startswith("/openapi/v3"):
+                doc = openapi_v3(path)
+                if doc is not None:
+                    self._send(200, doc)
+                    return 200
             if path.startswith("/openapi"):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if method == "POST" and path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews":
