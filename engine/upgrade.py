@@ -429,28 +429,42 @@ def parse_progressing(message: str) -> Progress:
     )
 
 
-def explain_release_accepted(c: dict[str, Any]) -> tuple[str, str]:
+def explain_release_accepted(c: dict[str, Any], target_version: str = "") -> tuple[str, str]:
     """A ReleaseAccepted=False condition in plain words, and its fix."""
     reason = str(c.get("reason", ""))
     message = str(c.get("message", ""))
     low = message.lower()
-    if "verif" in low or "signature" in low or "keyring" in low:
+    if "cannot be verified" in low or "signature" in low or "keyring" in low:
         return (
             f"the cluster cannot verify the release signature ({reason}: {message})",
             "Apply the release signature ConfigMap: ocp-airgap signature apply --plan P "
             "(the CVO re-reads signature ConfigMaps at most every 30 seconds).",
         )
-    if reason == "RetrievePayload" or "retriev" in low or "pull" in low or "manifest unknown" in low:
+    if reason == "PreconditionChecks" or "precondition" in low:
+        if "upgradeable-to" in low or "missingupgradeableannotation" in low:
+            return (
+                f"the cluster refuses a minor update while its manually managed cloud credentials are not marked "
+                f"ready for it ({message})",
+                "Update the cloud provider credentials for the new release, then annotate: oc annotate "
+                "cloudcredential cluster cloudcredential.openshift.io/upgradeable-to="
+                f"{target_version or '<target version>'} --overwrite; the CVO retries by itself.",
+            )
+        return (
+            f"an update precondition failed ({message})",
+            "Fix what the message names (e.g. Upgradeable=False blocks a minor update); the CVO retries by itself.",
+        )
+    if reason in ("RetrievePayload", "LoadPayload") or "retriev" in low or "pull" in low:
         return (
             f"the cluster cannot retrieve the release image ({reason}: {message})",
             "Check that the release is in the mirror registry (ocp-airgap mirror), that the cluster's global pull "
-            "secret holds the mirror's credentials and that the mirror CA is trusted (ocp-airgap credentials), "
-            "and that an ImageDigestMirrorSet/ImageContentSourcePolicy covers it (ocp-airgap mirror-config).",
+            "secret holds the mirror's credentials and the mirror CA is trusted by the cluster (ocp-airgap "
+            "credentials merge --update-cluster, credentials trust-ca), and that an ImageDigestMirrorSet or "
+            "ImageContentSourcePolicy covers the release's repositories (ocp-airgap mirror-config apply).",
         )
-    if reason == "PreconditionChecks":
+    if reason == "VerifyPayloadVersion":
         return (
-            f"an update precondition failed ({message})",
-            "Fix what the message names (e.g. Upgradeable=False on a minor update), then wait: the CVO retries.",
+            f"the release image is not the version asked for ({message})",
+            "Check the plan's release.version and release.digest (ocp-airgap release).",
         )
     return (f"the release was not accepted ({reason}: {message})", "Read the message; see 'oc adm upgrade'.")
 
@@ -486,13 +500,25 @@ class Snapshot:
 
     @property
     def release_problem(self) -> tuple[str, str] | None:
-        if (
-            self.release_accepted.get("status") == "False"
-            and _same_target(self.desired_image or self.target, self.target)
-            and self.generation_observed
-        ):
-            return explain_release_accepted(self.release_accepted)
-        return None
+        """ReleaseAccepted=False about the target, explained with its fix."""
+        ra = self.release_accepted
+        if ra.get("status") != "False" or not self.generation_observed:
+            return None
+        message = str(ra.get("message", ""))
+        digest = digest_of(self.target)
+        if "sha256:" in message and digest and digest not in message:
+            return None  # about another image than the one watched
+        return explain_release_accepted(ra, self.target_version)
+
+    @property
+    def pools_rolling(self) -> list[str]:
+        """Pools (not paused) whose machines are not all updated and ready yet."""
+        return sorted(
+            name
+            for name, p in self.pools.items()
+            if not p["paused"]
+            and (p["updated"] < p["machines"] or p["ready"] < p["machines"] or p["updating"] == "True")
+        )
 
     @property
     def operators_at_target(self) -> int:
@@ -556,6 +582,9 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
             "degraded": int(st.get("degradedMachineCount", 0) or 0),
             "paused": bool((mcp.get("spec") or {}).get("paused")),
             "updating": (condition(mcp, "Updating") or {}).get("status", ""),
+            "degraded_message": (condition(mcp, "Degraded") or {}).get("message", "")
+            if (condition(mcp, "Degraded") or {}).get("status") == "True"
+            else "",
         }
     nodes = {}
     for node in cluster.list(NODE):
@@ -621,7 +650,9 @@ def _emit_differences(ctx: Context, old: Snapshot | None, new: Snapshot) -> None
     prev_prog = old.progressing.get("message") if old else None
     if new.progressing.get("message") != prev_prog and new.progressing.get("message"):
         emit.info(f"Progressing={new.progressing.get('status')}: {new.progressing.get('message')}")
-    if new.progress.total:
+    if new.progress.total and (
+        old is None or (old.progress.done, old.progress.total) != (new.progress.done, new.progress.total)
+    ):
         emit.progress(new.progress.done or 0, new.progress.total, "manifests", "cluster version")
     failing_changed = old is None or new.failing.get("message") != old.failing.get("message")
     if failing_changed and new.failing.get("status") == "True":
@@ -646,7 +677,11 @@ def _emit_differences(ctx: Context, old: Snapshot | None, new: Snapshot) -> None
             emit.info(f"clusteroperator/{name} is now at {co.get('version')}")
         if co.get("degraded") == "True" and (before is None or before.get("degraded") != "True"):
             emit.warning(f"clusteroperator/{name} is Degraded")
-    if new.target_version and new.operators:
+    if (
+        new.target_version
+        and new.operators
+        and (old is None or old.operators_at_target != new.operators_at_target)
+    ):
         emit.progress(
             new.operators_at_target, len(new.operators), "operators", f"operators at {new.target_version}"
         )
@@ -660,6 +695,16 @@ def _emit_differences(ctx: Context, old: Snapshot | None, new: Snapshot) -> None
             )
             if pool["paused"] and (before is None or not before.get("paused")):
                 emit.warning(f"Outdated nodes in a paused pool '{name}' will not be updated")
+            if pool["degraded_message"] and (
+                before is None or before.get("degraded_message") != pool["degraded_message"]
+            ):
+                hint = (
+                    " A PodDisruptionBudget that allows no disruption blocks the drain: relax it, or move its "
+                    "pods (see 'ocp-airgap preflight')."
+                    if "drain" in pool["degraded_message"].lower()
+                    else ""
+                )
+                emit.warning(f"machineconfigpool/{name} is Degraded: {pool['degraded_message']}.{hint}")
     for name, node in sorted(new.nodes.items()):
         before = old.nodes.get(name) if old else None
         if before is not None and (before["ready"], before["schedulable"]) != (
@@ -684,12 +729,18 @@ def watch(
     *,
     timeout: float = 0.0,
     interval: float = 2.0,
-    fail_on_release_problem: bool = True,
+    problem_grace: float = 120.0,
+    wait_pools: bool = True,
 ) -> Snapshot:
     """Follow the update until it completes. Returns the final snapshot.
 
-    Raises :class:`UpdateBlocked` when the cluster does not accept the release (with the fix), :class:`NotReady`
-    when ``timeout`` (seconds, 0 = none) passes first, :class:`~engine.errors.Cancelled` when cancelled."""
+    A ``ReleaseAccepted=False`` about the target is explained with its fix at once; if it is still there after
+    ``problem_grace`` seconds (the CVO retries by itself, and re-reads signature ConfigMaps at most every 30 s)
+    the watch gives up with :class:`UpdateBlocked` (:class:`~engine.errors.SignatureError` for a signature that
+    cannot be verified). Raises :class:`NotReady` when ``timeout`` (seconds, 0 = none) passes first and
+    :class:`~engine.errors.Cancelled` when cancelled. With ``wait_pools`` the watch also waits, after the cluster
+    version is Completed (the CVO does not wait for worker pools), until every pool that is not paused has all
+    its machines updated and ready: until then nodes still reboot and the MachineHealthChecks must stay paused."""
     cluster = ctx.cluster
     emit = ctx.emit
     image, version = watch_target(ctx)
@@ -701,39 +752,68 @@ def watch(
     deadline = time.monotonic() + timeout if timeout > 0 else None
     last: Snapshot | None = None
     reported_problem = ""
+    problem_since: float | None = None
+    announced_pools = False
     while True:
         ctx.check_cancel()
         snap = snapshot(cluster, image, version)
         _emit_differences(ctx, last, snap)
         last = snap
         if snap.complete:
-            summary = f"the cluster is at {snap.history_head.get('version') or image}: update Completed"
-            journal.step_finished(
-                STEP, "succeeded", summary, image=image, version=snap.history_head.get("version", "")
-            )
-            emit.info(summary)
-            held = paused_by_tool(journal)
-            if held:
-                emit.info(
-                    "The update is complete: resume the MachineHealthChecks ocp-airgap paused "
-                    f"({', '.join(held)}): ocp-airgap mhc resume --plan P"
+            rolling = snap.pools_rolling if wait_pools else []
+            if not rolling:
+                summary = f"the cluster is at {snap.history_head.get('version') or image}: update Completed"
+                journal.step_finished(
+                    STEP, "succeeded", summary, image=image, version=snap.history_head.get("version", "")
                 )
-            return snap
+                emit.info(summary)
+                held = paused_by_tool(journal)
+                if held:
+                    emit.info(
+                        "The update is complete: resume the MachineHealthChecks ocp-airgap paused "
+                        f"({', '.join(held)}): ocp-airgap mhc resume --plan P"
+                    )
+                return snap
+            if not announced_pools:
+                announced_pools = True
+                emit.info(
+                    "The cluster version update is Completed; waiting for the pools still rolling out "
+                    f"({', '.join(rolling)}): their nodes are still rebooting, so the MachineHealthChecks "
+                    "must stay paused until they are done."
+                )
         problem = snap.release_problem
-        if problem is not None:
+        if problem is None:
+            problem_since = None
+        else:
             text, fix = problem
+            now = time.monotonic()
+            if problem_since is None:
+                problem_since = now
             if text != reported_problem:
-                emit.error(f"{text}\nFix: {fix}")
                 journal.note(STEP, f"ReleaseAccepted=False: {text}", fix=fix)
                 reported_problem = text
-            if fail_on_release_problem:
+                if problem_grace > 0:
+                    emit.error(f"{text}\nFix: {fix}")
+            if now - problem_since >= problem_grace:
                 if "signature" in text:
                     raise SignatureError(text, fix=fix)
                 raise UpdateBlocked(text, fix=fix)
         if deadline is not None and time.monotonic() > deadline:
+            if snap.complete:
+                where = "the cluster version is Completed but pools are still rolling out: " + ", ".join(
+                    f"{n} ({snap.pools[n]['updated']}/{snap.pools[n]['machines']} updated"
+                    + (
+                        f"; Degraded: {snap.pools[n]['degraded_message']}"
+                        if snap.pools[n]["degraded_message"]
+                        else ""
+                    )
+                    + ")"
+                    for n in snap.pools_rolling
+                )
+            else:
+                where = str(snap.progressing.get("message") or "waiting for the CVO")
             raise NotReady(
-                f"the update to {version or image} is not complete yet: "
-                f"{snap.progressing.get('message') or 'waiting for the CVO'}",
+                f"the update to {version or image} is not complete yet: {where}",
                 fix="Run 'ocp-airgap upgrade watch --plan P' again to re-attach.",
             )
         ctx.cancel.wait(interval)

@@ -67,6 +67,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _watch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=0.0, help="give up after this many seconds (0: never)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks (default 2)")
+    p.add_argument(
+        "--no-wait-pools",
+        action="store_true",
+        help="end when the cluster version is Completed, without waiting for worker pools to finish rolling",
+    )
+    p.add_argument(
+        "--fail-after",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="exit with the reason when the cluster has refused the release this long (default 120)",
+    )
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -99,7 +111,13 @@ def _watch(args: argparse.Namespace) -> int:
     from engine.upgrade import watch
 
     ctx = Context(load_plan(args), emitter(args, "upgrade"))
-    snap = watch(ctx, timeout=args.timeout, interval=args.interval)
+    snap = watch(
+        ctx,
+        timeout=args.timeout,
+        interval=args.interval,
+        problem_grace=args.fail_after,
+        wait_pools=not args.no_wait_pools,
+    )
     ctx.emit.result(
         StepStatus.SUCCEEDED,
         f"update complete: the cluster is at {snap.history_head.get('version', '')}",
