@@ -868,12 +868,12 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
             return summary
 
         if mode == "to-media":
-            Path(media).mkdir(parents=True, exist_ok=True)
             check_free_space(
                 Path(media),
                 needed + sum(len(m.data) for j in missing for m in j.manifests),
                 probe=options.free_space_probe,
             )
+            Path(media).mkdir(parents=True, exist_ok=True)
             removed = DirStore(media).remove_partials()
             if removed:
                 ctx.emit.info(f"Removed {removed} partial file(s) left by an interrupted run.")
