@@ -77,7 +77,7 @@ class DisruptionController:
         self.store = store
 
     def reconcile(self, now: float) -> None:
-        from .initial import cond
+        from .initial import pdb_condition
 
         for pdb in self.store.list(PDB)[0]:
             status = pdb_status(self.store, pdb)
@@ -93,9 +93,7 @@ class DisruptionController:
                 if prev and prev.get("status") == want:
                     conds.append(prev)
                 else:
-                    conds.append(
-                        cond("DisruptionAllowed", want, "SufficientPods" if allowed else "InsufficientPods")
-                    )
+                    conds.append(pdb_condition(allowed))
                 o["status"] = {**status, "conditions": conds}
 
             self.store.mutate(PDB, pdb["metadata"]["namespace"], pdb["metadata"]["name"], apply)

@@ -96,6 +96,18 @@ def cond(ctype: str, status: str, reason: str = "", message: str = "", when: str
     return c
 
 
+def pdb_condition(allowed: bool, when: str | None = None) -> Obj:
+    """A metav1.Condition: reason and message are required fields (clients validate them)."""
+    return {
+        "type": "DisruptionAllowed",
+        "status": "True" if allowed else "False",
+        "reason": "SufficientPods" if allowed else "InsufficientPods",
+        "message": "",
+        "observedGeneration": 1,
+        "lastTransitionTime": when or iso(dt.datetime.now(dt.UTC)),
+    }
+
+
 def retrieved_updates_condition(cluster: ClusterConfig, spec: Obj, version: str, when: str) -> Obj:
     channel = spec.get("channel") or ""
     if not channel:
@@ -282,14 +294,29 @@ def pod_object(
             "containers": [{"name": container, "image": image}],
             "restartPolicy": "Always",
         },
-        "status": {
-            "phase": "Running",
-            "conditions": [cond("Ready", "True", when=created), cond("PodScheduled", "True", when=created)],
-            "containerStatuses": [
-                {"name": container, "ready": True, "restartCount": 0, "image": image, "started": True}
-            ],
-            "startTime": created,
-        },
+        "status": pod_running_status(container, image, created),
+    }
+
+
+def pod_running_status(container: str, image: str, created: str) -> Obj:
+    image_id = (
+        image if "@" in image else f"{image.rsplit(':', 1)[0]}@sha256:{short_hash('image', image, n=64)}"
+    )
+    return {
+        "phase": "Running",
+        "conditions": [cond("Ready", "True", when=created), cond("PodScheduled", "True", when=created)],
+        "containerStatuses": [
+            {
+                "name": container,
+                "ready": True,
+                "restartCount": 0,
+                "image": image,
+                "imageID": image_id,
+                "started": True,
+                "state": {"running": {"startedAt": created}},
+            }
+        ],
+        "startTime": created,
     }
 
 
@@ -623,7 +650,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
                 "disruptionsAllowed": 0,
                 "expectedPods": 1,
                 "observedGeneration": 1,
-                "conditions": [cond("DisruptionAllowed", "False", "InsufficientPods", "", when)],
+                "conditions": [pdb_condition(False, when)],
             },
         },
     )
@@ -657,7 +684,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
                 "disruptionsAllowed": 1,
                 "expectedPods": 2,
                 "observedGeneration": 1,
-                "conditions": [cond("DisruptionAllowed", "True", "SufficientPods", "", when)],
+                "conditions": [pdb_condition(True, when)],
             },
         },
     )

@@ -37,6 +37,7 @@ from .initial import (
     machine_object,
     node_object,
     node_status,
+    pod_running_status,
     rendered_config,
     short_hash,
 )
@@ -349,17 +350,7 @@ class MachineControllers:
                 o["spec"]["nodeName"] = node
                 image = (o["spec"].get("containers") or [{}])[0].get("image", "")
                 cname = (o["spec"].get("containers") or [{}])[0].get("name", "app")
-                o["status"] = {
-                    "phase": "Running",
-                    "conditions": [
-                        cond("Ready", "True", when=created),
-                        cond("PodScheduled", "True", when=created),
-                    ],
-                    "containerStatuses": [
-                        {"name": cname, "ready": True, "restartCount": 0, "image": image, "started": True}
-                    ],
-                    "startTime": created,
-                }
+                o["status"] = pod_running_status(cname, image, created)
 
             self.store.mutate(POD, pod["metadata"]["namespace"], pod["metadata"]["name"], run)
 
