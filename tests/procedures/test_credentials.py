@@ -29,6 +29,15 @@ USER = "mirror-admin"
 PASSWORD = "Kr-test-pass-8841"
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """Journals and backups of this test go to its own folder, never the user's state dir."""
+    if "OCP_AIRGAP_STATE_DIR" not in os.environ or not os.environ["OCP_AIRGAP_STATE_DIR"].startswith(
+        str(tmp_path)
+    ):
+        monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def isolated_keyring(monkeypatch, tmp_path):
     """Restore the process-wide keyring afterwards; no keyring configuration of the machine leaks in."""

@@ -31,6 +31,15 @@ REPO = Path(__file__).resolve().parents[2]
 TEST_SPEED = float(os.environ.get("OCP_AIRGAP_TEST_SPEED", "600"))
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """Journals and backups of this test go to its own folder, never the user's state dir."""
+    if "OCP_AIRGAP_STATE_DIR" not in os.environ or not os.environ["OCP_AIRGAP_STATE_DIR"].startswith(
+        str(tmp_path)
+    ):
+        monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(tmp_path / "state"))
+
+
 def by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
     return {r.name: r for r in results}
 

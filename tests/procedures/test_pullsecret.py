@@ -23,6 +23,15 @@ from engine.plan import Plan
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "11.3-prepare-cluster-for-mirroring.ja.txt"
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """Journals and backups of this test go to its own folder, never the user's state dir."""
+    if "OCP_AIRGAP_STATE_DIR" not in os.environ or not os.environ["OCP_AIRGAP_STATE_DIR"].startswith(
+        str(tmp_path)
+    ):
+        monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(tmp_path / "state"))
+
+
 def seed_lines() -> list[str]:
     if not SEED.exists():
         pytest.skip(f"the documentation seed {SEED.name} is not beside the repository")
@@ -244,3 +253,115 @@ def test_auth_file_locations_honour_registry_auth_file(tmp_path, monkeypatch):
     plan.source_path = str(tmp_path / "plan.yaml")
     assert pullsecret.auth_file_path(plan) == tmp_path / "merged.json"
     assert pullsecret.auth_file_path(plan, str(tmp_path / "chosen.json")) == tmp_path / "chosen.json"
+
+
+# ----- the cluster's global pull secret (shared lab; restored by the test itself) ----------------------------
+
+
+def cluster_secret_doc(sandbox) -> dict:
+    from engine.cluster import SECRET, Cluster
+
+    cluster = Cluster.connect(sandbox.kubeconfig, "admin")
+    secret = cluster.get(SECRET, "pull-secret", "openshift-config")
+    return json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+
+
+def test_load_from_cluster(sandbox):
+    plan = Plan.load(sandbox.plan)
+    rec = Recorder()
+    secret = pullsecret.load_from_cluster(Context(plan, Emitter("credentials", rec)))
+    assert secret.doc == cluster_secret_doc(sandbox)
+    assert secret.registries
+    [cmd] = [e.shell for e in rec.events if e.kind == "Command"]
+    assert cmd == "oc extract secret/pull-secret -n openshift-config --confirm --to=."
+
+
+def test_merge_update_cluster_and_restore(sandbox, tmp_path):
+    original = cluster_secret_doc(sandbox)
+    password = sandbox.mirror_password()
+    out = tmp_path / "merged.json"
+    state = tmp_path / "state"
+    env = dict(os.environ, OCP_AIRGAP_STATE_DIR=str(state))
+    repo = Path(__file__).resolve().parents[2]
+    base = [sys.executable, "-m", "tui", "credentials"]
+    res = subprocess.run(
+        [
+            *base,
+            "merge",
+            "--plan",
+            sandbox.plan,
+            "--from-cluster",
+            "--auth-file",
+            str(out),
+            "--update-cluster",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "dry run" in res.stdout and not out.exists()
+    assert cluster_secret_doc(sandbox) == original
+    res = subprocess.run(
+        [
+            *base,
+            "merge",
+            "--plan",
+            sandbox.plan,
+            "--from-cluster",
+            "--auth-file",
+            str(out),
+            "--update-cluster",
+            "--yes",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=60,
+    )
+    try:
+        assert res.returncode == 0, res.stderr
+        for text in (res.stdout, res.stderr):
+            assert password not in text
+            assert b64(f"{sandbox.mirror.username}:{password}") not in text
+        assert "never use it as the cluster's pull secret at install time" in res.stdout + res.stderr
+        merged = json.loads(out.read_text())
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        assert set(original["auths"]) | {sandbox.mirror.registry} == set(merged["auths"])
+        now = cluster_secret_doc(sandbox)
+        assert base64.b64decode(now["auths"][sandbox.mirror.registry]["auth"]).decode() == (
+            f"{sandbox.mirror.username}:{password}"
+        )
+        # the previous value is kept in a 0600 file under the state folder; the journal has its path only
+        from engine.journal import Journal
+
+        journal_path = next(state.rglob("journal.json"))
+        journal = Journal(journal_path)
+        [record] = [
+            r
+            for r in journal.changes("credentials")
+            if r.data["resource"] == "secret/openshift-config/pull-secret"
+        ]
+        backup = Path(record.data["backup"])
+        assert backup.is_relative_to(state)
+        assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+        assert json.loads(backup.read_text()) == original
+        journal_text = journal_path.read_text()
+        assert password not in journal_text
+        for entry in original["auths"].values():
+            assert entry["auth"] not in journal_text
+    finally:
+        res = subprocess.run(
+            [*base, "restore-pull-secret", "--plan", sandbox.plan, "--yes"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=repo,
+            timeout=60,
+        )
+    assert res.returncode == 0, res.stderr
+    assert cluster_secret_doc(sandbox) == original

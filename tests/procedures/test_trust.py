@@ -5,6 +5,8 @@ cluster side (ConfigMap + image config) against the sandbox API."""
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import shutil
 import ssl
 import threading
@@ -23,6 +25,15 @@ from engine.plan import Plan
 from sandbox.certs import make_ca, make_server_cert
 
 REGISTRY = "127.0.0.1:8443"
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """Journals and backups of this test go to its own folder, never the user's state dir."""
+    if "OCP_AIRGAP_STATE_DIR" not in os.environ or not os.environ["OCP_AIRGAP_STATE_DIR"].startswith(
+        str(tmp_path)
+    ):
+        monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(tmp_path / "state"))
 
 
 @pytest.fixture
@@ -160,3 +171,120 @@ def test_rhel_layout_uses_the_documented_anchor_folder(tmp_path, ca_pair):
     trust.apply_host_trust(c, plan)  # writes the anchor; cannot refresh another root's bundle: says so
     assert Path(plan.changes[0].resource).exists()
     assert any("update-ca-trust extract" in t for t in rec.texts())
+
+
+# ----- the cluster side (the shared lab; everything is put back afterwards) ---------------------------------
+
+
+def lab_ctx(sandbox, context: str = "admin") -> tuple[Context, Recorder]:
+    plan = Plan.load(sandbox.plan)
+    plan.cluster.context = context
+    rec = Recorder()
+    return Context(plan, Emitter("credentials", rec)), rec
+
+
+@pytest.fixture
+def clean_cluster_trust(sandbox):
+    from engine.cluster import CONFIGMAP, IMAGE_CONFIG, Cluster
+
+    cluster = Cluster.connect(sandbox.kubeconfig, "admin")
+    image_before = cluster.get(IMAGE_CONFIG, "cluster").get("spec", {}).get("additionalTrustedCA")
+    yield cluster
+    for name in ("registry-cas", "user-cas"):
+        if cluster.get_or_none(CONFIGMAP, name, "openshift-config") is not None:
+            cluster.delete(CONFIGMAP, name, "openshift-config")
+    cluster.merge_patch(IMAGE_CONFIG, "cluster", {"spec": {"additionalTrustedCA": image_before}})
+
+
+def test_cluster_trust_configmap_and_image_config(sandbox, clean_cluster_trust):
+    from engine.cluster import CONFIGMAP, IMAGE_CONFIG
+
+    cluster = clean_cluster_trust
+    c, rec = lab_ctx(sandbox)
+    ca = trust.load_ca(sandbox.mirror.ca_file)
+    registry = sandbox.mirror.registry
+    key = trust.configmap_key(registry)
+    assert key == registry.replace(":", "..")
+    steps = trust.plan_cluster_trust(c, registry, ca)
+    assert [s.change.resource for s in steps] == [
+        "configmap/openshift-config/registry-cas",
+        "image.config.openshift.io/cluster",
+    ]
+    assert steps[0].change.command[-1] == f"--from-file={key}={sandbox.mirror.ca_file}"
+    assert (
+        cluster.get_or_none(CONFIGMAP, "registry-cas", "openshift-config") is None
+    )  # planning changes nothing
+    trust.apply_cluster_trust(c, steps)
+    cm = cluster.get(CONFIGMAP, "registry-cas", "openshift-config")
+    assert cm["data"][key] == ca.text
+    assert cluster.get(IMAGE_CONFIG, "cluster")["spec"]["additionalTrustedCA"] == {"name": "registry-cas"}
+    changes = c.journal.changes("credentials")
+    assert [r.data["resource"] for r in changes[-2:]] == [
+        "configmap/openshift-config/registry-cas",
+        "image.config.openshift.io/cluster",
+    ]
+    assert "BEGIN CERTIFICATE" not in json.dumps([r.data for r in changes])  # fingerprints, not the PEM
+    commands = [e.shell for e in rec.of(Command)]
+    assert any(s.startswith("oc ") and "patch image.config.openshift.io/cluster --type=merge" in s for s in commands)
+    assert trust.plan_cluster_trust(c, registry, ca) == []  # idempotent
+
+
+def test_cluster_trust_adds_to_the_configmap_already_named(sandbox, clean_cluster_trust):
+    from engine.cluster import CONFIGMAP, IMAGE_CONFIG
+
+    cluster = clean_cluster_trust
+    cluster.create(
+        CONFIGMAP,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "user-cas", "namespace": "openshift-config"},
+            "data": {
+                "other.example.com..5000": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
+            },
+        },
+        "openshift-config",
+    )
+    cluster.merge_patch(IMAGE_CONFIG, "cluster", {"spec": {"additionalTrustedCA": {"name": "user-cas"}}})
+    c, _ = lab_ctx(sandbox)
+    ca = trust.load_ca(sandbox.mirror.ca_file)
+    steps = trust.plan_cluster_trust(c, sandbox.mirror.registry, ca)
+    assert [s.change.resource for s in steps] == ["configmap/openshift-config/user-cas"]
+    trust.apply_cluster_trust(c, steps)
+    data = cluster.get(CONFIGMAP, "user-cas", "openshift-config")["data"]
+    assert set(data) == {"other.example.com..5000", trust.configmap_key(sandbox.mirror.registry)}
+
+
+def test_read_only_user_gets_403_naming_the_right(sandbox, clean_cluster_trust):
+    from engine.errors import Forbidden
+
+    c, _ = lab_ctx(sandbox, "readonly")
+    steps = trust.plan_cluster_trust(c, sandbox.mirror.registry, trust.load_ca(sandbox.mirror.ca_file))
+    with pytest.raises(Forbidden) as info:
+        trust.apply_cluster_trust(c, steps)
+    assert 'User "auditor" cannot create resource "configmaps"' in info.value.message
+    assert 'namespace "openshift-config"' in info.value.message
+    assert "cluster-admin" in info.value.fix
+
+
+def test_cli_trust_ca_dry_run_and_confirmation(sandbox, clean_cluster_trust, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from engine.cluster import CONFIGMAP
+
+    env = dict(os.environ, OCP_AIRGAP_STATE_DIR=str(tmp_path / "state"))
+    base = [sys.executable, "-m", "tui", "credentials", "trust-ca", "--plan", sandbox.plan, "--cluster-only"]
+    repo = Path(__file__).resolve().parents[2]
+    res = subprocess.run([*base, "--dry-run"], capture_output=True, text=True, env=env, cwd=repo, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "registry-cas" in res.stdout and "dry run: nothing was changed" in res.stdout
+    res = subprocess.run(
+        base, capture_output=True, text=True, env=env, cwd=repo, timeout=60, stdin=subprocess.DEVNULL
+    )
+    assert res.returncode == 3 and "--yes" in res.stderr
+    assert clean_cluster_trust.get_or_none(CONFIGMAP, "registry-cas", "openshift-config") is None
+    res = subprocess.run([*base, "--yes"], capture_output=True, text=True, env=env, cwd=repo, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert clean_cluster_trust.get_or_none(CONFIGMAP, "registry-cas", "openshift-config") is not None
