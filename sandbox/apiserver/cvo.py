@@ -237,6 +237,8 @@ class ClusterVersionOperator:
     active: ActiveUpdate | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _payloads: dict[str, ReleasePayload] = field(default_factory=dict)
+    _last_failure: str = ""
 
     def __post_init__(self) -> None:
         self.verifier = SignatureVerifier(self.store)
@@ -434,7 +436,8 @@ class ClusterVersionOperator:
                 f"because the update was forced: {text}"
             )
         try:
-            payload = locate_and_load(self.store, self.cluster, image)
+            payload = self._payloads.get(image) or locate_and_load(self.store, self.cluster, image)
+            self._payloads[image] = payload
         except PayloadError as exc:
             if exc.step == "LoadPayload":
                 msg = f'Loading payload failed version="{version}" image="{image}" failure={exc.message}'
@@ -493,7 +496,10 @@ class ClusterVersionOperator:
             attempt.next_retry = self.clock.now() + RETRY_SECONDS
             if self.attempt is not attempt:
                 return
-        log.info("cvo: %s: %s", step, message.splitlines()[0])
+        first_line = message.splitlines()[0]
+        if first_line != self._last_failure:
+            log.info("cvo: %s: %s", step, first_line)
+            self._last_failure = first_line
 
         def apply(o: Obj) -> None:
             st = o["status"]
