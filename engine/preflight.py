@@ -1051,19 +1051,48 @@ def _existing_parent(path: Path) -> Path:
     return p
 
 
-def _release_size(run: _Run, digest: str) -> int | None:
-    """Bytes of every blob of the release, when the release reader can tell; None otherwise."""
-    import importlib
+def release_size(ctx: Context, pullspec: str) -> tuple[int, int]:
+    """(bytes, images) of a release: every distinct blob of the release image and its components.
 
+    Reads the release's image-references, then every component's manifest (in parallel); nothing is
+    downloaded but manifests."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.authfile import AuthFile
+    from engine.mirror import component_source
+    from engine.registry import Reference, RegistryClient
+    from engine.release import read_release_info
+
+    plan = ctx.plan
+    info = read_release_info(ctx, pullspec)
+    refs = [Reference.parse(info.pullspec or pullspec)] + [component_source(plan, c) for c in info.components]
+    auth = AuthFile.discover(plan.resolve_path(plan.auth_file))
+    ca_file = plan.resolve_path(plan.endpoints.source_ca_file)
+    clients: dict[str, RegistryClient] = {}
+    for ref in refs:
+        if ref.registry not in clients:
+            clients[ref.registry] = RegistryClient(
+                ref.registry, auth=auth, ca_file=ca_file, ca_setting="endpoints.source_ca_file"
+            )
+
+    def blobs(ref: Reference) -> dict[str, int]:
+        client = clients[ref.registry]
+        manifest = client.get_manifest(ref.repository, ref.ref)
+        out = {d.digest: d.size for d in manifest.blobs()}
+        for child in manifest.children():
+            out.update({d.digest: d.size for d in client.get_manifest(ref.repository, child.digest).blobs()})
+        return out
+
+    sizes: dict[str, int] = {}
     try:
-        payload = importlib.import_module("engine.payload")
-    except ImportError:
-        return None
-    sizer = getattr(payload, "release_size", None)
-    if sizer is None or not digest:
-        return None
-    size = sizer(run.ctx, f"{run.ctx.plan.endpoints.release_source}@{digest}")
-    return int(size) if size is not None else None
+        with ThreadPoolExecutor(max_workers=max(1, min(8, plan.mirroring.concurrency))) as pool:
+            for found in pool.map(blobs, refs):
+                ctx.check_cancel()
+                sizes.update(found)
+    finally:
+        for client in clients.values():
+            client.close()
+    return sum(sizes.values()), len(refs)
 
 
 def _format_bytes(n: float) -> str:
@@ -1096,20 +1125,31 @@ def _check_media(run: _Run, digest: str) -> None:
         return
     base = _existing_parent(media)
     free = shutil.disk_usage(base).free
-    size = _release_size(run, digest)
-    if size is None:
+    if not digest:
         run.check(
             "media free space",
             WARN,
-            f"{_format_bytes(free)} free at {base}; the release size is not known yet",
-            fix="A release is typically 10-20 GiB; make sure the media has room.",
+            f"{_format_bytes(free)} free at {base}; the release size is not known (no target digest yet)",
+            fix="Run 'ocp-airgap release --plan P --write-plan'; a release is typically 10-20 GiB.",
             why="media",
         )
-    elif free < size:
+        return
+    try:
+        size, images = release_size(run.ctx, f"{plan.endpoints.release_source}@{digest}")
+    except AirgapError as exc:
+        run.check(
+            "media free space",
+            WARN,
+            f"{_format_bytes(free)} free at {base}; the release size could not be read ({exc.message})",
+            fix=exc.fix or "Make sure the media has room for the release (typically 10-20 GiB).",
+            why="media",
+        )
+        return
+    if free < size:
         run.check(
             "media free space",
             FAIL,
-            f"{_format_bytes(free)} free at {base}, the release needs {_format_bytes(size)}",
+            f"{_format_bytes(free)} free at {base}, the release needs {_format_bytes(size)} ({images} images)",
             fix="Use larger media, or free space on it.",
             why="media",
         )
@@ -1117,7 +1157,7 @@ def _check_media(run: _Run, digest: str) -> None:
         run.check(
             "media free space",
             PASS,
-            f"{_format_bytes(free)} free at {base}; the release needs {_format_bytes(size)}",
+            f"{_format_bytes(free)} free at {base}; the release needs {_format_bytes(size)} ({images} images)",
             why="media",
         )
 
@@ -1301,6 +1341,7 @@ __all__ = [
     "PreflightOptions",
     "Right",
     "backup_command",
+    "release_size",
     "required_rights",
     "run_preflight",
     "summarize",

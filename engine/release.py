@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,48 +171,39 @@ def resolve_digest(ctx: Context, version: str = "") -> str:
     return str(digest)
 
 
+def read_release_info(ctx: Context, pullspec: str) -> Any:
+    """The release image's own facts (release-metadata, image-references): an engine.payload ReleaseInfo."""
+    from engine.payload import read_release_pullspec
+
+    plan = ctx.plan
+    ctx.emit.command(["oc", "adm", "release", "info", pullspec], note="version, components, errata URL")
+    return read_release_pullspec(
+        pullspec,
+        auth_file=plan.resolve_path(plan.auth_file),
+        ca_file=plan.resolve_path(plan.endpoints.source_ca_file),
+        architecture=plan.release.architecture,
+    )
+
+
 def release_facts(ctx: Context, version: str, digest: str, graph: Graph | None = None) -> ReleaseFacts:
-    """Version, digest, component count and errata URL of the release ``digest``."""
+    """Version, digest, component count and errata URL of the release ``digest`` (read from the image)."""
     plan = ctx.plan
     pullspec = f"{plan.endpoints.release_source}@{digest}"
     node = graph.releases.get(version) if graph is not None else None
-    facts = ReleaseFacts(
+    info = read_release_info(ctx, pullspec)
+    if info.version != version:
+        raise DigestMismatch(
+            f"the release image {pullspec} says it is version {info.version}, not {version}",
+            fix="The tag points at another release: check release.version and the source registry.",
+        )
+    return ReleaseFacts(
         version=version,
         digest=digest,
         pullspec=pullspec,
-        errata_url=node.url if node else "",
-        channels=node.channels if node else [],
+        components=len(info.components),
+        errata_url=info.errata_url or (node.url if node else ""),
+        channels=list(info.channels) or (node.channels if node else []),
     )
-    info = _payload_info(ctx, pullspec)
-    if info is not None:
-        facts.components = info.get("components")
-        facts.errata_url = info.get("errata_url") or facts.errata_url
-        found = info.get("version")
-        if found and found != version:
-            raise DigestMismatch(
-                f"the release image {pullspec} says it is version {found}, not {version}",
-                fix="The tag points at another release: check release.version, and the source registry.",
-            )
-    return facts
-
-
-def _payload_info(ctx: Context, pullspec: str) -> dict[str, Any] | None:
-    """Facts from the release image itself (engine.payload), or None when that reader is not available."""
-    try:
-        payload = importlib.import_module("engine.payload")
-    except ImportError:
-        ctx.emit.debug("the release image reader is not available; component count unknown")
-        return None
-    reader = getattr(payload, "release_info_for", None) or getattr(payload, "read_release_info", None)
-    if reader is None:
-        return None
-    info = reader(ctx, pullspec)
-    components = getattr(info, "components", None)
-    return {
-        "version": getattr(info, "version", ""),
-        "components": len(components) if isinstance(components, list | tuple | dict) else components,
-        "errata_url": getattr(info, "errata_url", "") or getattr(info, "url", ""),
-    }
 
 
 def select_release(

@@ -432,3 +432,78 @@ def test_certificate_without_san_and_expiring(sandbox, tmp_path, state_dir, odd_
     assert checks["mirror certificate expiry"].status == CheckStatus.FAIL
     assert checks["mirror TLS trust"].status == CheckStatus.FAIL
     assert "expired" in checks["mirror TLS trust"].detail
+
+
+def skopeo_blob_sizes(pullspec: str, cert_dir: str, auth_file: str) -> dict[str, int]:
+    raw = subprocess.run(
+        [
+            "skopeo",
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            cert_dir,
+            "--authfile",
+            auth_file,
+            f"docker://{pullspec}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    doc = json.loads(raw)
+    return {d["digest"]: d["size"] for d in [doc["config"], *doc["layers"]]}
+
+
+def test_media_space_against_the_release_size(private_lab, state_dir, tmp_path):
+    plan = Plan.load(private_lab.plan)
+    plan.mirroring.mode = "to-media"
+    plan.mirroring.media_path = str(tmp_path / "usb")
+    target = private_lab.release(private_lab.target_version)
+    plan.release.digest = target.digest
+    checks, _ = preflight(plan)
+    media = checks["media free space"]
+    assert media.status == CheckStatus.PASS, media.detail
+    # the size is what skopeo (the reference tool) sees: every distinct blob of the release and its components
+    from engine.payload import read_release_pullspec
+
+    info = read_release_pullspec(
+        target.pullspec, auth_file=plan.auth_file, ca_file=plan.endpoints.source_ca_file
+    )
+    sizes: dict[str, int] = {}
+    for spec in [target.pullspec, *(c.pullspec for c in info.components)]:
+        sizes.update(skopeo_blob_sizes(spec, private_lab.upstream.cert_dir, plan.auth_file))
+    from engine.preflight import release_size
+
+    ctx = Context(plan, Emitter("preflight", Recorder()))
+    assert release_size(ctx, target.pullspec) == (sum(sizes.values()), len(info.components) + 1)
+    assert f"({len(info.components) + 1} images)" in media.detail
+    # without a digest the size cannot be known: a warning that says so
+    plan.release.digest = ""
+    plan.release.version = "4.99.0"
+    checks, _ = preflight(plan)
+    assert checks["media free space"].status == CheckStatus.WARN
+
+
+def fake_oc(tmp_path: Path, version: str) -> str:
+    """A stand-in for the oc binary (not installed here) that answers 'oc version --client -o json'."""
+    script = tmp_path / f"oc-{version}"
+    doc = json.dumps({"clientVersion": {"gitVersion": f"v{version}"}, "releaseClientVersion": version})
+    script.write_text(f"#!/bin/sh\necho '{doc}'\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_oc_client_version_against_the_target(sandbox, tmp_path, state_dir):
+    plan = Plan.load(sandbox.plan)
+    plan.cluster.kubeconfig = str(tmp_path / "absent-kubeconfig")
+    plan.oc_path = fake_oc(tmp_path, "4.17.3")
+    checks, _ = preflight(plan)
+    assert checks["oc client"].status == CheckStatus.PASS and "4.17.3" in checks["oc client"].detail
+    plan.oc_path = fake_oc(tmp_path, "4.16.18")
+    checks, _ = preflight(plan)
+    assert checks["oc client"].status == CheckStatus.WARN
+    assert "older than the target 4.17.3" in checks["oc client"].detail
+    plan.oc_path = str(tmp_path / "no-such-oc")
+    checks, _ = preflight(plan)
+    assert checks["oc client"].status == CheckStatus.WARN and "not found" in checks["oc client"].detail

@@ -63,14 +63,14 @@ def test_select_release_from_the_cluster(sandbox, tmp_path, monkeypatch):
     assert sel.next_hop == "4.16.20"
     assert sel.hop_digests["4.16.20"] == sandbox.release("4.16.20").digest
     assert sel.facts is not None and sel.facts.errata_url.startswith("https://access.redhat.com/errata/")
-    if sel.facts.components is not None:
-        assert sel.facts.components == target.components
+    assert sel.facts.components == target.components  # read from the release image's image-references
     shells = [e.shell for e in rec.events if e.kind == "Command"]
     assert any(
         s.startswith("oc adm release info -o") and s.endswith(f":{sandbox.target_version}-x86_64")
         for s in shells
     )
     assert any("get clusterversion version" in s for s in shells)
+    assert any(s.startswith("oc adm release info ") and target.digest in s for s in shells)
 
 
 def test_resolve_digest_of_each_built_release(sandbox, tmp_path):
