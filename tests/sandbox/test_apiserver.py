@@ -647,3 +647,62 @@ def test_bad_config_is_reported_with_the_key(tmp_path: Path) -> None:
         timeout=30,
     )
     assert res.returncode == 2 and f"{cfg}:2:3: invalid JSON" in res.stderr
+
+
+# ----------------------------------------------------------------------------------------------- machines
+
+
+def test_paused_pool_does_not_roll_and_a_pdb_blocks_the_drain(tmp_path: Path) -> None:
+    server = start_api_server(tmp_path / "api", speed=1200)
+    c = server.client()
+    try:
+        co = client.CustomObjectsApi(c)
+        core = client.CoreV1Api(c)
+        mcp = ("machineconfiguration.openshift.io", "v1", "machineconfigpools")
+        workers = {
+            n.metadata.name: n for n in core.list_node(label_selector="node-role.kubernetes.io/worker").items
+        }
+        worker_config = {
+            n.metadata.annotations["machineconfiguration.openshift.io/currentConfig"]
+            for n in workers.values()
+        }
+        co.patch_cluster_custom_object(
+            *mcp, "worker", {"spec": {"paused": True, "configuration": {"name": "rendered-worker-new"}}}
+        )
+        co.patch_cluster_custom_object(
+            *mcp, "master", {"spec": {"configuration": {"name": "rendered-master-new"}}}
+        )
+
+        def master_done() -> bool:
+            st = co.get_cluster_custom_object(*mcp, "master")["status"]
+            return st["configuration"]["name"] == "rendered-master-new" and st["updatedMachineCount"] == 3
+
+        wait_until(master_done, 30, 0.05, "the master pool to roll")
+        # the paused worker pool did not touch its nodes; the paused master MHC remediated nothing
+        for n in core.list_node(label_selector="node-role.kubernetes.io/worker").items:
+            assert n.metadata.annotations["machineconfiguration.openshift.io/currentConfig"] in worker_config
+            assert not n.spec.unschedulable
+        masters = co.list_namespaced_custom_object(
+            "machine.openshift.io",
+            "v1beta1",
+            MHC_NS,
+            "machines",
+            label_selector="machine.openshift.io/cluster-api-machine-role=master",
+        )
+        assert len(masters["items"]) == 3
+        # unpause: the first worker carries the payments pod whose PDB allows no disruption -> the drain blocks
+        co.patch_cluster_custom_object(*mcp, "worker", {"spec": {"paused": False}})
+        blocked = core.list_namespaced_pod("payments").items[0].spec.node_name
+
+        def degraded() -> str:
+            st = co.get_cluster_custom_object(*mcp, "worker")["status"]
+            cond = next(x for x in st["conditions"] if x["type"] == "Degraded")
+            return cond.get("message", "") if cond["status"] == "True" else ""
+
+        message = wait_until(degraded, 30, 0.05, "the worker pool to report the blocked drain")
+        assert f"failed to drain node: {blocked} after 1 hour" in message
+        assert core.read_node(blocked).spec.unschedulable is True
+        assert core.list_namespaced_pod("payments").items[0].spec.node_name == blocked
+    finally:
+        c.close()
+        server.stop()

@@ -350,3 +350,30 @@ def test_cvo_accepts_a_mirrored_signed_release_and_completes_it(lab: Any, kube: 
     wait_until(pool_done, 60, 0.05, "the worker pool to finish")
     workers = core.list_node(label_selector="node-role.kubernetes.io/worker").items
     assert all(n.status.node_info.kubelet_version.startswith("v1.29.11") for n in workers)
+
+
+def test_catalog_source_connects_only_to_an_image_the_cluster_can_pull(lab: Any, kube: Any) -> None:
+    co_api = client.CustomObjectsApi(kube)
+    cs = (
+        "operators.coreos.com",
+        "v1alpha1",
+        "openshift-marketplace",
+        "catalogsources",
+        "my-operator-catalog",
+    )
+    mirrored = mirror_release(lab, "4.16.20")
+
+    def state() -> str:
+        obj = co_api.get_namespaced_custom_object(*cs)
+        return str(obj["status"]["connectionState"]["lastObservedState"])
+
+    co_api.patch_namespaced_custom_object(*cs, {"spec": {"image": mirrored}})
+    wait_until(lambda: state() == "READY", 30, 0.05, "the catalog to connect")
+    absent = f"{lab.mirror.registry}/olm/not-mirrored-index:v4.16"
+    co_api.patch_namespaced_custom_object(*cs, {"spec": {"image": absent}})
+    wait_until(lambda: state() == "TRANSIENT_FAILURE", 30, 0.05, "the catalog to fail")
+    # the disconnected cluster cannot reach the upstream registry (no mirror rule covers this repository)
+    upstream = f"{lab.upstream.registry}/olm/redhat-operator-index:v4.16"
+    co_api.patch_namespaced_custom_object(*cs, {"spec": {"image": upstream}})
+    wait_until(lambda: state() == "CONNECTING", 30, 0.02, "the catalog to reconnect")
+    wait_until(lambda: state() == "TRANSIENT_FAILURE", 30, 0.05, "the catalog to fail on the upstream image")
