@@ -54,6 +54,7 @@ def _check(args: argparse.Namespace) -> int:
             raise InputError(
                 f"cannot read {args.file}: {exc}", fix="Give a readable JSON text file."
             ) from None
+    emit.command(["jq", ".", args.file], note="the same syntax check by hand")
     secret, problems = check(text, source)
     if problems:
         for problem in problems:
