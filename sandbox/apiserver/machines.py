@@ -241,7 +241,15 @@ class MachineControllers:
         if upd.phase == "drain":
             if now - upd.last_drain_attempt >= DRAIN_RETRY_SECONDS:
                 upd.last_drain_attempt = now
+                was = upd.blocked_by
                 upd.blocked_by = self._drain(upd.node)
+                if upd.blocked_by and upd.blocked_by != was:
+                    log.info(
+                        "machine-config: drain of %s blocked: cannot evict a pod protected by "
+                        "PodDisruptionBudget %s; retrying",
+                        upd.node,
+                        upd.blocked_by,
+                    )
             if not upd.blocked_by and now - upd.drain_started >= DRAIN_SECONDS:
                 upd.phase = "reboot"
                 upd.since = now
@@ -294,13 +302,6 @@ class MachineControllers:
             stop = next((p for p in pdbs if pdb_status(self.store, p)["disruptionsAllowed"] < 1), None)
             if stop is not None:
                 blocked = f"{stop['metadata']['namespace']}/{stop['metadata']['name']}"
-                log.info(
-                    "machine-config: drain of %s blocked: cannot evict pod %s/%s (PodDisruptionBudget %s)",
-                    node_name,
-                    pod["metadata"]["namespace"],
-                    pod["metadata"]["name"],
-                    blocked,
-                )
                 continue
             self.reschedule_pod(pod)
         return blocked
