@@ -6,21 +6,24 @@ from textual.screen import Screen
 
 from screens.credentials import CredentialsScreen
 from screens.mhc import MhcPauseScreen, MhcResumeScreen
+from screens.mirror import MirrorScreen
 from screens.pending import pending
+from screens.release import ReleaseScreen
 from screens.signature import SignatureScreen
+from screens.update import UpdateScreen
 from screens.welcome import WelcomeScreen
 
 SCREENS: dict[str, type[Screen[None]]] = {
     "welcome": WelcomeScreen,
     "preflight": pending("preflight", "preflight", "run_preflight"),
     "credentials": CredentialsScreen,
-    "release": pending("release", "release"),
-    "mirror": pending("mirror", "mirror"),
+    "release": ReleaseScreen,
+    "mirror": MirrorScreen,
     "mirror-config": pending("mirror-config", "mirrorconfig"),
     "signature": SignatureScreen,
     "catalog": pending("catalog", "catalog"),
     "mhc-pause": MhcPauseScreen,
-    "upgrade": pending("upgrade", "upgrade"),
+    "upgrade": UpdateScreen,
     "mhc-resume": MhcResumeScreen,
 }
 

@@ -120,6 +120,7 @@ class WizardApp(App[int]):
         cursor_blink: bool = True,
         start_step: str = "welcome",
         live: bool = True,
+        watch_interval: float = 2.0,
     ) -> None:
         super().__init__()
         self.plan = plan
@@ -137,6 +138,9 @@ class WizardApp(App[int]):
         """Step outcomes of this session when there is no journal (no cluster on this host)."""
         self._callbacks: dict[Worker[Any], tuple[str, Callable[[Any], None] | None]] = {}
         self._cluster: Any = None
+        self.accepted_risks = False
+        """The admin accepted the known risks of a conditional update path (release step)."""
+        self.watch_interval = watch_interval
         self.status_notes: list[str] = []
         """Lines about the live cluster (e.g. the update's progress) found at start."""
         if ascii_only:
@@ -379,10 +383,13 @@ class WizardApp(App[int]):
 
     # ----- messages from workers ------------------------------------------------------------------------
     def _route(self, step: str) -> None:
+        """Bring the step's screen up to date if it is on the stack (also under a modal)."""
         from screens.base import StepScreen
 
-        screen = self.screen
-        if isinstance(screen, StepScreen) and step == screen.STEP:
+        if not self.is_screen_installed(step):
+            return
+        screen = self.get_screen(step)
+        if isinstance(screen, StepScreen) and screen.is_mounted and screen in self.screen_stack:
             screen.sync()
             screen.update_next()
 

@@ -14,7 +14,7 @@ from engine.events import Command
 class CommandPane(RichLog):
     DEFAULT_CSS = """
     CommandPane {
-        height: 5;
+        height: 4;
         border: round $secondary 50%;
         border-title-color: $text-muted;
         padding: 0 1;

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from engine.events import Progress
 from tui.commands._common import format_bytes, format_duration
 
-BAR_WIDTH = 20
+BAR_WIDTH = 12
 
 
 def bar(fraction: float | None, width: int = BAR_WIDTH, *, ascii_only: bool = False) -> str:
@@ -49,6 +49,8 @@ class ProgressPanel(Static):
         height: auto;
         max-height: 3;
         display: none;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     ProgressPanel.-active { display: block; }
     """

@@ -21,6 +21,7 @@ class StepLog(Log):
         border-title-color: $text-muted;
         padding: 0 1;
         scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
     }
     StepLog:focus { border: round $primary; }
     """
@@ -40,8 +41,15 @@ class StepLog(Log):
             lines.append(PREFIX.get(e.level, "") + e.text)
             self.last_n = e.n
         if lines:
-            self.write_lines(lines)
+            follow = not self.has_focus or self.is_vertical_scroll_end
+            self.write_lines(lines, scroll_end=False)
+            if follow:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
         return len(lines)
+
+    def on_resize(self) -> None:
+        if not self.has_focus:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def reset(self) -> None:
         self.clear()
