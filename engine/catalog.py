@@ -168,6 +168,9 @@ def _set_image(ctx: Context, plan: CatalogPlan, action: str) -> dict[str, Any]:
         phase="done",
     )
     ctx.emit.info(f"catalogsource.operators.coreos.com/{plan.name} configured")
+    journal.step_finished(
+        STEP, "succeeded", f"catalogsource/{plan.name} now uses {plan.image}", catalog=plan.name
+    )
     return {"catalog": plan.name, "previous": plan.previous, "image": plan.image}
 
 
