@@ -267,6 +267,13 @@ class Plan:
         return cls.from_yaml(text, str(p))
 
 
+_FIX_HINTS = {
+    "release.digest": "Resolve it with 'ocp-airgap release --plan {plan} --write-plan' (the release step of the wizard does the same).",
+    "release.version": "Set 'release.version' in the plan to the target release, e.g. 4.17.3.",
+    "mirror.registry": "Set 'mirror.registry' in the plan to the mirror registry's host:port.",
+}
+
+
 def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
     dotted, what = problems[0]
     marks: dict[str, tuple[int, int]] = getattr(plan, "_marks", {})
@@ -277,7 +284,7 @@ def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
         path=plan.source_path,
         line=line,
         column=col,
-        fix=f"Set '{dotted}' in the plan.",
+        fix=_FIX_HINTS.get(dotted, "Set '{dotted}' in the plan.").format(plan=plan.source_path or "P", dotted=dotted),
     )
 
 
