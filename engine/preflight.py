@@ -62,6 +62,7 @@ from engine.context import Context
 from engine.errors import (
     AirgapError,
     ClusterError,
+    CredentialsError,
     Forbidden,
     InputError,
     RegistryAuthError,
@@ -366,8 +367,21 @@ def _check_cluster_version(run: _Run) -> None:
         run.check("ClusterVersion", PASS, detail, why="clusterversion")
 
 
+_CONDITION_WHY = {
+    "Failing": "failing",
+    "Invalid": "invalid",
+    "Progressing": "progressing",
+    "Upgradeable": "upgradeable",
+    "RetrievedUpdates": "retrieved",
+}
+
+
 def _conditions(run: _Run) -> None:
-    cv = run.cv or {}
+    if run.cv is None:
+        for name, why in _CONDITION_WHY.items():
+            run.check(name, WARN, "not checked: the ClusterVersion could not be read (see above)", why=why)
+        return
+    cv = run.cv
 
     def text(c: dict[str, Any]) -> str:
         reason = f" ({c.get('reason')})" if c.get("reason") else ""
@@ -657,7 +671,16 @@ def _check_cloud_credential(run: _Run) -> None:
     )
     target_minor = _minor(run.target)
     marked = _minor(annotation)
-    if run.minor_update is False:
+    if run.minor_update is None:
+        run.check(
+            "CloudCredential",
+            WARN,
+            f"Manual mode; cannot tell whether the update is gated (current {run.current or '?'}, "
+            f"target {run.target or '?'})",
+            fix="Set release.version in the plan.",
+            why="cco",
+        )
+    elif run.minor_update is False:
         run.check(
             "CloudCredential",
             PASS,
@@ -965,14 +988,8 @@ def _check_mirror_login(run: _Run) -> None:
     repository = plan.mirror.repository
     try:
         auth, source = _mirror_auth(run)
-    except AirgapError as exc:
-        run.check(
-            "mirror credentials",
-            FAIL if not isinstance(exc, InputError) else WARN,
-            exc.message,
-            fix=exc.fix,
-            why="credentials",
-        )
+    except (CredentialsError, InputError) as exc:
+        run.check("mirror credentials", WARN, f"not checked: {exc.message}", fix=exc.fix, why="credentials")
         run.check("mirror push right", WARN, "not checked: no mirror credentials", why="push")
         return
     if not source:
@@ -1300,8 +1317,8 @@ def run_preflight(ctx: Context, options: PreflightOptions | None = None) -> list
         if run.cluster_ok:
             run.guarded(name, why, fn)
         elif name == "ClusterVersion conditions":
-            for cond in ("Failing", "Invalid", "Progressing", "Upgradeable", "RetrievedUpdates"):
-                run.skipped(cond, why)
+            for cond, cond_why in _CONDITION_WHY.items():
+                run.skipped(cond, cond_why)
         else:
             run.skipped(name, why)
     run.guarded("etcd backup", "etcd", lambda: _check_etcd_backup(run))

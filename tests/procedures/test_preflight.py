@@ -507,3 +507,24 @@ def test_oc_client_version_against_the_target(sandbox, tmp_path, state_dir):
     plan.oc_path = str(tmp_path / "no-such-oc")
     checks, _ = preflight(plan)
     assert checks["oc client"].status == CheckStatus.WARN and "not found" in checks["oc client"].detail
+
+
+def test_no_password_source_is_a_warning_not_a_guess(sandbox, tmp_path, state_dir):
+    import keyring
+    from keyring.backends import fail
+
+    plan = mirror_only_plan(sandbox, tmp_path)
+    empty = tmp_path / "empty-auth.json"
+    empty.write_text('{"auths": {}}')
+    plan.auth_file = str(empty)
+    plan.mirror.password_file = ""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        checks, _ = preflight(plan)
+    finally:
+        keyring.set_keyring(previous)
+    creds = checks["mirror credentials"]
+    assert creds.status == CheckStatus.WARN
+    assert "not checked: No system keyring" in creds.detail
+    assert checks["mirror push right"].status == CheckStatus.WARN

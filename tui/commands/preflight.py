@@ -14,7 +14,9 @@ such as ``3h``); it is recorded in the cluster's journal.
 from __future__ import annotations
 
 import argparse
+import getpass
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 
 from engine.errors import EXIT_NOT_READY, EXIT_OK, InputError
@@ -71,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     options = PreflightOptions(
         etcd_backup_at=parse_when(args.etcd_backup_at) if args.etcd_backup_at else None,
         graph_file=args.graph_file,
+        ask_password=getpass.getpass if sys.stdin.isatty() else None,
     )
     results = run_preflight(ctx, options)
     passed, warned, failed = summarize(results)
