@@ -192,17 +192,36 @@ class WizardApp(App[int]):
                 states[step] = "failed"
             elif status == "running":
                 states[step] = "running"
+            elif not self.step_available(step):
+                states[step] = "unavailable"
             elif self.missing_requirements(step):
                 states[step] = "blocked"
             else:
                 states[step] = "todo"
         return states
 
+    def step_available(self, step: str) -> bool:
+        """False when this build has no engine operation for the step (its screen says so)."""
+        from screens import SCREENS
+        from screens._engine import engine_module
+        from screens.pending import PendingStepScreen
+
+        cls = SCREENS[step]
+        if issubclass(cls, PendingStepScreen):
+            return engine_module(cls.MODULE, *cls.FUNCTIONS) is not None
+        return True
+
     def missing_requirements(self, step: str) -> list[str]:
+        """Earlier steps still to do. A step this build cannot run does not block the ones after it (its
+        screen gives the commands to do it by hand)."""
         order = self.order
         missing = []
         for req in BY_ID[step].requires:
-            if req in order and self.recorded_status(req) not in ("succeeded", "skipped"):
+            if (
+                req in order
+                and self.step_available(req)
+                and self.recorded_status(req) not in ("succeeded", "skipped")
+            ):
                 missing.append(req)
         return missing
 
@@ -211,7 +230,7 @@ class WizardApp(App[int]):
         for step in self.order:
             if step == "welcome":
                 continue
-            if self.recorded_status(step) not in ("succeeded", "skipped"):
+            if self.recorded_status(step) not in ("succeeded", "skipped") and self.step_available(step):
                 return step
         return self.order[-1]
 
@@ -389,7 +408,7 @@ class WizardApp(App[int]):
         if not self.is_screen_installed(step):
             return
         screen = self.get_screen(step)
-        if isinstance(screen, StepScreen) and screen.is_mounted and screen in self.screen_stack:
+        if screen in self.screen_stack and isinstance(screen, StepScreen) and screen.is_mounted:
             screen.sync()
             screen.update_next()
 

@@ -15,6 +15,7 @@ MARKS_UNICODE = {
     "blocked": "⊘",
     "skipped": "↷",
     "todo": "·",
+    "unavailable": "?",
     "n/a": " ",
 }
 MARKS_ASCII = {
@@ -24,6 +25,7 @@ MARKS_ASCII = {
     "blocked": "#",
     "skipped": "-",
     "todo": ".",
+    "unavailable": "?",
     "n/a": " ",
 }
 STYLES = {
@@ -33,6 +35,7 @@ STYLES = {
     "blocked": "$text-muted",
     "skipped": "$text-muted",
     "todo": "",
+    "unavailable": "$text-disabled",
     "n/a": "$text-disabled",
 }
 
@@ -73,7 +76,11 @@ class StepList(Static):
             elif STYLES.get(state):
                 text = f"[{STYLES[state]}]{text}[/]"
             lines.append(text)
-        legend = "+done ~run !fail #blocked -skip" if self.ascii_only else "✔done ⟳run ✖fail ⊘blocked ↷skip"
+        legend = (
+            "+done ~run !fail #blocked -skip ?n/a"
+            if self.ascii_only
+            else "✔done ⟳run ✖fail ⊘blocked ↷skip ?n/a"
+        )
         lines.append("")
         lines.append(f"[$text-muted]{legend}[/]")
         return "\n".join(lines)
