@@ -60,10 +60,8 @@ from engine.signatures import visible_signature_configmaps
 
 STEP = "upgrade"
 MACHINE_NAMESPACE = "openshift-machine-api"
-_PROGRESS = re.compile(
-    r"^Working towards (?P<version>\S+?):? (?:(?P<done>\d+) of (?P<total>\d+) done \((?P<pct>\d+)% complete\))?"
-    r"(?:,? ?(?P<msg>.*))?$"
-)
+_WORKING = re.compile(r"^Working towards (?P<version>\S+?)(?::\s*(?P<rest>.*))?$")
+_COUNTS = re.compile(r"^(?P<done>\d+) of (?P<total>\d+) done \((?P<pct>\d+)% complete\)(?:,\s*(?P<msg>.*))?$")
 
 
 class UpdateBlocked(AirgapError):
@@ -416,16 +414,21 @@ class Progress:
 
 
 def parse_progressing(message: str) -> Progress:
-    """``Working towards 4.17.3: 512 of 845 done (60% complete), waiting on machine-config`` → its parts."""
-    m = _PROGRESS.match(message or "")
+    """``Working towards 4.17.3: 512 of 845 done (60% complete), waiting on machine-config`` → its parts (the four
+    forms of FORMATS.md §1.6)."""
+    m = _WORKING.match(message or "")
     if not m:
         return Progress(message=message or "")
+    rest = m.group("rest") or ""
+    c = _COUNTS.match(rest)
+    if not c:
+        return Progress(version=m.group("version"), message=rest)
     return Progress(
-        version=m.group("version") or "",
-        done=int(m.group("done")) if m.group("done") else None,
-        total=int(m.group("total")) if m.group("total") else None,
-        percent=int(m.group("pct")) if m.group("pct") else None,
-        message=(m.group("msg") or "").strip(),
+        version=m.group("version"),
+        done=int(c.group("done")),
+        total=int(c.group("total")),
+        percent=int(c.group("pct")),
+        message=(c.group("msg") or "").strip(),
     )
 
 
