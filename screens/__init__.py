@@ -8,6 +8,7 @@ from screens.credentials import CredentialsScreen
 from screens.mhc import MhcPauseScreen, MhcResumeScreen
 from screens.mirror import MirrorScreen
 from screens.pending import pending
+from screens.preflight import PreflightScreen
 from screens.release import ReleaseScreen
 from screens.signature import SignatureScreen
 from screens.update import UpdateScreen
@@ -15,7 +16,7 @@ from screens.welcome import WelcomeScreen
 
 SCREENS: dict[str, type[Screen[None]]] = {
     "welcome": WelcomeScreen,
-    "preflight": pending("preflight", "preflight", "run_preflight"),
+    "preflight": PreflightScreen,
     "credentials": CredentialsScreen,
     "release": ReleaseScreen,
     "mirror": MirrorScreen,

@@ -1,0 +1,189 @@
+"""The wizard's shell with Pilot, offline (no cluster): keys, navigation, modals, workers, log batching, quit
+safety, runbook key. Engine operations here are real functions run in real thread workers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input
+
+from engine.context import Context
+from engine.errors import RegistryAuthError
+from screens.base import StepScreen
+from tests.helpers import wait_until
+from tests.tui.conftest import screen_text
+from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
+from tui.widgets.step_log import StepLog
+
+
+async def test_first_screen_and_keys(make_app: Callable[..., Any]) -> None:
+    app = make_app(live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Welcome & plan" in text and "Next: press r to continue with Preflight" in text
+        assert "r Continue" in text and "^q Quit" in text and "? Help" in text
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, StepScreen) and app.screen.STEP == "preflight"
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen.STEP == "credentials"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.STEP == "preflight"
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpModal)
+        assert "11.4.1" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, LogModal)
+
+
+async def test_single_keys_work_until_a_field_is_focused(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="release", live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused is None  # AUTO_FOCUS off: 'n', 'r', '?' are keys, not typing
+        await pilot.press("tab")
+        assert isinstance(app.focused, Input) and app.focused.id == "version"
+        await pilot.press("ctrl+a", "ctrl+k", *"4.x")
+        await pilot.pause()
+        assert "expected a version such as 4.17.3" in screen_text(app)
+        await pilot.press("backspace", "1", "7", ".", "9")
+        await pilot.pause()
+        assert app.plan.release.version == "4.17.9"
+        await pilot.press("escape")  # leaves the field, stays on the screen
+        assert app.focused is None and app.screen.STEP == "release"
+
+
+async def test_ascii_mode_uses_plain_marks(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="credentials", live=False, ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "> Credentials" in text
+        assert "✔" not in text and "▶" not in text and "╭" not in text
+
+
+async def test_engine_error_shows_cause_and_fix_not_a_traceback(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="mirror", live=False)
+
+    def failing(ctx: Context) -> None:
+        ctx.emit.info("talking to the registry")
+        raise RegistryAuthError(
+            "the mirror registry 127.0.0.1:5000 rejected the credentials of mirror-admin (401)",
+            fix="Correct the password in the auth file.",
+        )
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.run_operation("mirror", "Mirroring", failing)
+        await wait_for_screen(pilot, app, ErrorModal)
+        text = screen_text(app)
+        assert "rejected the credentials" in text and "Fix: Correct the password" in text
+        assert "Traceback" not in text
+        await pilot.press("l")
+        await wait_for_screen(pilot, app, LogModal)
+        assert "talking to the registry" in screen_text(app)
+
+
+async def test_log_batches_and_keeps_bounded_history(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="mirror", live=False)
+    lines = 12_000
+    messages: list[Any] = []
+
+    def flood(ctx: Context) -> int:
+        for i in range(lines):
+            ctx.emit.info(f"line {i}")
+        return lines
+
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        app.run_operation("mirror", "Flooding", flood)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        log = app.screen.query_one(StepLog)
+        run = app.run_for("mirror")
+        assert run.log_total == lines + 1  # + the wizard's own "== Flooding" line
+        assert len(run.log) == run.log.maxlen  # bounded
+        assert log.line_count <= log.max_lines
+        assert log.last_n == run.log_total
+        pending = [m for m in messages if type(m).__name__ == "EventsPending"]
+        assert 0 < len(pending) < lines / 10  # batched: far fewer messages than lines
+
+
+async def test_quit_asks_while_a_cluster_change_runs(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="mhc-pause", live=False)
+    release = threading.Event()
+
+    def change(ctx: Context) -> str:
+        while not ctx.cancel.is_set() and not release.is_set():
+            ctx.cancel.wait(0.02)
+        return "done"
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.run_operation("mhc-pause", "Pausing the MachineHealthChecks", change, changes_cluster=True)
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await wait_for_screen(pilot, app, ConfirmModal)
+        assert "changing the cluster right now" in screen_text(app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running and app.run_for("mhc-pause").running
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_leaving_a_screen_keeps_work_running(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="mirror", live=False)
+    go = threading.Event()
+
+    def work(ctx: Context) -> str:
+        go.wait(10)
+        ctx.emit.info("finished while another screen was shown")
+        return "ok"
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.run_operation("mirror", "Long work", work)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen.STEP == "mirror-config"
+        go.set()
+        await app.workers.wait_for_complete()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.STEP == "mirror"
+        assert "finished while another screen was shown" in screen_text(app)
+
+
+async def test_runbook_key_writes_both_files(make_app: Callable[..., Any], workdir: Path) -> None:
+    app = make_app(start_step="mhc-resume", live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+    runbook = (workdir / "runbook.sh").read_text()
+    record = (workdir / "change-record.md").read_text()
+    assert "# cluster:   https://127.0.0.1:9" in runbook
+    assert "**Prepared by:** oncall@bastion" in record
+
+
+async def wait_for_screen(pilot: Any, app: Any, kind: type) -> None:
+    for _ in range(200):
+        if isinstance(app.screen, kind):
+            await pilot.pause(0.05)
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"{kind.__name__} did not open; screen is {app.screen!r}")
+
+
+def test_wait_helper_exists() -> None:
+    assert wait_until(lambda: True)
