@@ -225,7 +225,9 @@ def test_cluster_trust_configmap_and_image_config(sandbox, clean_cluster_trust):
     ]
     assert "BEGIN CERTIFICATE" not in json.dumps([r.data for r in changes])  # fingerprints, not the PEM
     commands = [e.shell for e in rec.of(Command)]
-    assert any(s.startswith("oc ") and "patch image.config.openshift.io/cluster --type=merge" in s for s in commands)
+    assert any(
+        s.startswith("oc ") and "patch image.config.openshift.io/cluster --type=merge" in s for s in commands
+    )
     assert trust.plan_cluster_trust(c, registry, ca) == []  # idempotent
 
 
