@@ -112,7 +112,7 @@ def skopeo_mirror(info: Any, version: str) -> int:
 def mirror_step(info: Any, plan: Path, state: Path) -> str:
     """The mirror step: 'ocp-airgap mirror' once it exists, else skopeo."""
     if (ROOT / "tui/commands/mirror.py").exists():
-        res = run_cli("mirror", "--plan", str(plan), "--yes", state=state, timeout=600)
+        res = run_cli("mirror", "--plan", str(plan), state=state, timeout=600)
         assert res.returncode == 0, res.stdout + res.stderr
         return "ocp-airgap mirror"
     skopeo_mirror(info, yaml.safe_load(plan.read_text())["release"]["version"])
