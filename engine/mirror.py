@@ -441,13 +441,25 @@ class Copier:
 
         def once() -> str:
             self._check_stop()
-            if self.target.blob_size(repo, digest) is not None:
-                tracker.add(max(0, blob.size), moved=False)
-                return "skipped"
-            for from_repo in self._mount_candidates(job, digest):
-                if self.target.mount_blob(repo, digest, from_repo):
+            location = ""
+            candidates = self._mount_candidates(job, digest)
+            if isinstance(self.target, RegistryClient):
+                # one request: "mount it from where it is known to be (or from here: is it here already?)";
+                # if not, the same request opened the upload session
+                source_repo = candidates[0] if candidates else repo
+                found = self.target.mount_or_start(repo, digest, source_repo)
+                if found is None:
                     tracker.add(max(0, blob.size), moved=False)
-                    return "mounted"
+                    return "mounted" if candidates else "skipped"
+                location = found
+            else:
+                if self.target.blob_size(repo, digest) is not None:
+                    tracker.add(max(0, blob.size), moved=False)
+                    return "skipped"
+                for from_repo in candidates:
+                    if self.target.mount_blob(repo, digest, from_repo):
+                        tracker.add(max(0, blob.size), moved=False)
+                        return "mounted"
             counted = 0
 
             def on_bytes(n: int) -> None:
@@ -457,7 +469,11 @@ class Copier:
 
             try:
                 with job.source.open_blob(job.source_repo, digest) as chunks:
-                    self.target.push_blob(repo, digest, blob.size, HashingIterator(chunks, on_bytes))
+                    counting = HashingIterator(chunks, on_bytes)
+                    if location and isinstance(self.target, RegistryClient):
+                        self.target.push_blob(repo, digest, blob.size, counting, location=location)
+                    else:
+                        self.target.push_blob(repo, digest, blob.size, counting)
             except BaseException:
                 tracker.add(-counted)
                 raise
@@ -944,6 +960,7 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
                 target,
                 copied_now,
                 deep=False,
+                light=True,
                 concurrency=conc,
                 name=target_name,
                 info=info,
@@ -1094,6 +1111,7 @@ def _verify_jobs(
     concurrency: int,
     name: str,
     info: ReleaseInfo | None,
+    light: bool = False,
 ) -> VerifyReport:
     report = VerifyReport(target=name, release=info)
     lock = threading.Lock()
@@ -1141,18 +1159,27 @@ def _verify_jobs(
             problem(job, "tag missing")
         elif have != job.digest:
             problem(job, f"tag points to {have}, expected {job.digest}")
-        try:
-            top = target.get_manifest(job.target_repo, job.digest)
-        except RegistryNotFound:
-            problem(job, f"manifest {job.digest} missing")
-            return
-        manifests = [top]
-        if top.is_index:
-            for c in top.children():
-                try:
-                    manifests.append(target.get_manifest(job.target_repo, c.digest))
-                except RegistryNotFound:
-                    problem(job, f"manifest {c.digest} missing")
+        manifests: list[Manifest] = []
+        if light and job.manifests:
+            # just written from bytes checked against their digests: the tag lookup above found the top
+            # manifest by digest; check the children are there too
+            for m in job.manifests[:-1]:
+                if target.head_manifest(job.target_repo, m.digest) != m.digest:
+                    problem(job, f"manifest {m.digest} missing")
+            manifests = list(job.manifests)
+        else:
+            try:
+                top = target.get_manifest(job.target_repo, job.digest)
+            except RegistryNotFound:
+                problem(job, f"manifest {job.digest} missing")
+                return
+            manifests = [top]
+            if top.is_index:
+                for c in top.children():
+                    try:
+                        manifests.append(target.get_manifest(job.target_repo, c.digest))
+                    except RegistryNotFound:
+                        problem(job, f"manifest {c.digest} missing")
         n = 0
         for m in manifests:
             for b in m.blobs():

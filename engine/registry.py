@@ -874,7 +874,7 @@ class RegistryClient:
 
     def _iter_body(self, resp: httpx.Response) -> Iterator[bytes]:
         try:
-            yield from resp.iter_raw(CHUNK_READ)
+            yield from resp.iter_raw()
         except httpx.TransportError as exc:
             raise self._transport_error(exc, "reading a blob") from None
 
@@ -923,12 +923,43 @@ class RegistryClient:
     def _with_digest(location: str, digest: str) -> str:
         return location + ("&" if "?" in location else "?") + urlencode({"digest": digest})
 
-    def push_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
-        """Upload a blob from ``chunks``. Small blobs are checked in memory then sent in one PUT; large ones are
-        streamed in PATCH chunks, hashed on the way, and committed (PUT ?digest=) only if the digest matches.
-        Not retried here: the caller restarts the whole copy (the source stream cannot be replayed)."""
+    def mount_or_start(self, repository: str, digest: str, from_repository: str) -> str | None:
+        """One request that either finds the blob (a mount from ``from_repository`` — which may be
+        ``repository`` itself, meaning "is it already here?" — answered 201) and returns None, or opens an
+        upload session (202) and returns its location for :meth:`push_blob`."""
+
+        def once() -> str | None:
+            with self._slots.slot():
+                resp = self.request(
+                    "POST",
+                    f"/v2/{repository}/blobs/uploads/?{urlencode({'mount': digest, 'from': from_repository})}",
+                    repository=repository,
+                    push=True,
+                    extra_pull=from_repository if from_repository != repository else "",
+                    headers={"Content-Length": "0"},
+                    content=b"",
+                )
+            if resp.status_code == 201:
+                return None
+            self._check(
+                resp, f"starting the upload of blob {digest}", repository=repository, push=True, ok=(202,)
+            )
+            loc = resp.headers.get("Location", "")
+            if not loc:
+                raise RegistryError(f"{self.host} started an upload without saying where to send it")
+            return str(urljoin(self.base + "/", str(loc)))
+
+        return with_retries(once)
+
+    def push_blob(
+        self, repository: str, digest: str, size: int, chunks: Iterable[bytes], *, location: str = ""
+    ) -> None:
+        """Upload a blob from ``chunks`` (into the upload session ``location`` if given). Small blobs are checked
+        in memory then sent in one PUT; large ones are streamed in PATCH chunks, hashed on the way, and committed
+        (PUT ?digest=) only if the digest matches. Not retried here: the caller restarts the whole copy (the
+        source stream cannot be replayed)."""
         with self._slots.slot():
-            location = self._start_upload(repository)
+            location = location or self._start_upload(repository)
             hashing = HashingIterator(chunks)
             try:
                 if 0 <= size <= MONOLITHIC_MAX:

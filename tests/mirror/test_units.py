@@ -267,6 +267,12 @@ def test_blob_upload_paths_check_the_digest_before_committing(
         assert client.mount_blob("t/b", digest, "t/a") is True
         assert client.blob_size("t/b", digest) == len(data)
         assert client.mount_blob("t/c", sha256_digest(b"unknown"), "t/a") is False
+        # "is it here already?" and "start an upload" in one request
+        assert client.mount_or_start("t/a", digest, "t/a") is None
+        location = client.mount_or_start("t/d", digest, "t/d")
+        assert location and "/v2/t/d/blobs/uploads/" in location
+        client.push_blob("t/d", digest, len(data), iter(pieces), location=location)
+        assert client.blob_size("t/d", digest) == len(data)
         cfg = b"{}"
         client.push_blob("t/a", sha256_digest(cfg), 2, [cfg])
         manifest = Manifest.from_bytes(
