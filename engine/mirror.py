@@ -233,7 +233,8 @@ class _Tracker:
             images_done, bytes_done, current = self.images_done, self.bytes_done, self.current
         emit = self.ctx.emit
         emit.progress(images_done, self.images_total, "images", current)
-        emit.progress(bytes_done, self.bytes_total, "bytes", current, rate=rate, eta_seconds=eta)
+        if self.bytes_total:
+            emit.progress(bytes_done, self.bytes_total, "bytes", current, rate=rate, eta_seconds=eta)
 
 
 # ----- the copier ----------------------------------------------------------------------------------------
