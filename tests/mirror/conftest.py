@@ -51,7 +51,17 @@ class TargetRegistry:
 
     def blob_data(self, digest: str) -> Path:
         hexpart = digest.split(":", 1)[1]
-        return self.proc.data_dir / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexpart[:2] / hexpart / "data"
+        return (
+            self.proc.data_dir
+            / "docker"
+            / "registry"
+            / "v2"
+            / "blobs"
+            / "sha256"
+            / hexpart[:2]
+            / hexpart
+            / "data"
+        )
 
 
 @dataclass
@@ -133,7 +143,9 @@ def make_plan(tmp_path: Path, sandbox: Any) -> Callable[..., Plan]:
         if target is not None:
             plan.mirror.registry = target.host
             plan.mirror.ca_file = str(target.ca_file)
-            extra[target.host] = auth_entry(target.user, password if password is not None else target.password)
+            extra[target.host] = auth_entry(
+                target.user, password if password is not None else target.password
+            )
         plan.auth_file = str(write_auth(tmp_path / f"auth{counter[0]}.json", sandbox, extra))
         for dotted, value in fields.items():
             section, _, name = dotted.partition("__")

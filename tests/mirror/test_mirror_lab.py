@@ -33,9 +33,7 @@ def assert_mirror_complete(target: TargetRegistry, plan: Any, sandbox: Any, repo
     assert sha256(raw) == rel.digest
     from engine.payload import read_release_pullspec
 
-    info = read_release_pullspec(
-        rel.pullspec, auth_file=sandbox.auth_file, ca_file=sandbox.upstream.ca_file
-    )
+    info = read_release_pullspec(rel.pullspec, auth_file=sandbox.auth_file, ca_file=sandbox.upstream.ca_file)
     assert len(info.components) == rel.components > 0
     for comp in info.components:
         by_tag = skopeo_raw(target, plan.auth_file, f"{repo}:{rel.version}-x86_64-{comp.name}")
@@ -50,7 +48,11 @@ def test_direct_mirror_then_skopeo_sees_release_and_every_component(
     ctx, rec = context(plan)
     summary = mirror_release(ctx)
     assert summary.verified is True
-    assert summary.images_copied == summary.images_total == sandbox.release(sandbox.target_version).components + 1
+    assert (
+        summary.images_copied
+        == summary.images_total
+        == sandbox.release(sandbox.target_version).components + 1
+    )
     assert summary.bytes_copied > 0 and summary.blobs_copied > 0
     assert_mirror_complete(target, plan, sandbox)
 
@@ -154,7 +156,9 @@ def test_to_dir_then_from_dir_into_an_empty_registry(
     mdir = media / "v2" / MEDIA_REPOSITORY / "manifests"
     tag = mdir / f"{rel.version}-x86_64"
     assert tag.is_symlink() and os.readlink(tag) == rel.digest
-    assert (mdir / rel.digest).stat().st_ino == (media / "v2" / MEDIA_REPOSITORY / "blobs" / rel.digest).stat().st_ino
+    assert (mdir / rel.digest).stat().st_ino == (
+        media / "v2" / MEDIA_REPOSITORY / "blobs" / rel.digest
+    ).stat().st_ino
     sig = media / "config" / f"signature-sha256-{rel.digest.split(':')[1][:16]}.json"
     cm = json.loads(sig.read_text())
     assert cm["metadata"]["namespace"] == "openshift-config-managed"
