@@ -374,6 +374,16 @@ def test_catalog_source_connects_only_to_an_image_the_cluster_can_pull(lab: Any,
     wait_until(lambda: state() == "TRANSIENT_FAILURE", 30, 0.05, "the catalog to fail")
     # the disconnected cluster cannot reach the upstream registry (no mirror rule covers this repository)
     upstream = f"{lab.upstream.registry}/olm/redhat-operator-index:v4.16"
-    co_api.patch_namespaced_custom_object(*cs, {"spec": {"image": upstream}})
-    wait_until(lambda: state() == "CONNECTING", 30, 0.02, "the catalog to reconnect")
-    wait_until(lambda: state() == "TRANSIENT_FAILURE", 30, 0.05, "the catalog to fail on the upstream image")
+    patched = co_api.patch_namespaced_custom_object(*cs, {"spec": {"image": upstream}})
+    patched_rv = int(patched["metadata"]["resourceVersion"])
+
+    def rechecked_and_failed() -> bool:
+        # A new image is checked again: CONNECTING (often too brief to observe), then the result. Seeing the
+        # failure on a version newer than our patch proves both transitions happened after it.
+        obj = co_api.get_namespaced_custom_object(*cs)
+        return (
+            int(obj["metadata"]["resourceVersion"]) > patched_rv
+            and obj["status"]["connectionState"]["lastObservedState"] == "TRANSIENT_FAILURE"
+        )
+
+    wait_until(rechecked_and_failed, 30, 0.05, "the catalog to fail on the upstream image")
