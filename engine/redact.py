@@ -60,7 +60,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sha256~[A-Za-z0-9_-]{10,}"), "sha256~" + MASK),
     # command-line credentials: --password X, --password=X, --creds user:pass, --token=X, -p X for login
     (
-        re.compile(r"(?i)(--(?:password|passwd|token|creds|src-creds|dest-creds|registry-token|auth-basic)[= ])(\S+)"),
+        re.compile(
+            r"(?i)(--(?:password|passwd|token|creds|src-creds|dest-creds|registry-token|auth-basic)[= ])(\S+)"
+        ),
         r"\1" + MASK,
     ),
 ]
