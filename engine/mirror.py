@@ -1225,6 +1225,18 @@ def verify_mirror(
         target: ImageStore
         if to_dir:
             d = media_dir(plan, to_dir)
+            if not Path(d).is_dir():
+                raise InputError(
+                    f"the media folder {d} does not exist", fix="Give the folder that holds v2/."
+                )
+            check = check_media(Path(d))
+            if check.had_manifest:
+                for p in check.problems[:50]:
+                    ctx.emit.check(
+                        f"media file {p.path}", CheckStatus.FAIL, f"{p.problem} {p.detail}".strip()
+                    )
+                if check.ok:
+                    ctx.emit.check("media checksums", CheckStatus.PASS, f"{check.files} files intact")
             store = DirStore(d, fsync=False)
             target, repo, name = store, MEDIA_REPOSITORY, f"file://{MEDIA_REPOSITORY} in {d}"
             ref = plan.release_tag
@@ -1268,6 +1280,8 @@ def verify_mirror(
                 )
             )
         report = _verify_jobs(ctx, target, jobs, deep=deep, concurrency=conc, name=name, info=info)
+        if to_dir and check.had_manifest:
+            report.problems += [VerifyProblem(f"media {p.path}", p.problem) for p in check.problems]
         j = _cluster_journal(ctx)
         if j is not None:
             j.note(STEP, "verify", ok=report.ok, problems=len(report.problems), target=name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,24 @@ from engine.media import CHECKSUMS_JSON, MEDIA_REPOSITORY, SHA256SUMS, STATE_DIR
 from engine.mirror import MirrorOptions, mirror_release, verify_mirror
 from tests.mirror.conftest import TargetRegistry, context, sha256, skopeo_raw
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
     shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
     reason="docker-registry and skopeo are needed",
 )
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
 
 
 def assert_mirror_complete(target: TargetRegistry, plan: Any, sandbox: Any, repo: str | None = None) -> None:
@@ -142,6 +158,8 @@ def test_verify_finds_a_deleted_blob(sandbox: Any, registry_factory: Any, make_p
     assert any(comp.name in p.image for p in report.problems)
     fails = [c for c in rec.of(CheckResult) if c.status == "fail"]
     assert fails and layer in fails[0].detail
+    res = run_cli("mirror", "verify", "--plan", str(plan.source_path))
+    assert res.returncode == 1 and layer in res.stdout and "problem(s)" in res.stdout
 
 
 def test_to_dir_then_from_dir_into_an_empty_registry(
@@ -209,6 +227,9 @@ def test_corrupted_blob_on_media_is_caught_before_upload(
     assert f"media file {victim.relative_to(media).as_posix()}" in failed
     assert f"media file {missing.relative_to(media).as_posix()}" in failed
     assert target.repositories() == []
+    # the same media checked on demand
+    report = verify_mirror(context(make_plan(target))[0], to_dir=str(media))
+    assert not report.ok and {p.what for p in report.problems} >= {"missing", "checksum"}
 
 
 def test_media_written_by_oc_without_checksums_is_readable(

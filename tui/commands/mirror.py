@@ -5,6 +5,7 @@
     ocp-airgap mirror --plan P --from-dir DIR       disconnected side: check the media, upload it to the mirror
     ocp-airgap mirror --plan P --dry-run            what would be copied (images, bytes); writes nothing
     ocp-airgap mirror verify --plan P [--deep]      check every manifest and blob of the release in the mirror
+    ocp-airgap mirror verify --plan P --from-dir DIR   check media (checksums, then every image by digest)
 
 ``--backend oc`` runs ``oc adm release mirror`` / ``oc image mirror``; ``--backend oc-mirror`` runs
 ``oc-mirror --v2``. Interrupted? Run the same command again: what is already there is skipped.
@@ -71,7 +72,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.action == "verify":
         from engine.mirror import verify_mirror
 
-        report = verify_mirror(ctx, deep=args.deep, to_dir=args.to_dir, concurrency=args.concurrency)
+        media = args.to_dir or args.from_dir  # verify: check the media instead of the mirror registry
+        report = verify_mirror(ctx, deep=args.deep, to_dir=media, concurrency=args.concurrency)
         return EXIT_OK if report.ok else EXIT_FAILED
     backend = args.backend or plan.mirroring.backend or "builtin"
     to_dir, from_dir = args.to_dir, args.from_dir
