@@ -24,6 +24,8 @@ _MISSING = [tool for tool in ("docker-registry", "skopeo") if shutil.which(tool)
 
 
 def _require_tools() -> None:
+    if _MISSING and os.environ.get("CI"):
+        pytest.fail(f"CI must have {', '.join(_MISSING)}: scripts/bootstrap.sh installs them")
     if _MISSING:
         pytest.skip(f"the sandbox lab needs {', '.join(_MISSING)} (apt-get install docker-registry skopeo)")
 
@@ -34,6 +36,15 @@ def _bring_down(directory: Path) -> None:
     down(directory)
     left = {name: s["pid"] for name, s in status(directory).items() if s["alive"]}
     assert not left, f"lab processes still running after down(): {left}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's own journals, auth files or containers config."""
+    monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
 
 
 @pytest.fixture(scope="session")
