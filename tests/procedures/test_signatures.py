@@ -381,3 +381,134 @@ def test_signature_payload_helper_matches_strict_parser() -> None:
     assert sigs.parse_signed_payload(signature_payload(DIGEST, REF), DIGEST)["critical"]["type"] == (
         "atomic container signature"
     )
+
+
+# ---------------------------------------------------------------------------------------------- against the lab
+
+
+@pytest.fixture
+def lab_env(sandbox, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from engine.cluster import CONFIGMAP, Cluster
+    from tests.procedures.test_upgrade import lab_plan
+
+    cluster = Cluster.connect(sandbox.kubeconfig, "admin")
+    names_before = {c["metadata"]["name"] for c in cluster.list(CONFIGMAP, sigs.SIGNATURE_NAMESPACE)}
+    yield {
+        "info": sandbox,
+        "plan": lab_plan(sandbox, tmp_path),
+        "state": tmp_path / "state",
+        "cluster": cluster,
+    }
+    for cm in cluster.list(CONFIGMAP, sigs.SIGNATURE_NAMESPACE):
+        if cm["metadata"]["name"] not in names_before:
+            cluster.delete(CONFIGMAP, cm["metadata"]["name"], sigs.SIGNATURE_NAMESPACE)
+
+
+def _cm_names(cluster) -> set[str]:  # type: ignore[no-untyped-def]
+    from engine.cluster import CONFIGMAP
+
+    return {c["metadata"]["name"] for c in cluster.list(CONFIGMAP, sigs.SIGNATURE_NAMESPACE)}
+
+
+def test_apply_from_store_as_documented_and_idempotent(lab_env) -> None:  # type: ignore[no-untyped-def]
+    from tests.procedures.test_upgrade import run_cli
+
+    info, cluster = lab_env["info"], lab_env["cluster"]
+    digest = info.release(info.target_version).digest
+    P = ("--plan", str(lab_env["plan"]))
+    res = run_cli("signature", "apply", *P, "--dry-run", state=lab_env["state"])
+    assert res.returncode == 0 and "dry run" in res.stdout
+    assert f"release-image-{info.target_version}" not in _cm_names(cluster)
+    res = run_cli("signature", "apply", *P, "--yes", state=lab_env["state"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"[PASS] signature 1: valid: signed by {info.signing_key.fingerprint.upper()}" in res.stdout
+    assert f"configmap/release-image-{info.target_version} created" in res.stdout
+    from engine.cluster import CONFIGMAP
+
+    cm = cluster.get(CONFIGMAP, f"release-image-{info.target_version}", sigs.SIGNATURE_NAMESPACE)
+    assert cm["metadata"]["labels"] == {sigs.SIGNATURE_LABEL: ""}
+    assert list(cm["binaryData"]) == [f"sha256-{digest[7:]}"]
+    assert sigs.visible_signature_configmaps(cluster, digest) == [f"release-image-{info.target_version}"]
+    # the equivalent 'oc apply -f' file was written and holds the same object
+    manifest = next(Path(lab_env["state"]).rglob(f"checksum-{info.target_version}.yaml"))
+    import yaml
+
+    assert yaml.safe_load(manifest.read_text())["binaryData"] == cm["binaryData"]
+    again = run_cli("signature", "apply", *P, "--yes", state=lab_env["state"])
+    assert again.returncode == 0 and "already holds these signatures; nothing to change" in again.stdout
+
+
+def test_apply_from_media_file_uses_the_oc_shape(lab_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.procedures.test_upgrade import run_cli
+
+    info, cluster = lab_env["info"], lab_env["cluster"]
+    digest = info.release(info.target_version).digest
+    media = tmp_path / f"signature-sha256-{digest[7:23]}.json"
+    sig = sigs.fetch_signatures(info.signature_store, digest)
+    media.write_text(json.dumps(sigs.configmap_for_digest(digest, sig), indent=2))
+    res = run_cli(
+        "signature",
+        "apply",
+        "--plan",
+        str(lab_env["plan"]),
+        "--file",
+        str(media),
+        "--yes",
+        state=lab_env["state"],
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"apply -f {media}" in res.stdout
+    assert f"sha256-{digest[7:]}" in _cm_names(cluster)
+
+
+def _bad_media(tmp_path: Path, name: str, digest: str, signature: bytes) -> Path:
+    p = tmp_path / f"{name}.json"
+    p.write_text(json.dumps(sigs.configmap_for_digest(digest, [signature])))
+    return p
+
+
+def test_refused_signatures_are_never_applied(lab_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.procedures.test_upgrade import run_cli
+
+    info, cluster = lab_env["info"], lab_env["cluster"]
+    digest = info.release(info.target_version).digest
+    other_digest = info.release(info.releases[0].version).digest
+    good = sigs.fetch_signatures(info.signature_store, digest)[0]
+    stranger = ps.Tsk.generate("Stranger <stranger@lab.invalid>")
+    tampered = bytearray(good)
+    tampered[tampered.find(b"docker-reference") + 3] ^= 0x01
+    cases = {
+        "unknown key": (
+            _bad_media(tmp_path, "unknown", digest, sign_release(stranger, digest, REF)),
+            "which is not in",
+        ),
+        "wrong digest": (
+            _bad_media(
+                tmp_path, "wrong", digest, sigs.fetch_signatures(info.signature_store, other_digest)[0]
+            ),
+            "not for the target",
+        ),  # fmt: skip
+        "tampered": (_bad_media(tmp_path, "tampered", digest, bytes(tampered)), "altered or damaged"),
+    }
+    before = _cm_names(cluster)
+    for what, (path, reason) in cases.items():
+        res = run_cli(
+            "signature",
+            "apply",
+            "--plan",
+            str(lab_env["plan"]),
+            "--file",
+            str(path),
+            "--yes",
+            state=lab_env["state"],
+        )
+        assert res.returncode == 1, (what, res.stdout, res.stderr)
+        assert reason in res.stderr, (what, res.stderr)
+        assert "Create the release signature ConfigMap" not in res.stdout, what
+    assert _cm_names(cluster) == before
+
+
+def test_cluster_keyrings_are_the_labs_key(lab_env) -> None:  # type: ignore[no-untyped-def]
+    rings = sigs.cluster_keyrings(lab_env["cluster"])
+    assert [r.name for r in rings] == ["verifier-public-key-sandbox"]
+    assert rings[0].fingerprints == [lab_env["info"].signing_key.fingerprint.lower()]
