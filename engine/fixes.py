@@ -46,7 +46,15 @@ from engine.cluster import (
     retry_on_conflict,
 )
 from engine.context import Context
-from engine.errors import AirgapError, InputError, NotFound, PreconditionFailed
+from engine.errors import (
+    AirgapError,
+    Conflict,
+    Forbidden,
+    InputError,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+)
 from engine.events import StepResult, StepStatus
 from engine.journal import Journal
 
@@ -486,6 +494,8 @@ def relaxed_pdbs(journal: Journal) -> dict[str, Relaxed]:
         elif action == "restore":
             if phase == "intent" and res in out:
                 out[res].state = "restoring"
+            elif phase == "failed" and res in out:
+                out[res].state = "relaxed"  # the restore was refused: the budget is still relaxed
             elif phase in ("done", "skipped"):
                 out.pop(res, None)
     return out
@@ -510,6 +520,12 @@ def fix_history(journal: Journal) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------------------------------
 # apply
 # ----------------------------------------------------------------------------------------------------------
+
+
+def _not_made(exc: BaseException) -> bool:
+    """True when the API's answer proves the patch was not made (refused); after anything else (a timeout, a lost
+    connection) the intent stays open and the next run decides by looking at the object."""
+    return isinstance(exc, (Forbidden, Unauthorized, NotFound, Conflict, InputError))
 
 
 def _retry_note(ctx: Context, what: str) -> Callable[[int], None]:
@@ -607,7 +623,7 @@ def _apply_pdb(ctx: Context, fix: Fix) -> StepResult:
     try:
         outcome, before, after = retry_on_conflict(attempt, on_retry=_retry_note(ctx, f"{ns}/{name}"))
     except Exception as exc:
-        if journaled:
+        if journaled and _not_made(exc):
             journal.change(STEP, "relax", res, phase="failed", fix=fix.id, error=str(exc))
         journal.step_finished(STEP, "failed", f"{fix.id}: {exc}", fix=fix.id)
         raise
@@ -684,7 +700,7 @@ def _apply_simple(
     try:
         outcome, before = retry_on_conflict(attempt, on_retry=_retry_note(ctx, what))
     except Exception as exc:
-        if journaled:
+        if journaled and _not_made(exc):
             journal.change(STEP, action, res, phase="failed", fix=fix.id, error=str(exc))
         journal.step_finished(STEP, "failed", f"{fix.id}: {exc}", fix=fix.id)
         raise
@@ -931,7 +947,12 @@ def restore_fixes(ctx: Context, plan: RestorePlan | None = None) -> StepResult:
             cluster.merge_patch(PDB, rel.name, body, rel.namespace)
             return "done"
 
-        outcome = retry_on_conflict(attempt, on_retry=_retry_note(ctx, f"{rel.namespace}/{rel.name}"))
+        try:
+            outcome = retry_on_conflict(attempt, on_retry=_retry_note(ctx, f"{rel.namespace}/{rel.name}"))
+        except Exception as exc:
+            journal.change(STEP, "restore", rel.resource, phase="failed", fix=rel.fix_id, error=str(exc))
+            journal.step_finished(STEP, "failed", f"restore of {rel.resource}: {exc}", action="restore")
+            raise
         if outcome == "done":
             journal.change(STEP, "restore", rel.resource, phase="done", fix=rel.fix_id)
             emit.info(f"poddisruptionbudget.policy/{rel.name} restored ({_limit(rel.before)})")

@@ -27,6 +27,7 @@ import yaml
 
 from engine.cluster import CLOUD_CREDENTIAL, CLUSTER_OPERATOR, CONFIGMAP, MCP, NODE, PDB, POD, Cluster
 from engine.context import Context
+from engine.errors import Forbidden
 from engine.events import Emitter, Recorder, StepStatus
 from engine.fixes import (
     ACK_DECISION,
@@ -353,6 +354,12 @@ def test_conflict_retried_changed_since_left_alone_and_crash_safe(
     fresh = Journal.for_cluster(info.api.server)
     (held,) = relaxed_pdbs(fresh).values()
     assert held.state == "relaxing" and held.before == before
+    # the read-only user cannot restore it: 403, and the record stays open for the next run
+    ctx, rec = context(info.plan, Cluster.connect(info.kubeconfig, "readonly"))
+    with pytest.raises(Forbidden, match='cannot patch resource "poddisruptionbudgets"'):
+        restore_fixes(ctx)
+    assert pdb_spec(cluster)["maxUnavailable"] == 1
+    assert list(relaxed_pdbs(Journal.for_cluster(info.api.server))) == [held.resource]
     ctx, rec = context(info.plan, admin(info))
     result = restore_fixes(ctx)
     assert result.data["restored"] == ["poddisruptionbudget/payments/payments-api-pdb"]
