@@ -91,7 +91,8 @@ def result_of(stdout: str) -> dict[str, Any]:
     events = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     results = [e for e in events if e["kind"] == "StepResult"]
     assert results, stdout
-    return results[-1]
+    last: dict[str, Any] = results[-1]
+    return last
 
 
 def admin(info: Any) -> Cluster:
@@ -115,7 +116,9 @@ def context(plan: Path | str, cluster: Cluster | None = None) -> tuple[Context, 
 def pool_done(cluster: Cluster, name: str, initial_config: str) -> bool:
     pool = cluster.get(MCP, name)
     st = pool.get("status") or {}
-    degraded = next((c for c in st.get("conditions") or [] if c.get("type") == "Degraded"), {})
+    degraded: dict[str, Any] = next(
+        (c for c in st.get("conditions") or [] if c.get("type") == "Degraded"), {}
+    )
     assert degraded.get("status") != "True", f"pool {name} degraded: {degraded.get('message')}"
     return bool(
         (st.get("configuration") or {}).get("name") not in ("", None, initial_config)
