@@ -537,6 +537,15 @@ def _retry_note(ctx: Context, what: str) -> Callable[[int], None]:
     return note
 
 
+def unknown_fix(fix_id: str, found: Inspection) -> InputError:
+    """The error for a fix id that names nothing on this cluster (exit 2), listing the ones that apply."""
+    if found.fixes:
+        hint = "Choose one of: " + ", ".join(f.id for f in found.fixes) + " (ocp-airgap fix list --plan P)."
+    else:
+        hint = "No fix applies on this cluster now (ocp-airgap fix list --plan P)."
+    return InputError(f"there is no fix {fix_id!r} on this cluster", fix=hint)
+
+
 def acknowledgement_required(fix: Fix) -> PreconditionFailed:
     """The refusal for a fix that needs the admin's statement and did not get it (exit 3)."""
     return PreconditionFailed(
@@ -558,11 +567,7 @@ def apply_fix(ctx: Context, fix_id: str, *, acknowledge: bool = False) -> StepRe
             reason = found.not_needed[fix_id]
             ctx.emit.info(f"{fix_id}: nothing to do: {reason}.")
             return ctx.emit.result(StepStatus.SKIPPED, f"{fix_id} is not needed: {reason}", {"fix": fix_id})
-        ids = ", ".join(f.id for f in found.fixes) or "none applies now"
-        raise InputError(
-            f"there is no fix {fix_id!r} on this cluster",
-            fix=f"Choose one of: {ids} (ocp-airgap fix list --plan P).",
-        )
+        raise unknown_fix(fix_id, found)
     if fix.needs_acknowledgement and not acknowledge:
         raise acknowledgement_required(fix)
     for note in fix.notes:

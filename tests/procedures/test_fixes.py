@@ -274,6 +274,10 @@ def test_cloudcredential_needs_acknowledgement_read_only_gets_403_and_pool_unpau
 
     wait_until(cco_upgradeable, 10, what="co/cloud-credential Upgradeable=True")
 
+    # an id that names nothing: exit 2 with the ids that apply
+    res = run_cli("fix", "apply", "pdb/nowhere/none", "--plan", info.plan, "--yes", state=state)
+    assert res.returncode == 2 and f"Choose one of: {PDB_FIX}" in res.stderr, res.stderr
+
     # a paused pool: listed under MachineConfigPools, unpaused
     cluster.merge_patch(MCP, "worker", {"spec": {"paused": True}})
     ctx, rec = context(info.plan, cluster)

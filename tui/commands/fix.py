@@ -116,8 +116,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from engine.errors import InputError
-    from engine.fixes import acknowledgement_required, apply_fix, inspect_fixes
+    from engine.fixes import acknowledgement_required, apply_fix, inspect_fixes, unknown_fix
 
     ctx = _context(args)
     found = inspect_fixes(ctx)
@@ -127,12 +126,7 @@ def _apply(args: argparse.Namespace) -> int:
             reason = found.not_needed[args.id]
             ctx.emit.result(StepStatus.SKIPPED, f"{args.id} is not needed: {reason}", {"fix": args.id})
             return EXIT_OK
-        raise InputError(
-            f"there is no fix {args.id!r} on this cluster",
-            fix="Choose one of: "
-            + (", ".join(f.id for f in found.fixes) or "none applies now")
-            + " (ocp-airgap fix list --plan P).",
-        )
+        raise unknown_fix(args.id, found)
     preview = _describe(fix)
     if fix.needs_acknowledgement and not args.acknowledge:
         if args.dry_run:
