@@ -512,3 +512,22 @@ def test_cluster_keyrings_are_the_labs_key(lab_env) -> None:  # type: ignore[no-
     rings = sigs.cluster_keyrings(lab_env["cluster"])
     assert [r.name for r in rings] == ["verifier-public-key-sandbox"]
     assert rings[0].fingerprints == [lab_env["info"].signing_key.fingerprint.lower()]
+
+
+def test_fetch_writes_the_documented_configmap_for_the_media(lab_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.procedures.test_upgrade import run_cli
+
+    info = lab_env["info"]
+    digest = info.release(info.target_version).digest
+    keyfile = Path(info.signing_key.public_key)
+    for name in ("checksum.yaml", "checksum.json"):
+        out = tmp_path / name
+        res = run_cli(
+            "signature", "fetch", "--plan", str(lab_env["plan"]), "--out", str(out), "--keyring", str(keyfile),
+            state=lab_env["state"],
+        )  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "Signature 1 is valid" in res.stdout
+        sf = sigs.read_signature_file(out)
+        assert sf.configmap["metadata"]["name"] == f"release-image-{info.target_version}"
+        assert sf.signatures_for(digest) == sigs.fetch_signatures(info.signature_store, digest)
