@@ -13,12 +13,14 @@ from typing import Any
 from engine.cluster import condition, current_version
 from engine.context import Context
 from engine.errors import AirgapError
+from engine.fixes import relaxed_pdbs
 from engine.journal import Journal, Record
 from engine.mhc import journal_states, skip_decided
 
 # (journal step, what it is, command that does it, required for the update)
 WORKFLOW: tuple[tuple[str, str, str, bool], ...] = (
     ("preflight", "preflight checks", "ocp-airgap preflight --plan P", True),
+    ("fixes", "fixes for preflight findings (optional)", "ocp-airgap fix list --plan P", False),
     ("release", "release selection (target and digest)", "ocp-airgap release --plan P", True),
     ("credentials", "mirror credentials and CA trust", "ocp-airgap credentials merge --plan P", True),
     ("mirror", "release mirrored to the mirror registry", "ocp-airgap mirror --plan P", True),
@@ -118,6 +120,12 @@ def from_journal(journal: Journal) -> Status:
         status.in_flight.append(
             "MachineHealthChecks paused by ocp-airgap (resume them after the update): "
             + ", ".join(sorted(held))
+        )
+    relaxed = relaxed_pdbs(journal)
+    if relaxed:
+        status.in_flight.append(
+            "PodDisruptionBudgets relaxed by ocp-airgap (restore them after the update with "
+            "'ocp-airgap fix restore --plan P'): " + ", ".join(sorted(relaxed))
         )
     if by["mhc-resume"].status == "pending" and by["mhc-pause"].status == "succeeded" and not held:
         by["mhc-resume"].status = "succeeded"

@@ -66,3 +66,20 @@ def test_cli_against_the_lab_and_offline(sandbox: Any, tmp_path: Path) -> None:
     off = run_cli("status", "--plan", str(plan), "--offline", "--json", state=state)
     data = json_events(off.stdout)[-1]["data"]
     assert data["cluster"] == {} and data["next"][0]["step"] == "preflight"
+
+
+def test_relaxed_budgets_are_in_flight_until_restored(tmp_path: Path) -> None:
+    j = _journal(tmp_path)
+    res = "poddisruptionbudget/payments/payments-api-pdb"
+    before, after = {"spec": {"minAvailable": 1}}, {"spec": {"maxUnavailable": 1}}
+    j.step_started("fixes", fix="pdb/payments/payments-api-pdb")
+    j.change(
+        "fixes", "relax", res, before=before, after=after, phase="intent", fix="pdb/payments/payments-api-pdb"
+    )
+    j.change(
+        "fixes", "relax", res, before=before, after=after, phase="done", fix="pdb/payments/payments-api-pdb"
+    )
+    j.step_finished("fixes", "succeeded", "relaxed 1", fix="pdb/payments/payments-api-pdb")
+    st = from_journal(j)
+    assert {s.step: s.status for s in st.steps}["fixes"] == "succeeded"
+    assert any("payments-api-pdb" in line and "fix restore" in line for line in st.in_flight)
