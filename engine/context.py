@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engine.cluster import Cluster, kubeconfig_path, read_server_url
 from engine.errors import Cancelled
 from engine.events import Emitter
 from engine.journal import Journal
 from engine.plan import Plan
+
+if TYPE_CHECKING:  # the kubernetes client is imported only when a cluster is used (mirroring needs none)
+    from engine.cluster import Cluster
 
 
 @dataclass
@@ -27,17 +30,23 @@ class Context:
 
     @property
     def kubeconfig(self) -> str:
+        from engine.cluster import kubeconfig_path
+
         return kubeconfig_path(self.plan.resolve_path(self.plan.cluster.kubeconfig))
 
     @property
     def cluster(self) -> Cluster:
         if self._cluster is None:
+            from engine.cluster import Cluster
+
             self._cluster = Cluster.connect(self.kubeconfig, self.plan.cluster.context)
         return self._cluster
 
     @property
     def journal(self) -> Journal:
         if self._journal is None:
+            from engine.cluster import read_server_url
+
             server = (
                 self._cluster.server
                 if self._cluster

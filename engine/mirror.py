@@ -608,7 +608,11 @@ def _is_release_tag(tag: str) -> bool:
 def _cluster_journal(ctx: Context) -> Journal | None:
     """The cluster's journal, only when the plan's kubeconfig exists (mirroring may run far from the cluster)."""
     try:
-        if not Path(ctx.kubeconfig).is_file():
+        # the same lookup as engine.cluster.kubeconfig_path, without importing the kubernetes client
+        given = ctx.plan.resolve_path(ctx.plan.cluster.kubeconfig)
+        env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        path = os.path.expanduser(given or env or "~/.kube/config")
+        if not Path(path).is_file():
             return None
         return ctx.journal
     except (AirgapError, OSError, ValueError, KeyError, TypeError) as exc:
