@@ -237,6 +237,22 @@ class _Tracker:
             emit.progress(bytes_done, self.bytes_total, "bytes", current, rate=rate, eta_seconds=eta)
 
 
+class _Counting:
+    """Pass chunks through, reporting their sizes (progress)."""
+
+    def __init__(self, chunks: Iterator[bytes], on_bytes: Callable[[int], None]) -> None:
+        self._it = chunks
+        self._on_bytes = on_bytes
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._it)
+        self._on_bytes(len(chunk))
+        return chunk
+
+
 # ----- the copier ----------------------------------------------------------------------------------------
 class Copier:
     """Copies planned images into ``target``, each blob at most once per target repository."""
@@ -470,7 +486,7 @@ class Copier:
 
             try:
                 with job.source.open_blob(job.source_repo, digest) as chunks:
-                    counting = HashingIterator(chunks, on_bytes)
+                    counting = _Counting(chunks, on_bytes)  # push_blob hashes; this only counts
                     if location and isinstance(self.target, RegistryClient):
                         self.target.push_blob(repo, digest, blob.size, counting, location=location)
                     else:
