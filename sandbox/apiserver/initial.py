@@ -64,6 +64,7 @@ CLUSTERVERSION = rt("config.openshift.io", "v1", "clusterversions")
 CLUSTEROPERATOR = rt("config.openshift.io", "v1", "clusteroperators")
 IMAGECONFIG = rt("config.openshift.io", "v1", "images")
 IDMS = rt("config.openshift.io", "v1", "imagedigestmirrorsets")
+ITMS = rt("config.openshift.io", "v1", "imagetagmirrorsets")
 MCP = rt("machineconfiguration.openshift.io", "v1", "machineconfigpools")
 MACHINE = rt("machine.openshift.io", "v1beta1", "machines")
 MACHINESET = rt("machine.openshift.io", "v1beta1", "machinesets")
@@ -83,8 +84,11 @@ def short_hash(*parts: str, n: int = 32) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
 
-def rendered_config(pool: str, version: str) -> str:
-    return f"rendered-{pool}-{short_hash(pool, version)}"
+def rendered_config(pool: str, version: str, registries: str = "") -> str:
+    """The rendered MachineConfig name of ``pool`` at ``version``; ``registries`` identifies an image mirror
+    configuration other than the install-time one (the name is a hash of the content, as in the real MCO)."""
+    parts = (pool, version, registries) if registries else (pool, version)
+    return f"rendered-{pool}-{short_hash(*parts)}"
 
 
 def cond(ctype: str, status: str, reason: str = "", message: str = "", when: str | None = None) -> Obj:

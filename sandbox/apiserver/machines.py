@@ -4,6 +4,11 @@
   machine-config operator), the pool rolls its nodes one at a time (``maxUnavailable`` 1): cordon, drain
   (evictions honour PodDisruptionBudgets; a blocked drain marks the pool degraded after an hour), reboot
   (node NotReady for :data:`REBOOT_SECONDS`), back Ready with the new kubelet. A paused pool does not roll.
+- Image mirror configuration: a change of the ImageContentSourcePolicies / ImageDigestMirrorSets /
+  ImageTagMirrorSets that changes the content of ``/etc/containers/registries.conf`` renders a new
+  MachineConfig for every pool (``rendered-<pool>-<hash>``). A node whose only difference from its new
+  config is registries.conf applies it live (OpenShift 4.7+): no cordon, no drain, no reboot, the node stays
+  Ready; it takes :data:`LIVE_APPLY_SECONDS`, still one node at a time per pool.
 - Machine health check: an MHC *without* the ``cluster.x-k8s.io/paused`` annotation remediates a selected
   machine whose node matches an unhealthy condition for longer than its timeout by deleting the Machine
   (respecting ``maxUnhealthy``); remediations are recorded as Events.
@@ -13,10 +18,13 @@ All durations are simulated seconds."""
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +32,9 @@ from .clock import SimClock
 from .config import ClusterConfig
 from .initial import (
     EVENT,
+    ICSP,
+    IDMS,
+    ITMS,
     MACHINE,
     MACHINE_API_NS,
     MACHINESET,
@@ -53,6 +64,7 @@ DRAIN_DEGRADED_AFTER = 3600.0
 PROVISION_SECONDS = 240.0
 JOIN_SECONDS = 90.0
 DRAIN_RETRY_SECONDS = 20.0
+LIVE_APPLY_SECONDS = 120.0  # a registries.conf-only change: write the file, reload CRI-O, no reboot
 
 
 def _duration(text: str | None, default: float) -> float:
@@ -68,11 +80,38 @@ def _ready(node: Obj) -> bool:
     return condition(node, "Ready").get("status") == "True"
 
 
+def registries_conf(store: Store) -> str:
+    """The content the MCO's container runtime config controller writes to ``/etc/containers/registries.conf``
+    from the mirror objects, as canonical JSON: mirrors merged per source (digest-only for ICSP/IDMS, tag-only
+    for ITMS, ``NeverContactSource`` blocking the source). Object names do not matter: two objects with the
+    same entries give the same file, hence the same rendered config and no rollout."""
+    tables: dict[str, dict[str, list[str]]] = {"digest": {}, "tag": {}}
+    blocked: set[str] = set()
+    sources = (
+        (ICSP, "repositoryDigestMirrors", "digest"),
+        (IDMS, "imageDigestMirrors", "digest"),
+        (ITMS, "imageTagMirrors", "tag"),
+    )
+    for rt, key, table in sources:
+        for obj in store.list(rt)[0]:
+            for rule in (obj.get("spec") or {}).get(key) or []:
+                source = str(rule.get("source") or "")
+                if not source:
+                    continue
+                have = tables[table].setdefault(source, [])
+                for mirror in rule.get("mirrors") or []:
+                    if mirror and str(mirror) not in have:
+                        have.append(str(mirror))
+                if rule.get("mirrorSourcePolicy") == "NeverContactSource":
+                    blocked.add(f"{table}:{source}")
+    return json.dumps({**tables, "blocked": sorted(blocked)}, sort_keys=True)
+
+
 @dataclass
 class NodeUpdate:
     node: str
     target: str
-    phase: str  # "drain" | "reboot"
+    phase: str  # "drain" | "reboot" | "live" (registries.conf only: no drain, no reboot)
     since: float
     drain_started: float
     last_drain_attempt: float = -1e9
@@ -96,35 +135,44 @@ class MachineControllers:
     clock: SimClock
     updates: dict[str, NodeUpdate] = field(default_factory=dict)
     config_versions: dict[str, str] = field(default_factory=dict)
+    """rendered config name -> release version it carries"""
+    config_registries: dict[str, str] = field(default_factory=dict)
+    """rendered config name -> mirror configuration it carries ('' = the install-time one)"""
+    rendered_version: str = ""
+    """the release version the MCO renders configs for (the CVO moves it with :meth:`begin_rollout`)"""
+    registries: str = ""
+    """the mirror configuration rendered now: '' while the install-time one, else a hash of the content"""
+    _install_registries: str = ""
+    _seen_registries: str = ""
     unhealthy_since: dict[tuple[str, str, str], float] = field(default_factory=dict)
     provisioning: dict[str, Provisioning] = field(default_factory=dict)
     remediated: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.rendered_version = self.cluster.current_version
+        self._install_registries = self._seen_registries = registries_conf(self.store)
         for pool in ("master", "worker"):
-            self.config_versions[rendered_config(pool, self.cluster.current_version)] = (
-                self.cluster.current_version
-            )
+            self.render(pool, self.cluster.current_version)
+
+    def render(self, pool: str, version: str) -> str:
+        """The rendered config name of ``pool`` for ``version`` with the current mirror configuration."""
+        name = rendered_config(pool, version, self.registries)
+        self.config_versions[name] = version
+        self.config_registries[name] = self.registries
+        return name
 
     # ------------------------------------------------------------------ API used by the CVO
     def begin_rollout(self, version: str) -> None:
         """Point every pool at the rendered config of ``version`` (what the MCO does once updated)."""
-        for pool in self.store.list(MCP)[0]:
-            name = pool["metadata"]["name"]
-            target = rendered_config(name, version)
-            self.config_versions[target] = version
-
-            def apply(o: Obj, target: str = target) -> None:
-                o.setdefault("spec", {})["configuration"] = {"name": target}
-
-            self.store.mutate(MCP, None, name, apply)
+        self.rendered_version = version
+        self._retarget(self.clock.now())
 
     def pool_done(self, pool: str, version: str) -> bool:
         mcp = self.store.find(MCP, None, pool)
         if mcp is None:
             return True
         st = mcp.get("status") or {}
-        return (st.get("configuration") or {}).get("name") == rendered_config(pool, version) and st.get(
+        return (st.get("configuration") or {}).get("name") == self.render(pool, version) and st.get(
             "updatedMachineCount"
         ) == st.get("machineCount")
 
@@ -133,12 +181,54 @@ class MachineControllers:
         mcp = self.store.find(MCP, None, pool)
         if mcp is None:
             return 0, 0
-        target = rendered_config(pool, version)
+        target = self.render(pool, version)
         nodes = self._pool_nodes(mcp)
         return sum(1 for n in nodes if self._current_config(n) == target), len(nodes)
 
+    # ------------------------------------------------------------------ rendering
+    def _retarget(self, now: float) -> None:
+        """Point every pool's ``spec.configuration`` at its config rendered for :attr:`rendered_version` and the
+        current mirror configuration. The status is recomputed in the same write, so no reader or watcher sees a
+        new spec with the old ``Updated=True`` (a pool "done" before it started)."""
+        for pool in self.store.list(MCP)[0]:
+            name = pool["metadata"]["name"]
+            spec = pool.get("spec") or {}
+            target = self.render(name, self.rendered_version)
+            if (spec.get("configuration") or {}).get("name") == target:
+                continue
+            status = self._status_writer(pool, self._pool_nodes(pool), target, bool(spec.get("paused")), now)
+
+            def apply(o: Obj, target: str = target, status: Callable[[Obj], None] = status) -> None:
+                o.setdefault("spec", {})["configuration"] = {"name": target}
+                status(o)
+
+            self.store.mutate(MCP, None, name, apply)
+            log.info("machine-config: pool %s now targets %s", name, target)
+
+    def _mirror_sets(self, now: float) -> None:
+        """Re-render when the mirror objects change registries.conf (the container runtime config controller)."""
+        content = registries_conf(self.store)
+        if content == self._seen_registries:
+            return
+        self._seen_registries = content
+        self.registries = "" if content == self._install_registries else short_hash(content, n=16)
+        log.info(
+            "machine-config: image mirror configuration changed: rendering a new registries.conf for every pool"
+        )
+        self._retarget(now)
+
+    def _live(self, current: str, target: str) -> bool:
+        """True when ``current`` -> ``target`` changes registries.conf only (applied without drain or reboot)."""
+        known = current in self.config_registries and target in self.config_registries
+        return (
+            known
+            and self.config_versions.get(current) == self.config_versions.get(target)
+            and self.config_registries[current] != self.config_registries[target]
+        )
+
     # ------------------------------------------------------------------ tick
     def reconcile(self, now: float) -> None:
+        self._mirror_sets(now)
         self._pools(now)
         self._health_checks(now)
         self._machine_sets(now)
@@ -196,6 +286,9 @@ class MachineControllers:
         for upd in in_flight:
             self._advance(upd, now)
         in_flight = [u for u in in_flight if u.node in self.updates]
+        # as the advances left them: a node that just finished must not be picked again from a stale copy
+        fresh = (self.store.find(NODE, None, n["metadata"]["name"]) for n in nodes)
+        nodes = [n for n in fresh if n is not None]
         max_unavailable = int((pool.get("spec") or {}).get("maxUnavailable") or 1)
         unavailable = len(in_flight)
         for node in nodes:
@@ -206,14 +299,17 @@ class MachineControllers:
                 continue
             if nname in self.provisioning_nodes():
                 continue
-            self.updates[nname] = NodeUpdate(nname, target, "drain", now, now)
             unavailable += 1
+            if self._live(self._current_config(node), target):
+                self.updates[nname] = NodeUpdate(nname, target, "live", now, now)
+                self.store.mutate(NODE, None, nname, functools.partial(_set_config, desired=target))
+                log.info("machine-config: %s applying %s live (registries.conf only)", nname, target)
+                continue
+            self.updates[nname] = NodeUpdate(nname, target, "drain", now, now)
 
             def start(o: Obj, target: str = target) -> None:
                 o.setdefault("spec", {})["unschedulable"] = True
-                ann = o["metadata"].setdefault("annotations", {})
-                ann["machineconfiguration.openshift.io/desiredConfig"] = target
-                ann["machineconfiguration.openshift.io/state"] = "Working"
+                _set_config(o, desired=target)
                 o["spec"]["taints"] = [
                     t
                     for t in o["spec"].get("taints") or []
@@ -238,7 +334,12 @@ class MachineControllers:
         if node is None:
             self.updates.pop(upd.node, None)
             return
-        if upd.phase == "drain":
+        if upd.phase == "live":
+            if now - upd.since >= LIVE_APPLY_SECONDS:
+                self.store.mutate(NODE, None, upd.node, lambda o: _set_config(o, upd.target, upd.target))
+                self.updates.pop(upd.node, None)
+                log.info("machine-config: %s updated to %s without a reboot", upd.node, upd.target)
+        elif upd.phase == "drain":
             if now - upd.last_drain_attempt >= DRAIN_RETRY_SECONDS:
                 upd.last_drain_attempt = now
                 was = upd.blocked_by
@@ -268,10 +369,7 @@ class MachineControllers:
 
             def back(o: Obj) -> None:
                 o["status"] = node_status(upd.node, version, ready=True, index=_node_index(o))
-                ann = o["metadata"].setdefault("annotations", {})
-                ann["machineconfiguration.openshift.io/currentConfig"] = upd.target
-                ann["machineconfiguration.openshift.io/desiredConfig"] = upd.target
-                ann["machineconfiguration.openshift.io/state"] = "Done"
+                _set_config(o, upd.target, upd.target)
                 o["spec"].pop("unschedulable", None)
                 o["spec"]["taints"] = [
                     t
@@ -356,7 +454,14 @@ class MachineControllers:
             self.store.mutate(POD, pod["metadata"]["namespace"], pod["metadata"]["name"], run)
 
     def _pool_status(self, pool: Obj, nodes: list[Obj], target: str, paused: bool, now: float) -> None:
-        name = pool["metadata"]["name"]
+        self.store.mutate(
+            MCP, None, pool["metadata"]["name"], self._status_writer(pool, nodes, target, paused, now)
+        )
+
+    def _status_writer(
+        self, pool: Obj, nodes: list[Obj], target: str, paused: bool, now: float
+    ) -> Callable[[Obj], None]:
+        """What the MCO writes to the status of ``pool`` (observed before this write) for its ``nodes``."""
         total = len(nodes)
         updated = [
             n
@@ -366,7 +471,15 @@ class MachineControllers:
             == "Done"
         ]
         ready = [n for n in updated if _ready(n) and not (n.get("spec") or {}).get("unschedulable")]
-        unavailable = [n for n in nodes if not _ready(n) or (n.get("spec") or {}).get("unschedulable")]
+        # as the MCO counts them: not Ready, cordoned, or its machine-config daemon still working
+        unavailable = [
+            n
+            for n in nodes
+            if not _ready(n)
+            or (n.get("spec") or {}).get("unschedulable")
+            or (n["metadata"].get("annotations") or {}).get("machineconfiguration.openshift.io/state")
+            == "Working"
+        ]
         degraded_msgs = []
         names = {n["metadata"]["name"] for n in nodes}
         for upd in self.updates.values():
@@ -420,7 +533,7 @@ class MachineControllers:
             st["degradedMachineCount"] = len(degraded_msgs)
             st["observedGeneration"] = o["metadata"].get("generation", 1)
 
-        self.store.mutate(MCP, None, name, apply)
+        return apply
 
     # ------------------------------------------------------------------ machine health checks
     def _health_checks(self, now: float) -> None:
@@ -671,6 +784,20 @@ class MachineControllers:
                 pass
 
 
+def _set_config(node: Obj, current: str | None = None, desired: str | None = None) -> None:
+    """The machine-config daemon's node annotations: ``desired`` alone starts an update (``Working``),
+    ``current`` == ``desired`` ends it (``Done``)."""
+    ann = node["metadata"].setdefault("annotations", {})
+    if current is not None:
+        ann["machineconfiguration.openshift.io/currentConfig"] = current
+    if desired is not None:
+        ann["machineconfiguration.openshift.io/desiredConfig"] = desired
+    done = ann.get("machineconfiguration.openshift.io/currentConfig") == ann.get(
+        "machineconfiguration.openshift.io/desiredConfig"
+    )
+    ann["machineconfiguration.openshift.io/state"] = "Done" if done else "Working"
+
+
 def _node_index(node: Obj) -> int:
     for a in (node.get("status") or {}).get("addresses") or []:
         if a.get("type") == "InternalIP":
@@ -692,4 +819,4 @@ def _max_unhealthy(value: Any, expected: int) -> int:
         return expected
 
 
-__all__ = ["MachineControllers", "REBOOT_SECONDS"]
+__all__ = ["LIVE_APPLY_SECONDS", "MachineControllers", "REBOOT_SECONDS", "registries_conf"]

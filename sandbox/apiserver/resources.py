@@ -441,6 +441,17 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         columns=(NAME, AGE),
     ),
     ResourceType(
+        "config.openshift.io",
+        "v1",
+        "imagetagmirrorsets",
+        "imagetagmirrorset",
+        "ImageTagMirrorSet",
+        False,
+        ("itms",),
+        ("status",),
+        columns=(NAME, AGE),
+    ),
+    ResourceType(
         "machineconfiguration.openshift.io",
         "v1",
         "machineconfigpools",

@@ -1,5 +1,6 @@
 """Mirror sets: ICSP vs IDMS by cluster version, the entries from the plan (both scopes), the diff against the
-cluster (already covered → nothing applied), apply + journal, and the pool watch."""
+cluster (already covered → nothing applied), apply + journal, and the pool watch following the rollout the
+machine-config operator starts for the new registries.conf until every pool is updated."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from engine.cluster import ICSP, IDMS
+from engine.cluster import ICSP, IDMS, MCP, Cluster
 from engine.errors import InputError
 from engine.mirrorconfig import build_object, choose_kind, covered_by, entries_for
 from engine.plan import Plan
+from tests.helpers import wait_until
 from tests.procedures.test_upgrade import admin, json_events, lab_plan, run_cli
 
 
@@ -59,10 +61,35 @@ def test_entries_and_objects() -> None:
         entries_for(_plan(), "galaxy")
 
 
+def pools(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    out = {}
+    for mcp in cluster.list(MCP):
+        st = mcp.get("status") or {}
+        conds = {c["type"]: c["status"] for c in st.get("conditions") or []}
+        out[mcp["metadata"]["name"]] = {
+            "spec": mcp["spec"]["configuration"]["name"],
+            "status": st["configuration"]["name"],
+            "updated": st.get("updatedMachineCount"),
+            "machines": st.get("machineCount"),
+            "Updated": conds.get("Updated"),
+        }
+    return out
+
+
+def settled(cluster: Cluster) -> dict[str, dict[str, Any]] | None:
+    now = pools(cluster)
+    done = all(
+        p["spec"] == p["status"] and p["Updated"] == "True" and p["updated"] == p["machines"]
+        for p in now.values()
+    )
+    return now if done else None
+
+
 def test_apply_diff_and_already_covered(sandbox: Any, tmp_path: Path) -> None:
     plan, state = lab_plan(sandbox, tmp_path), tmp_path / "state"
     cluster = admin(sandbox)
     P = ("--plan", str(plan))
+    before = wait_until(lambda: settled(cluster), 60, 0.1, "the pools to be updated before the test")
     try:
         res = run_cli("mirror-config", "show", *P, state=state)
         assert res.returncode == 0, res.stderr
@@ -72,13 +99,37 @@ def test_apply_diff_and_already_covered(sandbox: Any, tmp_path: Path) -> None:
         )
         assert "+    source: " + sandbox.upstream.component_repository in res.stdout
         res = run_cli(
-            "mirror-config", "apply", *P, "--yes", "--settle", "1", "--interval", "0.2", "--json", state=state
+            "mirror-config",
+            "apply",
+            *P,
+            "--yes",
+            "--settle",
+            "20",
+            "--interval",
+            "0.1",
+            "--json",
+            state=state,
         )
         assert res.returncode == 0, res.stdout + res.stderr
         events = json_events(res.stdout)
         assert events[-1]["data"]["action"] == "created"
-        assert events[-1]["data"]["rollout"]["rollout"] in ("completed", "not-observed")
-        assert any(e["kind"] == "Progress" and e["unit"] == "machines" for e in events)
+        # the new registries.conf is rendered for both pools and rolled out: the watch follows it to the end
+        rollout = events[-1]["data"]["rollout"]
+        assert rollout["rollout"] == "completed", rollout
+        for name, pool in rollout["pools"].items():
+            assert pool["config"] != before[name]["spec"], f"pool {name} kept its rendered config"
+            assert pool["updated"] == pool["ready"] == pool["machines"] == 3 and not pool["updating"]
+        progress = [e for e in events if e["kind"] == "Progress" and e["unit"] == "machines"]
+        for name in ("master", "worker"):
+            seen = [e["done"] for e in progress if e["label"] == f"pool {name} updated"]
+            assert 0 in seen and seen[-1] == 3, (name, seen)
+        assert any(
+            e["kind"] == "LogLine"
+            and e["text"] == "Every MachineConfigPool has rolled out the new configuration."
+            for e in events
+        )
+        after = pools(cluster)
+        assert all(after[n]["status"] == rollout["pools"][n]["config"] for n in after)
         idms = cluster.get(IDMS, "ocp-airgap-release")
         assert idms["spec"]["imageDigestMirrors"][0] == {
             "mirrors": [f"{sandbox.mirror.registry}/{sandbox.mirror.repository}"],
@@ -103,3 +154,6 @@ def test_apply_diff_and_already_covered(sandbox: Any, tmp_path: Path) -> None:
     finally:
         if cluster.get_or_none(IDMS, "ocp-airgap-release"):
             cluster.delete(IDMS, "ocp-airgap-release")
+        # the install-time registries.conf again: the pools roll back to their first rendered configs
+        back = wait_until(lambda: settled(cluster), 60, 0.1, "the pools to roll back")
+        assert {n: p["spec"] for n, p in back.items()} == {n: p["spec"] for n, p in before.items()}
