@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,15 +295,38 @@ class Copier:
         return self._stop
 
     # ----- planning ------------------------------------------------------------------------------------
-    def plan(self, jobs: list[ImageJob], *, fetch_present: bool = False) -> None:
-        """Find what is already in the target and read the manifests of what is not (in parallel)."""
+    def plan(
+        self,
+        jobs: list[ImageJob],
+        *,
+        fetch_present: bool = False,
+        verified: Mapping[str, str] | None = None,
+        repair: set[str] | None = None,
+    ) -> None:
+        """Find what is already in the target and read the manifests of what is not (in parallel).
+
+        ``verified`` is the record of the last verified run into this target (``repo:tag`` → digest): a tag the
+        registry still lists and that run verified at the same digest is not looked up again (one tags-list
+        request per repository instead of one lookup per image). Anything else is looked up by tag.
+        ``repair`` names images (``repo:tag``) a verification found incomplete: they are copied again (blobs
+        already there are still skipped), even though their tag is in place."""
+        listed: dict[str, set[str]] = {}
+        if verified and isinstance(self.target, RegistryClient):
+            for repo in sorted({j.target_repo for j in jobs}):
+                listed[repo] = set(self._retry(lambda r=repo: self.target.list_tags(r), "listing tags"))  # type: ignore[misc]
 
         def one(job: ImageJob) -> None:
             self._check_stop()
-            have = self._retry(
-                lambda: self.target.head_manifest(job.target_repo, job.tag), f"checking {job.tag}"
-            )
-            job.present = have == job.digest
+            key = f"{job.target_repo}:{job.tag}"
+            if repair and key in repair:
+                job.present = False
+            elif verified and job.tag in listed.get(job.target_repo, ()) and verified.get(key) == job.digest:
+                job.present = True
+            else:
+                have = self._retry(
+                    lambda: self.target.head_manifest(job.target_repo, job.tag), f"checking {job.tag}"
+                )
+                job.present = have == job.digest
             if job.present and not fetch_present:
                 return
             self._load_manifests(job)
@@ -878,7 +901,9 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
         )
         all_jobs = comps + [release_job]
         ctx.emit.info(f"Checking {len(all_jobs)} images in {target_name} …")
-        copier.plan(all_jobs)
+        record = _load_verified(target_name) if mode != "to-media" else {}
+        repair = _load_repair(target_name)
+        copier.plan(all_jobs, verified=record, repair=repair)
         needed = copier.needed_bytes(all_jobs)
         missing = [j for j in all_jobs if not j.present]
         summary.images_total = len(all_jobs) + (1 if osus_job else 0)
@@ -988,6 +1013,7 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
             )
             summary.verified = report.ok
             if not report.ok:
+                _save_repair(target_name, report)
                 raise RegistryError(
                     f"verification found {len(report.problems)} problem(s) in {target_name}; first: "
                     f"{report.problems[0].image}: {report.problems[0].what}",
@@ -995,6 +1021,9 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
                 )
         summary.seconds = time.monotonic() - started
         _save_run(plan, summary, media if mode == "to-media" else "")
+        if mode != "to-media" and (summary.verified or not copied_now):
+            _clear_repair(target_name)
+            _save_verified(target_name, comps + [release_job] + ([osus_job] if osus_job else []))
         for jr in journals:
             jr.step_finished(STEP, "succeeded", _summary_line(summary), **summary.to_dict())
         if mode == "to-media":
@@ -1120,6 +1149,57 @@ def _save_run(plan: Plan, summary: MirrorSummary, media: str) -> None:
     key = "last-run" if media else re.sub(r"[^A-Za-z0-9._-]+", "_", summary.target)
     with contextlib.suppress(OSError):
         atomic_write_text(d / f"{key}.json", json.dumps(summary.to_dict(), indent=1) + "\n", mode=0o644)
+
+
+def _verified_path(target_name: str) -> Path:
+    return state_root() / "mirror" / "verified" / (re.sub(r"[^A-Za-z0-9._-]+", "_", target_name) + ".json")
+
+
+def _load_verified(target_name: str) -> dict[str, str]:
+    """``repo:tag`` → digest of what earlier runs verified in this target (empty if unknown or unreadable)."""
+    try:
+        doc = json.loads(_verified_path(target_name).read_text())
+    except (OSError, ValueError):
+        return {}
+    tags = doc.get("tags") if isinstance(doc, dict) else None
+    return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+
+
+def _repair_path(target_name: str) -> Path:
+    return _verified_path(target_name).with_suffix(".repair.json")
+
+
+def _load_repair(target_name: str) -> set[str]:
+    try:
+        doc = json.loads(_repair_path(target_name).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {str(x) for x in doc} if isinstance(doc, list) else set()
+
+
+def _save_repair(target_name: str, report: VerifyReport) -> None:
+    """Remember the images a verification found incomplete (the next mirror run copies them again) and forget
+    the verified record of this target."""
+    images = _load_repair(target_name) | {
+        p.image for p in report.problems if not p.image.startswith("media ")
+    }
+    with contextlib.suppress(OSError):
+        atomic_write_text(_repair_path(target_name), json.dumps(sorted(images)) + "\n", mode=0o644)
+    with contextlib.suppress(FileNotFoundError):
+        _verified_path(target_name).unlink()
+
+
+def _clear_repair(target_name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _repair_path(target_name).unlink()
+
+
+def _save_verified(target_name: str, jobs: list[ImageJob]) -> None:
+    record = _load_verified(target_name)
+    record.update({f"{j.target_repo}:{j.tag}": j.digest for j in jobs})
+    doc = {"target": target_name, "tags": record}
+    with contextlib.suppress(OSError):
+        atomic_write_text(_verified_path(target_name), json.dumps(doc, indent=0) + "\n", mode=0o644)
 
 
 # ----- verify ----------------------------------------------------------------------------------------------
@@ -1302,6 +1382,8 @@ def verify_mirror(
         report = _verify_jobs(ctx, target, jobs, deep=deep, concurrency=conc, name=name, info=info)
         if to_dir and check.had_manifest:
             report.problems += [VerifyProblem(f"media {p.path}", p.problem) for p in check.problems]
+        if not to_dir and not report.ok:
+            _save_repair(name, report)
         j = _cluster_journal(ctx)
         if j is not None:
             j.note(STEP, "verify", ok=report.ok, problems=len(report.problems), target=name)

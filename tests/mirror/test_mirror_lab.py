@@ -160,6 +160,33 @@ def test_verify_finds_a_deleted_blob(sandbox: Any, registry_factory: Any, make_p
     assert fails and layer in fails[0].detail
     res = run_cli("mirror", "verify", "--plan", str(plan.source_path))
     assert res.returncode == 1 and layer in res.stdout and "problem(s)" in res.stdout
+    # the next mirror run repairs it: that image is copied again (its other blobs are found in place)
+    repaired = mirror_release(context(plan)[0])
+    assert repaired.images_copied == 1 and repaired.blobs_copied == 1 and repaired.verified
+    assert target.blob_data(layer).is_file()
+    assert verify_mirror(context(plan)[0]).ok
+
+
+def test_second_run_notices_a_deleted_image(sandbox: Any, registry_factory: Any, make_plan: Any) -> None:
+    """The second run trusts its record only for tags the registry still lists at the recorded digest."""
+    from engine.authfile import AuthFile
+    from engine.registry import RegistryClient
+
+    target = registry_factory()
+    plan = make_plan(target)
+    first = mirror_release(context(plan)[0])
+    rel = sandbox.release(sandbox.target_version)
+    tag = f"{rel.version}-x86_64-etcd"
+    with RegistryClient(
+        target.host, auth=AuthFile.load(plan.auth_file), ca_file=str(target.ca_file)
+    ) as client:
+        digest = client.head_manifest(plan.mirror.repository, tag)
+        assert digest
+        client.delete_manifest(plan.mirror.repository, digest)
+        assert client.head_manifest(plan.mirror.repository, tag) is None
+    again = mirror_release(context(plan)[0])
+    assert again.images_copied == 1 and again.images_skipped == first.images_total - 1
+    assert sha256(skopeo_raw(target, plan.auth_file, f"{plan.mirror.repository}:{tag}")) == digest
 
 
 def test_to_dir_then_from_dir_into_an_empty_registry(
