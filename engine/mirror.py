@@ -82,8 +82,9 @@ from engine.registry import (
 )
 
 STEP = "mirror"
-FATAL = (RegistryAuthError, RegistryDenied, TLSError, Cancelled)
-"""Errors that stop the whole run at once: every other image would fail the same way."""
+FATAL = (RegistryAuthError, RegistryDenied, TLSError, Cancelled, TransientError)
+"""Errors that stop the whole run at once: every other image would fail the same way (a registry that is still
+unreachable after the retries included: the next run resumes)."""
 
 
 # ----- options and results -----------------------------------------------------------------------------
@@ -1038,6 +1039,12 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
                 jr.step_finished(
                     STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__
                 )
+        if isinstance(exc, TransientError):
+            raise RegistryError(
+                f"{exc.message} (still failing after {options.retry.attempts} attempts)",
+                fix=(exc.fix + " " if exc.fix else "")
+                + "Then run the same command again: everything already copied is kept and skipped.",
+            ) from None
         raise
     finally:
         regs.close()

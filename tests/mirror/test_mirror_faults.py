@@ -160,3 +160,28 @@ def test_media_too_small_is_refused_before_writing_tmpfs(make_plan: Any, tiny_tm
         mirror_release(ctx, MirrorOptions(to_dir=str(tiny_tmpfs)))
     assert "only 1.0 MiB is free" in err.value.message
     assert list(tiny_tmpfs.iterdir()) == []
+
+
+def test_registry_down_for_good_stops_with_a_plain_error_and_a_rerun_resumes(
+    sandbox: Any, registry_factory: Any, make_plan: Any
+) -> None:
+    from engine.errors import RegistryError
+
+    target = registry_factory()
+    plan = make_plan(target, mirroring__concurrency=2)
+    ctx, rec = context(plan)
+    stopped = threading.Event()
+
+    def watch(event: Any) -> None:
+        if isinstance(event, LogLine) and event.text.startswith("copied ") and not stopped.is_set():
+            stopped.set()
+            target.proc.stop()  # and it stays down
+
+    ctx.emit.add_sink(watch)
+    with pytest.raises(RegistryError) as err:
+        mirror_release(ctx, MirrorOptions(retry=RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.2)))
+    assert "still failing after 3 attempts" in err.value.message and "\n" not in err.value.message
+    assert "run the same command again" in err.value.fix
+    target.proc.start()
+    summary = mirror_release(context(plan)[0])
+    assert summary.verified and 0 < summary.images_copied < summary.images_total
