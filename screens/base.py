@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from tui.app import WizardApp
 
 T = TypeVar("T")
+LOG_CHUNK = 1000
+"""Most log lines shown per turn of the event loop."""
 
 
 class PlanValidator(Validator):
@@ -81,6 +83,7 @@ class StepScreen(Screen[None]):
         super().__init__(name=self.STEP)
         self._commands_seen = 0
         self._checks_version = -1
+        self._catching_up = False
 
     # ----- shortcuts ------------------------------------------------------------------------------------
     @property
@@ -180,9 +183,19 @@ class StepScreen(Screen[None]):
 
     def sync(self) -> None:
         """Pull what is new in the step's model into the widgets (UI thread)."""
+        if not self.is_mounted or not self.query(StepLog):
+            return  # not composed yet, or being torn down at exit
         run = self.run
         log = self.step_log
-        log.add_entries(run.lines_after(log.last_n))
+        entries = run.lines_after(log.last_n)
+        if len(entries) > LOG_CHUNK:
+            # a flood: show a slice now and the rest on the next turn of the event loop, so keys pressed
+            # meanwhile are handled first
+            entries = entries[:LOG_CHUNK]
+            if not self._catching_up:
+                self._catching_up = True
+                self.call_later(self._catch_up)
+        log.add_entries(entries)
         new = run.commands_after(self.command_pane.count)
         if new:
             self.command_pane.display = True
@@ -192,6 +205,10 @@ class StepScreen(Screen[None]):
             self._checks_version = run.checks_version
             for table in self.query(CheckTable):
                 table.show(run.check_list())
+
+    def _catch_up(self) -> None:
+        self._catching_up = False
+        self.sync()
 
     def set_next(self, text: str) -> None:
         self.query_one("#next", Static).update(" Next: " + text)

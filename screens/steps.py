@@ -29,6 +29,8 @@ class StepInfo:
     """Needs access to the cluster."""
     commands: Callable[[Plan], list[str]] = field(default=lambda plan: [])
     """The equivalent commands, from the plan, shown before the engine runs (the engine then shows its own)."""
+    engine: str = ""
+    """The engine module the step runs (``engine.<name>``); empty for the welcome step."""
 
 
 def _v(value: str, placeholder: str) -> str:
@@ -157,6 +159,7 @@ STEPS: tuple[StepInfo, ...] = (
         "paused pool are skipped), manual cloud credentials updated first, and no PodDisruptionBudget that "
         "blocks every drain. Failed checks say why they matter and how to fix them.",
         commands=_preflight_cmds,
+        engine="preflight",
     ),
     StepInfo(
         "credentials",
@@ -168,6 +171,7 @@ STEPS: tuple[StepInfo, ...] = (
         "the mirror host. The mirror password is kept in the system keyring, never in the plan.",
         requires=("preflight",),
         commands=_credentials_cmds,
+        engine="pullsecret",
     ),
     StepInfo(
         "release",
@@ -179,6 +183,7 @@ STEPS: tuple[StepInfo, ...] = (
         "what the update will reference (6.2.2.3 step 1).",
         requires=("credentials",),
         commands=_release_cmds,
+        engine="release",
     ),
     StepInfo(
         "mirror",
@@ -190,6 +195,7 @@ STEPS: tuple[StepInfo, ...] = (
         "resumes where it stopped and verifies every blob by digest.",
         requires=("release",),
         commands=_mirror_cmds,
+        engine="mirror",
     ),
     StepInfo(
         "mirror-config",
@@ -201,6 +207,7 @@ STEPS: tuple[StepInfo, ...] = (
         "cluster's global pull secret can authenticate to mirrors.",
         requires=("mirror",),
         commands=_mirror_config_cmds,
+        engine="mirrorconfig",
     ),
     StepInfo(
         "signature",
@@ -212,6 +219,7 @@ STEPS: tuple[StepInfo, ...] = (
         "ocp-airgap verifies the signature against the keys the cluster trusts before applying it.",
         requires=("mirror",),
         commands=_signature_cmds,
+        engine="signatures",
     ),
     StepInfo(
         "catalog",
@@ -223,6 +231,7 @@ STEPS: tuple[StepInfo, ...] = (
         requires=("mirror",),
         skippable=True,
         commands=_catalog_cmds,
+        engine="catalog",
     ),
     StepInfo(
         "mhc-pause",
@@ -233,6 +242,7 @@ STEPS: tuple[StepInfo, ...] = (
         "the annotation afterwards. MHCs an administrator paused before are left alone on resume.",
         requires=("signature",),
         commands=_mhc_pause_cmds,
+        engine="mhc",
     ),
     StepInfo(
         "upgrade",
@@ -244,6 +254,7 @@ STEPS: tuple[StepInfo, ...] = (
         "paused. Progress shows in status.conditions and status.history.",
         requires=("mirror-config", "signature", "mhc-pause"),
         commands=_update_cmds,
+        engine="upgrade",
     ),
     StepInfo(
         "mhc-resume",
@@ -254,6 +265,7 @@ STEPS: tuple[StepInfo, ...] = (
         "record lists who did what and when, with before/after; the runbook lists the equivalent commands.",
         requires=("upgrade",),
         commands=_summary_cmds,
+        engine="mhc",
     ),
 )
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.markup import escape
 from textual import on
@@ -24,9 +24,11 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from engine.context import Context
 from engine.errors import EXIT_OK, EXIT_USAGE, AirgapError, Cancelled
 from engine.events import Command, Emitter, Level
+
+if TYPE_CHECKING:
+    from engine.context import Context
 from engine.journal import Journal
 from engine.plan import Plan
 from engine.redact import redact
@@ -34,6 +36,7 @@ from screens.steps import BY_ID, STEP_IDS, STEPS, steps_for, where_from_mode
 from tui.messages import EventsPending, JournalChanged, ProgressUpdated, StepFinished
 from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
 from tui.widgets.model import StepRun
+from tui.widgets.progress import ProgressPanel
 
 T = TypeVar("T")
 
@@ -121,6 +124,7 @@ class WizardApp(App[int]):
         start_step: str = "welcome",
         live: bool = True,
         watch_interval: float = 2.0,
+        rollout_settle: float = 60.0,
     ) -> None:
         super().__init__()
         self.plan = plan
@@ -141,6 +145,8 @@ class WizardApp(App[int]):
         self.accepted_risks = False
         """The admin accepted the known risks of a conditional update path (release step)."""
         self.watch_interval = watch_interval
+        self.rollout_settle = rollout_settle
+        """Seconds to wait for the MachineConfigPools to start rolling out a mirror set."""
         self.status_notes: list[str] = []
         """Lines about the live cluster (e.g. the update's progress) found at start."""
         if ascii_only:
@@ -201,15 +207,12 @@ class WizardApp(App[int]):
         return states
 
     def step_available(self, step: str) -> bool:
-        """False when this build has no engine operation for the step (its screen says so)."""
-        from screens import SCREENS
-        from screens._engine import engine_module
-        from screens.pending import PendingStepScreen
+        """False when this build has no engine module for the step (its screen says so). Only looks for the
+        module's file: importing every engine module here would slow the first screen down."""
+        import importlib.util
 
-        cls = SCREENS[step]
-        if issubclass(cls, PendingStepScreen):
-            return engine_module(cls.MODULE, *cls.FUNCTIONS) is not None
-        return True
+        name = BY_ID[step].engine
+        return not name or importlib.util.find_spec(f"engine.{name}") is not None
 
     def missing_requirements(self, step: str) -> list[str]:
         """Earlier steps still to do. A step this build cannot run does not block the ones after it (its
@@ -226,7 +229,11 @@ class WizardApp(App[int]):
         return missing
 
     def current_position(self) -> str:
-        """The first step of this host's order that is not done or skipped."""
+        """Where to continue: a step recorded as running (e.g. an update in progress), else the first step of this
+        host's order that is not done or skipped."""
+        running = [s for s in self.order if s != "welcome" and self.recorded_status(s) == "running"]
+        if running:
+            return running[-1]
         for step in self.order:
             if step == "welcome":
                 continue
@@ -236,9 +243,9 @@ class WizardApp(App[int]):
 
     def screen_for(self, step: str) -> Screen[Any]:
         if not self.is_screen_installed(step):
-            from screens import SCREENS
+            from screens import screen_class
 
-            self.install_screen(SCREENS[step](), step)
+            self.install_screen(screen_class(step)(), step)
         return self.get_screen(step)
 
     def goto(self, step: str) -> None:
@@ -331,6 +338,8 @@ class WizardApp(App[int]):
         run.add_line(f"== {description}")
         journal = self.journal
 
+        from engine.context import Context
+
         def job() -> T:
             ctx = Context(self.plan, Emitter(step, run), run.cancel, self._cluster, journal)
             try:
@@ -420,7 +429,7 @@ class WizardApp(App[int]):
         from screens.base import StepScreen
 
         screen = self.screen
-        if isinstance(screen, StepScreen) and message.step == screen.STEP:
+        if isinstance(screen, StepScreen) and message.step == screen.STEP and screen.query(ProgressPanel):
             screen.progress_panel.show(self.run_for(message.step).progress_list())
 
     def on_step_finished(self, message: StepFinished) -> None:
