@@ -49,6 +49,7 @@ class PreflightScreen(StepScreen):
     """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("r", "primary", "Run checks"),
+        Binding("x", "fix", "Fix"),
         Binding("a", "accept", "Accept failures", show=False),
     ]
 
@@ -84,6 +85,8 @@ class PreflightScreen(StepScreen):
         self.set_focus(None)
 
     def primary_hint(self) -> str:
+        if self.run.check_list():
+            return "warnings: read why/fix (arrows); x applies an offered fix; n goes on"
         return "state when the last etcd backup was taken (Tab), then press r to run the checks"
 
     def update_next(self) -> None:
@@ -93,9 +96,7 @@ class PreflightScreen(StepScreen):
             and counts[CheckStatus.FAIL]
             and self.wizard.recorded_status(self.STEP) != "succeeded"
         ):
-            self.set_next(
-                "fix the failed checks (see fix: below the table) and press r again; a accepts them"
-            )
+            self.set_next("x fixes it for you (or see fix:), then r; a accepts")
         else:
             super().update_next()
 
@@ -133,6 +134,50 @@ class PreflightScreen(StepScreen):
         else:
             self.wizard.mark_step(self.STEP, "succeeded", f"{passed} passed, {warned} warnings")
         self.refresh_state()
+
+    def action_fix(self) -> None:
+        """Apply the fix ocp-airgap offers for a blocking finding (e.g. relax a PodDisruptionBudget that allows no
+        disruption), after showing the change; then run the checks again."""
+        fixes = engine_module("fixes", "available_fixes", "apply_fix")
+        if fixes is None:
+            self.notify(unavailable_text("fixes", "available_fixes", "apply_fix"), severity="error")
+            return
+        if not self.check_not_running():
+            return
+        self.start("Looking for fixes", fixes.available_fixes, self._offer_fix)
+
+    def _offer_fix(self, found: list[Any]) -> None:
+        if not found:
+            self.run.add_line(
+                "No fix is needed (or none can be made by ocp-airgap): see fix: under the table."
+            )
+            self.sync()
+            return
+        fix = found[0]
+        from engine.changes import render_changes
+
+        parts = [f"{fix.why}", f"Seen: {fix.detail}", "", render_changes(fix.changes)]
+        if fix.restore_note:
+            parts += ["", fix.restore_note]
+        if fix.acknowledgement:
+            parts += ["", f"By pressing y you state: {fix.acknowledgement}"]
+        if len(found) > 1:
+            parts += ["", f"{len(found) - 1} more fix(es) after this one: press x again."]
+        fixes = engine_module("fixes", "apply_fix")
+        assert fixes is not None
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self.run.add_line("Fix not applied.")
+                self.sync()
+                return
+
+            def apply(ctx: Context) -> Any:
+                return fixes.apply_fix(ctx, fix.id, acknowledge=bool(fix.acknowledgement))
+
+            self.start(f"Applying: {fix.title}", apply, lambda _: self.action_primary(), changes_cluster=True)
+
+        self.app.push_screen(ConfirmModal(fix.title, "\n".join(parts), "Apply this fix?"), answered)
 
     def action_accept(self) -> None:
         failed = [c for c in self.run.check_list() if c.status == CheckStatus.FAIL]

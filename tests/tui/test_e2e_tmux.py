@@ -1,0 +1,175 @@
+"""End to end: the installed ``ocp-airgap demo`` in a real terminal (tmux on a private socket, 80x24), driven
+only with keys from the first screen to a completed update with the MachineHealthChecks resumed; afterwards the
+sandbox cluster's state is checked through its API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.cluster import MHC, Cluster, current_version
+from engine.plan import Plan
+
+ROOT = Path(__file__).resolve().parents[2]
+PAUSED = "cluster.x-k8s.io/paused"
+CONFIRM = "y apply   n / Esc cancel"
+ERROR = "l full log   Enter/Esc close"
+
+
+def _exe() -> str:
+    local = Path(sys.executable).parent / "ocp-airgap"
+    return str(local) if local.exists() else shutil.which("ocp-airgap") or ""
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux"),
+    pytest.mark.skipif(not _exe(), reason="needs the installed ocp-airgap command (pip install -e .)"),
+    pytest.mark.skipif(
+        any(shutil.which(t) is None for t in ("docker-registry", "skopeo")),
+        reason="needs docker-registry and skopeo",
+    ),
+]
+
+
+class Terminal:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def tmux(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True, check=False
+        )
+        return out.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "demo")
+
+    def next_line(self) -> str:
+        for line in self.screen().splitlines():
+            if "Next:" in line:
+                return line
+        return ""
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.tmux("send-keys", "-t", "demo", key)
+            time.sleep(0.05)  # a typist's pace; each key is its own terminal read
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "demo", "-l", text)
+
+    def wait_for(self, predicate: str | object, limit: float = 60.0, what: str = "") -> str:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if ERROR in screen:
+                raise AssertionError(f"error modal while waiting for {what or predicate}:\n{screen}")
+            if isinstance(predicate, str) and predicate in screen:
+                return screen
+            if callable(predicate) and predicate(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what or predicate}:\n{self.screen()}")
+
+    def run_step(self, key: str, done: str | tuple[str, ...], limit: float = 120.0) -> str:
+        """Press ``key``, answer 'y' to each confirmation, until the Next line says ``done``."""
+        marks = (done,) if isinstance(done, str) else done
+        if key:
+            self.keys(key)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if ERROR in screen:
+                raise AssertionError(f"error modal after '{key}':\n{screen}")
+            if CONFIRM in screen:
+                self.keys("y")
+                time.sleep(0.3)
+                continue
+            nxt = self.next_line()
+            if any(m in nxt for m in marks) and "..." not in nxt:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"'{key}' did not reach '{done}':\n{self.screen()}")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+    socket = f"ocp-airgap-e2e-{os.getpid()}"
+    term = Terminal(socket)
+    lab = tmp_path / "lab"
+    env = f"OCP_AIRGAP_STATE_DIR={tmp_path / 'state'} TERM=xterm-256color"
+    command = f"cd {tmp_path} && env {env} {_exe()} demo --dir {lab} --keep --speed 600"
+    term.tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", command)
+    try:
+        yield term, lab
+    finally:
+        term.tmux("kill-server")
+        from sandbox.lab import down, status
+
+        if lab.exists():
+            down(lab)
+            assert not [n for n, s in status(lab).items() if s["alive"]]
+
+
+def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> None:
+    term, lab = demo
+    term.wait_for("Next: press r to continue", limit=120, what="the first screen")
+    screen = term.screen()
+    assert len(screen.splitlines()[0]) <= 80
+    term.keys("r")
+    term.wait_for("Step 1 of 10: Preflight")
+    term.keys("Tab")
+    term.type("2025-03-14 08:00")
+    term.keys("Escape")
+    term.wait_for(lambda s: "press r to run the checks" in s or "r Run checks" in s, what="field left")
+    term.run_step("r", ("press n", "x fixes"), limit=90)
+    # preflight names what would block the update (the PodDisruptionBudget that allows no disruption would stop
+    # the drain forever): apply each offered fix (its change is shown first); the checks run again each time
+    for _ in range(4):
+        term.keys("x")
+        screen = term.wait_for(lambda s: CONFIRM in s or "No fix is needed" in s, what="a fix preview")
+        if CONFIRM not in screen:
+            break
+        term.keys("y")
+        term.wait_for(lambda s: "Running the preflight" in s, what="preflight again")
+        term.run_step("", ("press n", "x fixes"), limit=90)
+    assert "press n for the next step" in term.next_line(), term.screen()
+    steps = [
+        ("Step 2 of 10: Credentials", "r", "press n for the next step"),
+        ("Step 3 of 10: Release", "r", "press n for the next step"),
+        ("Step 4 of 10: Mirroring", "r", "press n for the next step"),
+        ("Step 5 of 10: Mirror config", "r", "press n for the next step"),
+        ("Step 6 of 10: Signature", "r", "press n for the next step"),
+        ("Step 7 of 10: Operator catalog", "s", "press n for the next step"),
+        ("Step 8 of 10: Pause MHCs", "r", "press n for the next step"),
+        ("Step 9 of 10: Update & monitor", "r", "the update is complete"),
+        ("Step 10 of 10: Resume & summary", "r", "all done"),
+    ]
+    for title, key, done in steps:
+        term.keys("n")
+        term.wait_for(title)
+        term.run_step(key, done, limit=180)
+    term.keys("w")
+    term.wait_for("runbook.sh", what="the runbook notice")
+    term.keys("C-q")
+    term.wait_for(lambda s: not term.tmux("list-sessions"), limit=30, what="the demo to exit")
+
+    plan = Plan.load(lab / "plan.yaml")
+    cluster = Cluster.connect(str(lab / "kubeconfig"), "admin")
+    cv = cluster.cluster_version()
+    assert current_version(cv) == plan.release.version
+    assert cv["status"]["history"][0]["state"] == "Completed"
+    paused = {
+        m["metadata"]["name"]: PAUSED in (m["metadata"].get("annotations") or {})
+        for m in cluster.list(MHC, "openshift-machine-api")
+    }
+    assert paused == {"master-mhc": True, "worker-mhc": False}
+    assert (lab / "runbook.sh").exists() and (lab / "change-record.md").exists()
