@@ -13,14 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine.cluster import condition, current_version
+from engine.context import Context
 from engine.errors import AirgapError
-from engine.events import Level
+from engine.events import Emitter, Level
 from engine.plan import Plan, is_host_port
 from screens.base import PlanValidator, StepScreen
 from screens.steps import BY_ID, WHERE_MODES
 
 WHERE_TEXT = {
-    "both": "reaches internet and mirror (direct)",
+    "both": "internet and mirror (direct)",
     "connected": "connected side (writes media)",
     "disconnected": "disconnected side (reads media)",
 }
@@ -56,7 +58,7 @@ class WelcomeScreen(StepScreen):
     DEFAULT_CSS = """
     WelcomeScreen #status { height: auto; max-height: 5; color: $text; }
     WelcomeScreen #where { height: 1; }
-    WelcomeScreen #cluster { height: 1; color: $text-muted; }
+    WelcomeScreen #cluster { height: auto; max-height: 2; color: $text-muted; }
     WelcomeScreen #field-error { display: none; }
     WelcomeScreen #field-error.-shown { display: block; }
     """
@@ -89,8 +91,40 @@ class WelcomeScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.cluster_facts = ""
         self.show_where()
         self.show_status()
+        self.read_cluster()
+
+    def read_cluster(self) -> None:
+        """Read the cluster's version, channel and update state in a thread (never in snapshots)."""
+        if not self.wizard.live or self.wizard.journal is None:
+            return
+        plan = self.wizard.plan
+
+        def work() -> None:
+            ctx = Context(plan, Emitter("welcome"))
+            try:
+                cv = ctx.cluster.cluster_version()
+            except AirgapError as exc:
+                self.app.call_from_thread(self.show_cluster_facts, f"not reachable: {exc.message}", [])
+                return
+            spec, status = cv.get("spec") or {}, cv.get("status") or {}
+            facts = f"runs {current_version(cv) or '?'} (channel {spec.get('channel') or 'none'})"
+            notes = []
+            prog = condition(cv, "Progressing") or {}
+            if prog.get("status") == "True":
+                desired = (status.get("desired") or {}).get("version") or "?"
+                notes.append(f"Update to {desired} in progress: {prog.get('message', '')}")
+            self.app.call_from_thread(self.show_cluster_facts, facts, notes)
+
+        self.run_worker(work, thread=True, exclusive=True, group="welcome-cluster", exit_on_error=False)
+
+    def show_cluster_facts(self, facts: str, notes: list[str]) -> None:
+        self.cluster_facts = facts
+        self.wizard.status_notes = notes
+        if self.is_mounted:
+            self.show_status()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
@@ -105,7 +139,10 @@ class WelcomeScreen(StepScreen):
         journal = self.wizard.journal
         cluster = journal.cluster if journal is not None else "(no cluster: kubeconfig not found)"
         target = plan.release.version or "(not chosen yet)"
-        self.query_one("#cluster", Static).update(f"Cluster: {escape(cluster)}   Target: {escape(target)}")
+        facts = getattr(self, "cluster_facts", "")
+        self.query_one("#cluster", Static).update(
+            f"Cluster: {escape(cluster)}{' ' + escape(facts) if facts else ''}   Target: {escape(target)}"
+        )
         lines = resume_lines(self.wizard.step_states(), self.wizard.resume_notes())
         self.query_one("#status", Static).update("\n".join(escape(line) for line in lines))
         self.update_next()

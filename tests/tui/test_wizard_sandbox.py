@@ -217,3 +217,17 @@ async def test_kill_mid_update_then_reattach(
         assert second.recorded_status("upgrade") == "succeeded", screen_text(second)
         assert "reattaching" in "\n".join(e.text for e in second.run_for("upgrade").log)
     assert current_version(cluster.cluster_version()) == "4.16.20"
+
+
+async def test_first_screen_shows_the_cluster_version_and_channel(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _lab_app(sandbox, tmp_path / "state", monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        deadline = time.monotonic() + 20
+        while "runs 4.16.18" not in screen_text(app):
+            assert time.monotonic() < deadline, screen_text(app)
+            await pilot.pause(0.05)
+        text = " ".join(screen_text(app).split())  # the line may wrap at 80 columns
+        assert "(channel stable-4.16)" in text
+        assert "Target: 4.17.3" in text
