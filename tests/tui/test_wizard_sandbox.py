@@ -224,10 +224,14 @@ async def test_first_screen_shows_the_cluster_version_and_channel(
 ) -> None:
     app = _lab_app(sandbox, tmp_path / "state", monkeypatch)
     async with app.run_test(size=(80, 24)) as pilot:
+        from textual.widgets import Static
+
+        def cluster_line() -> str:
+            return str(app.screen.query_one("#cluster", Static).render())
+
         deadline = time.monotonic() + 20
-        while "runs 4.16.18" not in screen_text(app):
+        while "runs 4.16.18" not in cluster_line():
             assert time.monotonic() < deadline, screen_text(app)
             await pilot.pause(0.05)
-        text = " ".join(screen_text(app).split())  # the line may wrap at 80 columns
-        assert "(channel stable-4.16)" in text
-        assert "Target: 4.17.3" in text
+        assert "runs 4.16.18 (channel stable-4.16)" in cluster_line()
+        assert "Target: 4.17.3" in cluster_line()
