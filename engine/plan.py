@@ -284,7 +284,9 @@ def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
         path=plan.source_path,
         line=line,
         column=col,
-        fix=_FIX_HINTS.get(dotted, "Set '{dotted}' in the plan.").format(plan=plan.source_path or "P", dotted=dotted),
+        fix=_FIX_HINTS.get(dotted, "Set '{dotted}' in the plan.").format(
+            plan=plan.source_path or "P", dotted=dotted
+        ),
     )
 
 
