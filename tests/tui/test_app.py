@@ -117,6 +117,24 @@ async def test_log_batches_and_keeps_bounded_history(make_app: Callable[..., Any
         assert 0 < len(pending) < lines / 10  # batched: far fewer messages than lines
 
 
+async def test_long_log_lines_fold_instead_of_being_cut_at_80_columns(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="mirror", live=False)
+    long = "error: " + " ".join(f"word{i}" for i in range(40)) + " END-OF-LINE"
+
+    def say(ctx: Context) -> None:
+        ctx.emit.info(long)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.run_operation("mirror", "Saying", say)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        log = app.screen.query_one(StepLog)
+        shown = [str(log.lines[i]) for i in range(log.line_count)]
+        assert any("END-OF-LINE" in line for line in shown), shown
+        assert all(len(line) < log.size.width for line in shown)
+
+
 async def test_quit_asks_while_a_cluster_change_runs(make_app: Callable[..., Any]) -> None:
     app = make_app(start_step="mhc-pause", live=False)
     release = threading.Event()

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Log, Static
 
 from tui.widgets.model import LogEntry
-from tui.widgets.step_log import PREFIX
+from tui.widgets.step_log import PREFIX, wrap_lines
 
 MODAL_CSS = """
 .modal-box {
@@ -164,7 +164,11 @@ class LogModal(ModalScreen[None]):
 
     def on_mount(self) -> None:
         log = self.query_one(Log)
-        log.write_lines(PREFIX.get(e.level, "") + e.text for e in self.entries)
+        self.call_after_refresh(self._fill, log)
+
+    def _fill(self, log: Log) -> None:
+        width = log.scrollable_content_region.width - 1
+        log.write_lines(wrap_lines((PREFIX.get(e.level, "") + e.text for e in self.entries), width))
         if not self.entries:
             log.write_line("(nothing logged yet)")
         log.focus()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from textual.widgets import Log
@@ -10,6 +11,22 @@ from engine.events import Level
 from tui.widgets.model import MAX_LOG_LINES, LogEntry
 
 PREFIX = {Level.DEBUG: "  ", Level.INFO: "", Level.WARNING: "warning: ", Level.ERROR: "error: "}
+
+
+def wrap_lines(lines: Iterable[str], width: int) -> list[str]:
+    """Fold lines longer than ``width`` (continuations indented), so nothing is cut off at 80 columns."""
+    out: list[str] = []
+    for line in lines:
+        if width < 20 or len(line) <= width:
+            out.append(line)
+            continue
+        out.extend(
+            textwrap.wrap(
+                line, width, subsequent_indent="    ", break_long_words=True, break_on_hyphens=False
+            )
+            or [""]
+        )
+    return out
 
 
 class StepLog(Log):
@@ -42,7 +59,7 @@ class StepLog(Log):
             self.last_n = e.n
         if lines:
             follow = not self.has_focus or self.is_vertical_scroll_end
-            self.write_lines(lines, scroll_end=False)
+            self.write_lines(wrap_lines(lines, self.scrollable_content_region.width - 1), scroll_end=False)
             if follow:
                 self.scroll_end(animate=False, immediate=True, x_axis=False)
         return len(lines)
