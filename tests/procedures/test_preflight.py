@@ -27,6 +27,9 @@ from engine.preflight import PreflightOptions, run_preflight
 from sandbox.certs import make_ca, make_server_cert
 from tui.commands.preflight import parse_when
 
+# The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("test_preflight")
+
 REPO = Path(__file__).resolve().parents[2]
 TEST_SPEED = float(os.environ.get("OCP_AIRGAP_TEST_SPEED", "600"))
 

@@ -19,6 +19,9 @@ from sandbox import certs
 from sandbox.httpd import SIGSTORE_PREFIX, start_server
 from sandbox.sigstore import sign_payload, sign_release, signature_payload, write_signature
 
+# The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("test_signatures")
+
 REDHAT_KEYS = Path(__file__).parents[2].parent / "shared/data/redhat-release-verification-keys.asc"
 REDHAT_RELEASE_FPR = "567E347AD0044ADE55BA8A5F199E2F91FD431D51"
 REDHAT_BETA_FPR = "B08B659EE86AF623BC90E8DB938A80CAF21541EB"

@@ -29,6 +29,9 @@ from engine.errors import InputError, PreconditionFailed
 from engine.upgrade import evaluate, explain_release_accepted, parse_progressing
 from tests.helpers import wait_until
 
+# The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("test_upgrade")
+
 ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "ab" * 32
 IMAGE = f"mirror.example:8443/ocp4/openshift4@{DIGEST}"
@@ -485,13 +488,19 @@ def test_06_watch_reattaches_after_kill_and_completes(lab: Any, work: dict[str, 
         [sys.executable, "-m", "tui", "upgrade", "watch", "--plan", str(work["plan"]), "--interval", "0.1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
+    watchdog = threading.Timer(120, first.kill)  # never hang the suite if the update does not show up
+    watchdog.start()
     try:
         assert first.stdout is not None
+        seen = False
         for line in first.stdout:
             if "Working towards" in line:
+                seen = True
                 break
+        assert seen, "the first watcher never saw the update progressing"
         first.send_signal(signal.SIGKILL)
     finally:
+        watchdog.cancel()
         with contextlib.suppress(ProcessLookupError):
             first.kill()
         first.wait(10)

@@ -161,6 +161,9 @@ import pytest  # noqa: E402
 from kubernetes import client, watch  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
+# The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("test_apiserver")
+
 KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 MHC_NS = "openshift-machine-api"

@@ -22,10 +22,14 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.helpers import wait_until
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
-    reason="the sandbox lab needs docker-registry and skopeo",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
+        reason="the sandbox lab needs docker-registry and skopeo",
+    ),
+    # the tests share a module-scoped lab: keep them on one xdist worker
+    pytest.mark.xdist_group("test_cvo"),
+]
 
 SPEED = 1200.0
 CV = ("config.openshift.io", "v1", "clusterversions", "version")

@@ -15,6 +15,9 @@ from sandbox.graph import build_model, graph_document, placeholder_payload
 from sandbox.releases import COMPONENT_REPO, OciLayout, build_release, build_releases, component_names
 from sandbox.sigstore import generate_key
 
+# The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("test_releases")
+
 UPSTREAM = "127.0.0.1:5999"
 
 
