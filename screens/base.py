@@ -183,8 +183,8 @@ class StepScreen(Screen[None]):
 
     def sync(self) -> None:
         """Pull what is new in the step's model into the widgets (UI thread)."""
-        if not self.is_mounted or not self.query(StepLog):
-            return  # not composed yet, or being torn down at exit
+        if not self.is_mounted or not all(self.query(w) for w in (StepLog, CommandPane, ProgressPanel)):
+            return  # not composed yet, or being torn down at exit (children go in no set order)
         run = self.run
         log = self.step_log
         entries = run.lines_after(log.last_n)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import Input, Log
 
 from engine.context import Context
 from engine.errors import RegistryAuthError
@@ -117,7 +117,7 @@ async def test_log_batches_and_keeps_bounded_history(make_app: Callable[..., Any
         assert 0 < len(pending) < lines / 10  # batched: far fewer messages than lines
 
 
-async def test_long_log_lines_fold_instead_of_being_cut_at_80_columns(make_app: Callable[..., Any]) -> None:
+async def test_full_log_folds_long_lines_instead_of_cutting_them(make_app: Callable[..., Any]) -> None:
     app = make_app(start_step="mirror", live=False)
     long = "error: " + " ".join(f"word{i}" for i in range(40)) + " END-OF-LINE"
 
@@ -129,7 +129,10 @@ async def test_long_log_lines_fold_instead_of_being_cut_at_80_columns(make_app: 
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause(0.2)
-        log = app.screen.query_one(StepLog)
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, LogModal)
+        log = app.screen.query_one(Log)
         shown = [str(log.lines[i]) for i in range(log.line_count)]
         assert any("END-OF-LINE" in line for line in shown), shown
         assert all(len(line) < log.size.width for line in shown)

@@ -59,7 +59,9 @@ class StepLog(Log):
             self.last_n = e.n
         if lines:
             follow = not self.has_focus or self.is_vertical_scroll_end
-            self.write_lines(wrap_lines(lines, self.scrollable_content_region.width - 1), scroll_end=False)
+            # lines are not folded here: on a small terminal the pane may be one line high, and the start of a
+            # line says more than its end; the full log (l) folds them
+            self.write_lines(lines, scroll_end=False)
             if follow:
                 self.scroll_end(animate=False, immediate=True, x_axis=False)
         return len(lines)
