@@ -140,8 +140,30 @@ class MhcResumeScreen(StepScreen):
             held = mhc.paused_by_tool(journal) if mhc else []
             lines.append("Paused by ocp-airgap: " + (", ".join(r.rsplit("/", 1)[-1] for r in held) or "none"))
             lines.append(f"Changes recorded: {len(journal.changes())}")
+            lines.extend(self._later_lines(journal))
         lines.append("w writes runbook.sh and change-record.md next to the plan.")
         self.query_one("#summary", Static).update(escape("\n".join(lines)))
+
+    def _later_lines(self, journal: Any) -> list[str]:
+        """What remains after this update: budgets to restore, further updates on a multi-hop path."""
+        lines: list[str] = []
+        fixes = engine_module("fixes", "relaxed_pdbs")
+        relaxed = fixes.relaxed_pdbs(journal) if fixes else {}
+        if relaxed:
+            names = ", ".join(r.rsplit("/", 1)[-1] for r in sorted(relaxed))
+            lines.append(f"Relaxed by ocp-airgap: {names}; afterwards: ocp-airgap fix restore --plan P")
+        target = journal.decision("release", "target") or {}
+        path = [str(v) for v in target.get("path") or []]
+        version = str(target.get("version") or self.wizard.plan.release.version)
+        if version in path and path[-1] != version:
+            rest = path[path.index(version) + 1 :]
+            lines.append(
+                f"This update goes to {version}; {path[-1]} needs {len(rest)} more: "
+                + " -> ".join(rest)
+                + "."
+            )
+            lines.append(f"For the next one, run the steps again from Release with the target {path[-1]}.")
+        return lines
 
     def primary_hint(self) -> str:
         return "press r to resume the MachineHealthChecks this tool paused"

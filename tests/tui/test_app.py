@@ -14,7 +14,7 @@ from engine.context import Context
 from engine.errors import RegistryAuthError
 from screens.base import StepScreen
 from tests.helpers import wait_until
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import journal_of, screen_text
 from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
 from tui.widgets.step_log import StepLog
 
@@ -208,3 +208,32 @@ async def wait_for_screen(pilot: Any, app: Any, kind: type) -> None:
 
 def test_wait_helper_exists() -> None:
     assert wait_until(lambda: True)
+
+
+async def test_summary_names_what_remains_after_this_update(
+    make_app: Callable[..., Any], workdir: Path
+) -> None:
+    journal = journal_of(workdir)
+    journal.record_decision(
+        "release",
+        "target",
+        {"version": "4.16.20", "digest": "sha256:" + "1" * 64, "path": ["4.16.18", "4.16.20", "4.17.3"]},
+    )
+    res = "poddisruptionbudget/payments/payments-api-pdb"
+    for phase in ("intent", "done"):
+        journal.change(
+            "fixes",
+            "relax",
+            res,
+            before={"spec": {"minAvailable": 1}},
+            after={"spec": {}},
+            phase=phase,
+            fix="pdb",
+        )
+    app = make_app(start_step="mhc-resume", live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Relaxed by ocp-airgap: payments-api-pdb" in text
+        assert "This update goes to 4.16.20; 4.17.3 needs 1 more: 4.17.3." in text
+        assert "run the steps again from Release with the target 4.17.3" in text
