@@ -396,6 +396,28 @@ def condition(obj: dict[str, Any], ctype: str) -> dict[str, Any] | None:
     return None
 
 
+def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions) against an object's labels. An empty selector matches
+    nothing here: callers use it to find the pods a PodDisruptionBudget protects, and a budget without a selector
+    names no pod worth reporting."""
+    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
 def _what(res: Resource, name: str | None, namespace: str | None) -> str:
     text = f"{res.oc_name}/{name}" if name else res.plural
     if namespace:

@@ -44,6 +44,7 @@ from engine.cluster import (
     Cluster,
     current_version,
     retry_on_conflict,
+    selector_matches,
 )
 from engine.context import Context
 from engine.errors import (
@@ -170,25 +171,6 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def _selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def pdb_id(namespace: str, name: str) -> str:
     return f"pdb/{namespace}/{name}"
 
@@ -281,7 +263,7 @@ def _inspect_pdbs(ctx: Context, out: Inspection) -> None:
         pods = [
             p
             for p in pods_by_ns[ns]
-            if _selector_matches(spec.get("selector") or {}, (p.get("metadata") or {}).get("labels") or {})
+            if selector_matches(spec.get("selector") or {}, (p.get("metadata") or {}).get("labels") or {})
         ]
         after, form = relaxed_pdb_spec(spec, pods)
         if after == spec:
@@ -597,7 +579,7 @@ def _apply_pdb(ctx: Context, fix: Fix) -> StepResult:
         pods = [
             p
             for p in cluster.list(POD, ns)
-            if _selector_matches(spec.get("selector") or {}, (p.get("metadata") or {}).get("labels") or {})
+            if selector_matches(spec.get("selector") or {}, (p.get("metadata") or {}).get("labels") or {})
         ]
         after, _form = relaxed_pdb_spec(spec, pods)
         if after == spec:

@@ -57,6 +57,7 @@ from engine.cluster import (
     Resource,
     condition,
     current_version,
+    selector_matches,
 )
 from engine.context import Context
 from engine.errors import (
@@ -593,23 +594,6 @@ def _check_pools(run: _Run) -> None:
         run.check("MachineConfigPools", PASS, f"all {len(pools)} updated, none paused or degraded", why="mcp")
 
 
-def _selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
-
-
 def _check_pdbs(run: _Run) -> None:
     cluster = run.ctx.cluster
     run.ctx.emit.command(["oc", *cluster.oc_args(), "get", "poddisruptionbudgets", "--all-namespaces"])
@@ -628,7 +612,7 @@ def _check_pdbs(run: _Run) -> None:
         pods = [
             p
             for p in pods_by_ns[ns]
-            if _selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})
+            if selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})
         ]
         spec = pdb.get("spec") or {}
         limit = (
