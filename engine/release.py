@@ -297,6 +297,8 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
         plan.release.channel = selection.channel
     plan.save(plan.source_path)
     ctx.emit.info(f"The plan {plan.source_path} now targets {version} at {digest}.")
+    chosen = selection.choice.chosen
+    hop = next((h for h in chosen.hops if h.to == version), None) if chosen else None
     try:
         ctx.journal.record_decision(
             STEP,
@@ -304,7 +306,12 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
             {
                 "version": version,
                 "digest": digest,
-                "path": selection.choice.chosen.versions if selection.choice.chosen else [],
+                "path": chosen.versions if chosen else [],
+                # a conditional edge of the update graph: `upgrade start` asks for the risks to be accepted
+                "from": hop.frm if hop else selection.current,
+                "risks": [{"name": r.name, "message": r.message, "url": r.url} for r in hop.risks]
+                if hop
+                else [],
             },
             reason="release selection",
         )

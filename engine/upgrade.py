@@ -313,6 +313,32 @@ def oc_upgrade_command(cluster: Cluster, image: str) -> list[str]:
     return ["oc", *cluster.oc_args(), "adm", "upgrade", "--allow-explicit-upgrade", "--to-image", image]
 
 
+def _graph_guard(ctx: Context, decision: Decision, image: str, current: str, accept: bool) -> None:
+    """A disconnected cluster has no ``conditionalUpdates`` of its own, so oc's guard cannot see a conditional
+    edge there. The release step records the risks of the chosen edge from the update graph: refuse them unless
+    accepted, as for a conditional update the cluster itself lists."""
+    try:
+        target = ctx.journal.decision("release", "target") or {}
+    except AirgapError:
+        return  # no cluster journal: nothing recorded by the release step
+    if not target.get("risks") or digest_of(image) != target.get("digest") or target.get("from") != current:
+        return
+    entry = {"release": {"version": target.get("version", ""), "image": image}, "risks": target["risks"]}
+    if not accept:
+        raise PreconditionFailed(
+            f"the update graph marks {current} -> {target.get('version')} as conditional: {_risks_text(entry)}",
+            fix="Read the risks; if they do not apply to this cluster, accept them explicitly "
+            "(--accept-not-recommended; the decision is journaled), or choose a recommended path "
+            "(ocp-airgap release --plan P --write-plan --next-hop).",
+        )
+    decision.conditional = entry
+    decision.version = decision.version or str(target.get("version", ""))
+    decision.warnings.append(
+        f"the update graph marks this update as conditional ({_risks_text(entry)}); "
+        "proceeding because the risks were accepted"
+    )
+
+
 def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> StartPlan:
     """Check prerequisites and guards; build the preview of the ClusterVersion patch."""
     image = target_image(ctx)
@@ -324,6 +350,8 @@ def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> Star
     if decision.kind == "already":
         emit.info(f"info: Cluster is already at {image} (an update to it is applied or in progress).")
         return StartPlan(image, decision, [], None, command)
+    if decision.conditional is None:
+        _graph_guard(ctx, decision, image, current_version(cv), accept_not_recommended)
     prereqs = prerequisites(ctx, image)
     for p in prereqs:
         emit.check(p.name, CheckStatus.PASS if p.ok else CheckStatus.FAIL, p.detail, p.fix)
