@@ -57,6 +57,12 @@ def test_registry_stopped_mid_copy_and_restarted_run_completes_verified(
         wait_until(first_copied.is_set, timeout=60, what="the first image to be copied")
         total = sandbox.release(sandbox.target_version).components + 1
         target.proc.stop()
+        # stay down until the copy has run into the outage (a restart between two requests would go unnoticed)
+        wait_until(
+            lambda: any("retrying in" in t for t in rec.texts()) or not worker.is_alive(),
+            timeout=60,
+            what="the mirror to notice the registry is down",
+        )
         target.proc.start()
     finally:
         worker.join(timeout=180)
