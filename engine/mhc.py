@@ -220,46 +220,14 @@ def prepare_resume(ctx: Context) -> MhcPlan:
 
 def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Pause the planned MHCs (after the caller's confirmation). Journal intent before each patch, done after."""
-    cluster = ctx.cluster
-    journal = ctx.journal
-    emit = ctx.emit
+    journal, emit = ctx.journal, ctx.emit
     journal.step_started(STEP, action="pause")
     for res in plan.settle:
         journal.change(STEP, "pause", res, phase="done", note="found paused after an interrupted run")
         emit.info(f"{res} was paused by an earlier, interrupted run; recorded.")
     for res, why in plan.left_alone.items():
         emit.info(f"{res}: {why}.")
-    paused: list[str] = []
-    for change in plan.changes:
-        ctx.check_cancel()
-        res = change.resource
-        namespace, name = _split(res)
-        journal.change(
-            STEP,
-            "pause",
-            res,
-            before={"annotation": False},
-            after={"annotation": True},
-            command=" ".join(change.command),
-            phase="intent",
-        )
-        emit.command(change.command)
-        outcome = retry_on_conflict(
-            functools.partial(_annotate, cluster, namespace, name, pause=True),
-            on_retry=functools.partial(_retrying, ctx, res),
-        )
-        if outcome == "admin":
-            # somebody else paused it between our look and our patch: theirs, not ours
-            journal.change(STEP, "pause", res, phase="abandoned", note="paused by someone else meanwhile")
-            emit.info(f"{res} was paused by someone else meanwhile; left as theirs.")
-            continue
-        if outcome == "gone":
-            journal.change(STEP, "pause", res, phase="abandoned", note="deleted meanwhile")
-            emit.warning(f"{res} was deleted meanwhile.")
-            continue
-        journal.change(STEP, "pause", res, phase="done")
-        emit.info(f"machinehealthcheck.machine.openshift.io/{name} annotated (paused)")
-        paused.append(res)
+    paused = _annotate_each(ctx, plan, "pause")
     held = paused_by_tool(journal)
     summary = f"paused {len(paused)} MachineHealthCheck(s); ocp-airgap holds {len(held)} paused"
     journal.step_finished(STEP, "succeeded", summary, action="pause", paused=paused, held=held)
@@ -268,42 +236,63 @@ def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
 
 def resume(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Remove the pause annotation from exactly the MHCs this tool paused; leave the administrator's alone."""
-    cluster = ctx.cluster
-    journal = ctx.journal
-    emit = ctx.emit
+    journal, emit = ctx.journal, ctx.emit
     journal.step_started(STEP, action="resume")
     for res in plan.settle:
         journal.change(STEP, "resume", res, phase="done", note="already not paused, or gone")
         emit.info(f"{res} is no longer paused (or no longer exists); record closed.")
     for res, why in plan.left_alone.items():
         emit.info(f"{res}: {why}.")
-    resumed: list[str] = []
+    resumed = _annotate_each(ctx, plan, "resume")
+    summary = f"resumed {len(resumed)} MachineHealthCheck(s)"
+    if plan.left_alone:
+        summary += f"; left {len(plan.left_alone)} paused by an administrator alone"
+    journal.step_finished(STEP, "succeeded", summary, action="resume", resumed=resumed)
+    return {"resumed": resumed, "left_alone": plan.left_alone}
+
+
+def _annotate_each(ctx: Context, plan: MhcPlan, action: str) -> list[str]:
+    """Pause or resume each planned MHC: journal the intent before its patch and the outcome after it, so a crash
+    at any point leaves a record the next run can settle. Returns the resources changed."""
+    pause = action == "pause"
+    journal, emit = ctx.journal, ctx.emit
+    changed: list[str] = []
     for change in plan.changes:
         ctx.check_cancel()
         res = change.resource
         namespace, name = _split(res)
         journal.change(
             STEP,
-            "resume",
+            action,
             res,
-            before={"annotation": True},
-            after={"annotation": False},
+            before={"annotation": not pause},
+            after={"annotation": pause},
             command=" ".join(change.command),
             phase="intent",
         )
         emit.command(change.command)
-        retry_on_conflict(
-            functools.partial(_annotate, cluster, namespace, name, pause=False),
+        outcome = retry_on_conflict(
+            functools.partial(_annotate, ctx.cluster, namespace, name, pause=pause),
             on_retry=functools.partial(_retrying, ctx, res),
         )
-        journal.change(STEP, "resume", res, phase="done")
-        emit.info(f"machinehealthcheck.machine.openshift.io/{name} annotated (resumed)")
-        resumed.append(res)
-    summary = f"resumed {len(resumed)} MachineHealthCheck(s)"
-    if plan.left_alone:
-        summary += f"; left {len(plan.left_alone)} paused by an administrator alone"
-    journal.step_finished(STEP, "succeeded", summary, action="resume", resumed=resumed)
-    return {"resumed": resumed, "left_alone": plan.left_alone}
+        if outcome == "admin":
+            # somebody else paused it between our look and our patch: theirs, not ours
+            journal.change(STEP, action, res, phase="abandoned", note="paused by someone else meanwhile")
+            emit.info(f"{res} was paused by someone else meanwhile; left as theirs.")
+            continue
+        if outcome == "gone":
+            # a pause that found nothing holds nothing; a resume of a deleted MHC closes the record
+            journal.change(
+                STEP, action, res, phase="abandoned" if pause else "done", note="deleted meanwhile"
+            )
+            emit.warning(f"{res} was deleted meanwhile.")
+            continue
+        journal.change(STEP, action, res, phase="done")
+        emit.info(
+            f"machinehealthcheck.machine.openshift.io/{name} annotated ({'paused' if pause else 'resumed'})"
+        )
+        changed.append(res)
+    return changed
 
 
 def _retrying(ctx: Context, res: str, attempt: int) -> None:

@@ -181,10 +181,16 @@ class StepScreen(Screen[None]):
         self.sync()
         self.update_next()
 
+    def ready_for_updates(self) -> bool:
+        """Composed and not being torn down: at exit the children go in no set order, while workers may still
+        report."""
+        parts = (StepLog, CommandPane, ProgressPanel, "#next")
+        return self.is_mounted and all(self.query(p) for p in parts)
+
     def sync(self) -> None:
         """Pull what is new in the step's model into the widgets (UI thread)."""
-        if not self.is_mounted or not all(self.query(w) for w in (StepLog, CommandPane, ProgressPanel)):
-            return  # not composed yet, or being torn down at exit (children go in no set order)
+        if not self.ready_for_updates():
+            return
         run = self.run
         log = self.step_log
         entries = run.lines_after(log.last_n)

@@ -361,6 +361,11 @@ class WizardApp(App[int]):
         self.refresh_steps()
         return worker
 
+    @property
+    def tearing_down(self) -> bool:
+        """The app is exiting (its widgets go away in no set order): no UI update may run any more."""
+        return bool(getattr(self, "_exit", False) or self._closing or self._closed)
+
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -373,6 +378,10 @@ class WizardApp(App[int]):
         step, callback = self._callbacks.pop(worker)
         run = self.run_for(step)
         run.finish()
+        if self.tearing_down:
+            # workers cancelled by the exit report while the screens lose their widgets: keep the model only
+            run.add_line(f"{worker.description}: stopped at exit.", Level.WARNING)
+            return
         if event.state is WorkerState.SUCCESS:
             if callback is not None:
                 try:
@@ -417,7 +426,7 @@ class WizardApp(App[int]):
         if not self.is_screen_installed(step):
             return
         screen = self.get_screen(step)
-        if screen in self.screen_stack and isinstance(screen, StepScreen) and screen.is_mounted:
+        if screen in self.screen_stack and isinstance(screen, StepScreen) and screen.ready_for_updates():
             screen.sync()
             screen.update_next()
 
