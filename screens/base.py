@@ -184,7 +184,7 @@ class StepScreen(Screen[None]):
     def ready_for_updates(self) -> bool:
         """Composed and not being torn down: at exit the children go in no set order, while workers may still
         report."""
-        parts = (StepLog, CommandPane, ProgressPanel, "#next")
+        parts = (StepList, StepLog, CommandPane, ProgressPanel, "#next")
         return self.is_mounted and all(self.query(p) for p in parts)
 
     def sync(self) -> None:

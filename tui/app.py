@@ -273,7 +273,7 @@ class WizardApp(App[int]):
         from screens.base import StepScreen
 
         screen = self.screen
-        if isinstance(screen, StepScreen):
+        if isinstance(screen, StepScreen) and screen.ready_for_updates():
             screen.refresh_state()
 
     def mark_step(self, step: str, status: str, summary: str = "") -> None:
