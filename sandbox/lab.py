@@ -40,6 +40,8 @@ from engine.redact import register_secret
 from sandbox.certs import make_ca, make_server_cert
 from sandbox.graph import graph_document, placeholder_payload
 from sandbox.httpd import GRAPH_PATH, SIGSTORE_PREFIX, ServerProcess, start_server
+from sandbox.profiles import Profile, UnknownProfile
+from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
 from sandbox.roproxy import start_roproxy
@@ -137,6 +139,7 @@ class SandboxInfo:
     signing_key: SigningKeyInfo
     speed: float = 60.0
     timings: dict[str, float] = field(default_factory=dict)
+    profile: str = "default"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxInfo:
@@ -289,8 +292,12 @@ def up(
     jobs: int = 4,
     keep_layout: bool = False,
     progress: Callable[[str], None] | None = None,
+    profile: str = "default",
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
+
+    ``profile``: the shape of cluster to play (:mod:`sandbox.profiles`); its versions replace ``versions``
+    when it names any, and its features reach every part of the lab.
 
     ``versions``: releases to build, oldest first; the first is the cluster's current version, the last (or
     ``target_version``) the plan's target. ``speed``: simulated seconds per real second for the CVO.
@@ -309,10 +316,29 @@ def up(
         with contextlib.suppress(FileNotFoundError):
             (d / stale).unlink()
     say = progress or (lambda _msg: None)
+    try:
+        chosen = get_profile(profile)
+    except UnknownProfile as exc:
+        raise SandboxError(
+            str(exc), fix="Choose one of the profiles listed by 'ocp-airgap sandbox profiles'."
+        ) from None
+    if chosen.versions and list(versions) == list(DEFAULT_VERSIONS):
+        versions = chosen.versions
     procs = _Processes(d)
     try:
         info = _up(
-            d, procs, components, size_mb, speed, list(versions), target_version, timeout, api, jobs, say
+            d,
+            procs,
+            components,
+            size_mb,
+            speed,
+            list(versions),
+            target_version,
+            timeout,
+            api,
+            jobs,
+            say,
+            chosen,
         )
     except BaseException:
         down(d)
@@ -347,6 +373,7 @@ def _up(
     api: bool,
     jobs: int,
     say: Callable[[str], None],
+    profile: Profile,
 ) -> SandboxInfo:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
@@ -517,6 +544,8 @@ def _up(
         },
         "timing": {"speed": speed},
     }
+    api_cfg["cluster"]["profile"] = profile.name  # type: ignore[index]
+    api_cfg["cluster"]["features"] = dict(profile.features)  # type: ignore[index]
 
     def start_api() -> ServerProcess:
         return start_server(
@@ -647,6 +676,7 @@ def _up(
         ),
         speed=speed,
         timings=timings,
+        profile=profile.name,
     )
 
 

@@ -40,6 +40,9 @@ class ClusterConfig:
     image_digest_mirrors: tuple[dict[str, Any], ...] = ()
     reachable_registries: tuple[str, ...] = ()
     signature_store_url: str = "https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release"
+    profile: str = "default"
+    features: dict[str, Any] = field(default_factory=dict)
+    """The lab profile's switches (sandbox.profiles.FEATURES)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def parse_config(data: Any, source: str = "config") -> ServerConfig:
         image_digest_mirrors=tuple(_opt(c, "image_digest_mirrors", list, w, [])),
         reachable_registries=tuple(_opt(c, "reachable_registries", list, w, [])),
         signature_store_url=_opt(c, "signature_store_url", str, w, defaults.signature_store_url),
+        profile=_opt(c, "profile", str, w, "default"),
+        features=_opt(c, "features", dict, w, {}),
     )
     timing_raw = _opt(data, "timing", dict, source, {})
     speed = _opt(timing_raw, "speed", (int, float), f"{source}.timing", 60.0)

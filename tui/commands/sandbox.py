@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="V1,V2,...",
         help="releases to build, oldest first = the cluster's version (default 4.16.18,4.16.20,4.17.3)",
     )
+    up.add_argument(
+        "--profile",
+        default="default",
+        metavar="NAME",
+        help="the shape of cluster the lab plays (see 'ocp-airgap sandbox profiles'; default: default)",
+    )
     up.add_argument("--no-api", action="store_true", help="leave out the simulated OpenShift API")
     up.add_argument("--json", action="store_true", help="print sandbox.json instead of a summary")
     up.set_defaults(func=handle_errors(_up))
@@ -56,6 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     down.add_argument("--dir", required=True, metavar="D")
     down.add_argument("--json", action="store_true")
     down.set_defaults(func=handle_errors(_down))
+
+    profiles = psub.add_parser("profiles", help="list the lab profiles (shapes of cluster the lab can play)")
+    profiles.set_defaults(func=handle_errors(_profiles))
 
     status = psub.add_parser("status", help="show which of the lab's processes are running")
     status.add_argument("--dir", required=True, metavar="D")
@@ -93,6 +102,7 @@ def _up(args: argparse.Namespace) -> int:
         size_mb=args.size_mb,
         speed=args.speed,
         versions=versions,
+        profile=args.profile,
         api=not args.no_api,
         progress=progress,
     )
@@ -142,3 +152,11 @@ def _status(args: argparse.Namespace) -> int:
                 f"{name:<22} pid {s['pid']:<8}{port:<12} {'running' if s['alive'] else 'stopped'}\n"
             )
     return EXIT_OK if running else EXIT_NOT_READY
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from sandbox.profiles import describe
+
+    for line in describe():
+        print(line)
+    return EXIT_OK

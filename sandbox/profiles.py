@@ -1,0 +1,59 @@
+"""Lab profiles: the shapes of cluster the lab can play, so the engine is tried against the clusters admins
+actually run, not only the default one.
+
+A profile names the releases to build (oldest first: the first is the cluster's current version) and a set of
+*features*: switches that the lab's parts read (the simulated API server through ``cluster.features`` in its
+configuration file, the release builder and the signer through :func:`sandbox.lab.up`). Each feature is
+documented where it is defined below, with the real behaviour it reproduces.
+
+``ocp-airgap sandbox up --profile NAME`` and ``sandbox.lab.up(directory, profile=NAME)`` choose one; ``default``
+is what the lab always was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class UnknownProfile(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    versions: tuple[str, ...] = ()
+    """Releases to build, oldest first; empty means the lab's default versions."""
+    features: dict[str, Any] = field(default_factory=dict)
+    """Switches read by the lab's parts; unknown keys are an error (see FEATURES)."""
+
+
+FEATURES: dict[str, str] = {
+    # name → what it reproduces (kept short; the code that reads it names its source)
+}
+"""Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(
+        "default",
+        "OpenShift 4.16 with the Machine API, IDMS-era mirror config, current release keys",
+    ),
+}
+
+
+def get(name: str) -> Profile:
+    try:
+        profile = PROFILES[name]
+    except KeyError:
+        raise UnknownProfile(f"unknown lab profile {name!r}; known: {', '.join(sorted(PROFILES))}") from None
+    unknown = sorted(set(profile.features) - set(FEATURES))
+    if unknown:
+        raise UnknownProfile(f"lab profile {name!r} sets unknown features: {', '.join(unknown)}")
+    return profile
+
+
+def describe() -> list[str]:
+    return [f"{p.name:<14} {p.description}" for p in PROFILES.values()]
