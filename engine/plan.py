@@ -19,6 +19,7 @@ import yaml
 
 from engine.errors import PlanError
 from engine.fsutil import atomic_write_text
+from engine.util import DIGEST
 
 DEFAULT_RELEASE_SOURCE = "quay.io/openshift-release-dev/ocp-release"
 DEFAULT_COMPONENT_SOURCE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev"
@@ -35,7 +36,6 @@ _HOSTPORT = re.compile(
     r"(?::(\d{1,5}))?$"
 )
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CHANNEL = re.compile(r"^(candidate|fast|stable|eus)-\d+\.\d+$")
 
 
@@ -53,7 +53,7 @@ def is_repository(value: str) -> bool:
 
 
 def is_digest(value: str) -> bool:
-    return bool(_DIGEST.match(value))
+    return bool(DIGEST.match(value))
 
 
 @dataclass

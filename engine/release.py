@@ -10,7 +10,7 @@
    ``<release_source>:<version>-<arch>`` (what ``oc adm release info -o jsonpath={.digest}`` prints); when the
    graph names the release by digest too, both must agree.
 4. Release facts — version, digest, component count, errata URL — come from the release image's
-   ``release-metadata`` and ``image-references`` (:mod:`engine.payload`), the errata URL also from the graph.
+   ``release-metadata`` and ``image-references`` (:mod:`engine.oci.payload`), the errata URL also from the graph.
 5. On request the digest is stored in the plan (``release.digest``) and the choice in the journal.
 """
 
@@ -130,7 +130,7 @@ def get_graph(ctx: Context, channel: str, *, graph_file: str = "", save_to: str 
 
 def _source_client(ctx: Context) -> tuple[Any, str, str]:
     from engine.authfile import AuthFile
-    from engine.registry import Reference, RegistryClient
+    from engine.oci.registry import Reference, RegistryClient
 
     plan = ctx.plan
     ref = Reference.parse(f"{plan.endpoints.release_source}:x")
@@ -172,8 +172,8 @@ def resolve_digest(ctx: Context, version: str = "") -> str:
 
 
 def read_release_info(ctx: Context, pullspec: str) -> Any:
-    """The release image's own facts (release-metadata, image-references): an engine.payload ReleaseInfo."""
-    from engine.payload import read_release_pullspec
+    """The release image's own facts (release-metadata, image-references): an engine.oci.payload ReleaseInfo."""
+    from engine.oci.payload import read_release_pullspec
 
     plan = ctx.plan
     ctx.emit.command(["oc", "adm", "release", "info", pullspec], note="version, components, errata URL")

@@ -109,7 +109,7 @@ def _mirror_journaled(ctx: Context, digest: str) -> bool:
 def _mirror_has_digest(ctx: Context, digest: str) -> tuple[bool, str]:
     """Ask the mirror registry for the release manifest by digest (HEAD), with the plan's auth file and CA."""
     from engine.authfile import AuthFile, find_auth_file
-    from engine.registry import RegistryClient
+    from engine.oci.registry import RegistryClient
 
     plan = ctx.plan
     path = find_auth_file(plan.resolve_path(plan.auth_file))

@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from engine.context import Context
+from engine.util import format_bytes, format_duration
 from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
-from tui.commands._common import format_bytes, format_duration
 from tui.widgets.modals import ConfirmModal
 
 NEEDS = ("mirror", "mirror_release", "verify_mirror")
