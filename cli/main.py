@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ascii", action="store_true", help="plain ASCII drawing and no colour, for serial consoles"
     )
+    parser.add_argument(
+        "--lang",
+        metavar="L",
+        help="language of the wizard and its messages: en or ja (default: from LANG / LC_MESSAGES)",
+    )
     parser.set_defaults(func=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     import cli.commands as pkg
@@ -49,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from tui import i18n
+
+    i18n.setup(getattr(args, "lang", None))
     if args.func is None:
         from cli.commands._common import run_wizard
 

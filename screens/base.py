@@ -16,13 +16,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from engine.changes import Change, render_changes
 from engine.events import Level
 from screens.steps import BY_ID, StepInfo
+from tui.i18n import _
 from tui.widgets.checks import CheckTable
 from tui.widgets.commands import CommandPane
+from tui.widgets.keybar import KeyBar
 from tui.widgets.modals import ConfirmModal
 from tui.widgets.model import StepRun
 from tui.widgets.progress import ProgressPanel
@@ -41,13 +43,13 @@ class PlanValidator(Validator):
     """Validates an input with a plain predicate and a message saying what is expected."""
 
     def __init__(self, predicate: Callable[[str], bool], expected: str, *, allow_empty: bool = True) -> None:
-        super().__init__(failure_description=expected)
+        super().__init__(failure_description=_(expected))
         self.predicate = predicate
         self.allow_empty = allow_empty
 
     def validate(self, value: str) -> ValidationResult:
         if not value.strip():
-            return self.success() if self.allow_empty else self.failure("required")
+            return self.success() if self.allow_empty else self.failure(_("required"))
         return self.success() if self.predicate(value.strip()) else self.failure()
 
 
@@ -59,8 +61,8 @@ class StepScreen(Screen[None]):
     AUTO_FOCUS = None
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("r", "primary", "Run"),
+        Binding("c", "cancel", "Cancel"),
         Binding("n", "next", "Next"),
-        Binding("c", "cancel", "Cancel", show=False),
         Binding("l", "full_log", "Log"),
         Binding("escape", "app.go_back", "Back"),
     ]
@@ -68,14 +70,16 @@ class StepScreen(Screen[None]):
     StepScreen #frame { height: 1fr; }
     StepScreen #main { width: 1fr; height: 100%; padding: 0 0 0 1; }
     StepScreen #title { text-style: bold; height: 1; color: $accent; }
-    StepScreen #about { height: auto; max-height: 4; color: $text-muted; }
+    StepScreen #about { height: auto; max-height: 3; color: $text-muted; }
     StepScreen #body { height: auto; max-height: 12; }
-    StepScreen #next { height: 1; text-style: bold; background: $boost; }
+    StepScreen #next { height: auto; max-height: 3; text-style: bold; background: $boost; }
     StepScreen .field { height: 1; margin: 0; }
     StepScreen .field Static.label { width: 14; }
     StepScreen .field Input { width: 1fr; height: 1; border: none; padding: 0; }
-    StepScreen .field Input.-invalid { background: $error 20%; }
+    StepScreen .field Input.-invalid { border: none; background: $error 20%; }
+    StepScreen .field Input.-invalid:focus { border: none; }
     StepScreen .field-error { height: auto; color: $error; }
+    StepScreen .field-error.-empty { display: none; }
     StepScreen .notice { height: auto; color: $warning; }
     """
 
@@ -116,7 +120,7 @@ class StepScreen(Screen[None]):
             yield StepList(ascii_only=self.wizard.ascii_only, id="steps")
             with Vertical(id="main"):
                 yield Static(self.title_text(), id="title")
-                yield Static(escape(self.info.about), id="about")
+                yield Static(escape(_(self.info.about)), id="about")
                 with Vertical(id="body"):
                     yield from self.compose_body()
                 yield ProgressPanel(ascii_only=self.wizard.ascii_only, id="progress")
@@ -124,13 +128,23 @@ class StepScreen(Screen[None]):
                 yield CommandPane(id="commands")
                 yield StepLog(id="log")
                 yield Static("", id="next")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def title_text(self) -> str:
+        """'Step 3 of 10: Release'; on one side of a removable-media transfer it also names the side, so
+        'Step 3 of 3' on the connected host is not read as the end of the whole update."""
         order = self.wizard.order
+        title = escape(_(self.info.title))
         if self.STEP == "welcome" or self.STEP not in order:
-            return escape(self.info.title)
-        return f"Step {order.index(self.STEP)} of {len(order) - 1}: {escape(self.info.title)}"
+            return title
+        text = _("Step {n} of {total}: {title}").format(
+            n=order.index(self.STEP), total=len(order) - 1, title=title
+        )
+        side = {
+            "connected": _("connected host, writes the media"),
+            "disconnected": _("disconnected host, reads the media"),
+        }.get(self.wizard.where)
+        return f"{text}  [$text-muted]({escape(side)})[/]" if side else text
 
     def compose_body(self) -> ComposeResult:
         """Inputs and choices of the step."""
@@ -206,7 +220,9 @@ class StepScreen(Screen[None]):
         if new:
             self.command_pane.display = True
             self.command_pane.add_commands(new)
-        self.progress_panel.show(run.progress_list())
+        # progress is about work under way: a finished operation's last figure ("880 of 903 manifests 97%") would
+        # contradict its result, which the screen shows instead
+        self.progress_panel.show(run.progress_list() if run.running else [])
         if run.checks_version != self._checks_version:
             self._checks_version = run.checks_version
             for table in self.query(CheckTable):
@@ -217,28 +233,54 @@ class StepScreen(Screen[None]):
         self.sync()
 
     def set_next(self, text: str) -> None:
-        self.query_one("#next", Static).update(" Next: " + text)
+        self.query_one("#next", Static).update(" " + _("Next: {what}").format(what=text))
+        self.refresh_bindings()
+
+    def unfinished_before(self) -> list[str]:
+        """Every earlier step still to do that this one needs, directly or through the steps it needs, in the
+        order of the steps."""
+        found: set[str] = set()
+        todo = list(self.wizard.missing_requirements(self.STEP))
+        while todo:
+            step = todo.pop()
+            if step in found:
+                continue
+            found.add(step)
+            todo.extend(self.wizard.missing_requirements(step))
+        return [s for s in self.wizard.order if s in found]
 
     def update_next(self) -> None:
         """Say what to do next; subclasses refine it."""
         run = self.run
         state = self.wizard.step_states().get(self.STEP, "todo")
         if run.running:
-            self.set_next(f"{run.operation}... (c cancels, l full log)")
+            self.set_next(_("{operation}... (c cancels, l full log)").format(operation=run.operation))
+        elif run.outcome == "cancelled":
+            self.set_next(
+                _("{operation} was cancelled: press r to run it again, l for the log").format(
+                    operation=run.last_operation
+                )
+            )
         elif state == "blocked":
-            missing = ", ".join(BY_ID[s].title for s in self.wizard.missing_requirements(self.STEP))
-            self.set_next(f"first finish: {missing} (Esc goes back)")
+            missing = ", ".join(_(BY_ID[s].title) for s in self.unfinished_before())
+            self.set_next(_("first finish: {steps} (Esc goes back)").format(steps=missing))
         elif state in ("done", "skipped"):
-            self.set_next("press n for the next step")
+            self.set_next(_("press n for the next step"))
         else:
             self.set_next(self.primary_hint())
 
     def primary_hint(self) -> str:
-        return "press r to run this step"
+        return _("press r to run this step")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The cancel key is shown (and works) only while something runs."""
+        if action == "cancel":
+            return self.is_mounted and self.run.running
+        return True
 
     # ----- actions --------------------------------------------------------------------------------------
     def action_primary(self) -> None:
-        self.notify("This step has nothing to run.", severity="warning")
+        self.notify(_("This step has nothing to run."), severity="warning")
 
     def action_next(self) -> None:
         self.wizard.go_next(self.STEP)
@@ -246,26 +288,32 @@ class StepScreen(Screen[None]):
     def action_cancel(self) -> None:
         if self.run.running:
             self.run.cancel.set()
-            self.run.add_line("cancel requested; the operation stops at the next safe point", Level.WARNING)
+            self.run.add_line(
+                _("cancel requested; the operation stops at the next safe point"), Level.WARNING
+            )
             self.sync()
         else:
-            self.notify("Nothing is running.")
+            self.notify(_("Nothing is running."))
 
     def action_full_log(self) -> None:
         self.wizard.show_full_log(self.STEP)
 
     def check_blocked(self) -> bool:
         """True (and a notice) when the step's requirements are not met."""
-        missing = self.wizard.missing_requirements(self.STEP)
+        missing = self.unfinished_before()
         if missing:
-            names = ", ".join(BY_ID[s].title for s in missing)
-            self.notify(f"Finish {names} first.", title="Blocked", severity="warning")
+            names = ", ".join(_(BY_ID[s].title) for s in missing)
+            self.notify(
+                _("Finish {steps} first.").format(steps=names), title=_("Blocked"), severity="warning"
+            )
             return True
         return False
 
     def check_not_running(self) -> bool:
         if self.run.running:
-            self.notify(f"{self.run.operation} is still running.", severity="warning")
+            self.notify(
+                _("{operation} is still running.").format(operation=self.run.operation), severity="warning"
+            )
             return False
         return True
 
@@ -291,30 +339,34 @@ class StepScreen(Screen[None]):
         *,
         confirm_title: str = "",
         apply_when_unchanged: bool = True,
+        preview: Callable[[T], str] | None = None,
     ) -> None:
         """The engine's two phases: ``prepare(ctx)`` builds the change previews (nothing changes), the user
-        confirms them in the modal, then ``apply(ctx, prepared)`` makes them. Nothing changes without a 'y'."""
+        confirms them in the modal, then ``apply(ctx, prepared)`` makes them. Nothing changes without a 'y'.
+        ``preview`` gives a readable summary to show instead of the raw diff (which stays one key away)."""
 
         def prepared(result: T) -> None:
             changes = changes_of(result)
 
             def go() -> None:
                 self.start(
-                    f"Applying: {description}",
+                    _("Applying: {what}").format(what=description),
                     lambda ctx: apply(ctx, result),
                     on_done,
                     changes_cluster=True,
                 )
 
             if not changes:
-                self.run.add_line("No change is needed.")
+                self.run.add_line(_("No change is needed."))
                 self.sync()
                 if apply_when_unchanged:
                     go()
                 return
-            self.confirm_changes(confirm_title or description, changes, go)
+            self.confirm_changes(
+                confirm_title or description, changes, go, summary=preview(result) if preview else ""
+            )
 
-        self.start(f"Preparing: {description}", prepare, prepared)
+        self.start(_("Preparing: {what}").format(what=description), prepare, prepared)
 
     def confirm_changes(
         self,
@@ -322,11 +374,12 @@ class StepScreen(Screen[None]):
         changes: list[Change],
         then: Callable[[], None],
         *,
-        question: str = "Apply these changes?",
+        question: str = "",
+        summary: str = "",
     ) -> None:
-        """Show the changes; ``then()`` runs only on 'y'."""
+        """Show the changes (or ``summary``, with the changes one key away); ``then()`` runs only on 'y'."""
         if not changes:
-            self.run.add_line("No change is needed: the cluster already matches.")
+            self.run.add_line(_("No change is needed: the cluster already matches."))
             self.sync()
             return
 
@@ -334,7 +387,16 @@ class StepScreen(Screen[None]):
             if yes:
                 then()
             else:
-                self.run.add_line("Not confirmed: nothing was changed.", Level.WARNING)
+                self.run.add_line(_("Not confirmed: nothing was changed."), Level.WARNING)
                 self.sync()
 
-        self.app.push_screen(ConfirmModal(title, render_changes(changes), question), answered)
+        rendered = render_changes(changes)
+        self.app.push_screen(
+            ConfirmModal(
+                title,
+                summary or rendered,
+                question or _("Apply these changes?"),
+                details=rendered if summary else "",
+            ),
+            answered,
+        )

@@ -11,12 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import catalog
 from engine.context import Context
 from engine.util import BY_DIGEST
-from screens._engine import engine_module, unavailable_text
 from screens.base import PlanValidator, StepScreen
-
-NEEDS = ("catalog", "list_catalogs", "prepare_set", "set_image", "wait_ready")
+from tui.i18n import _
 
 
 class CatalogScreen(StepScreen):
@@ -27,13 +26,13 @@ class CatalogScreen(StepScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        yield self.field("Catalog", "catalog-name", "", placeholder="e.g. redhat-operators")
+        yield self.field(_("Catalog"), "catalog-name", "", placeholder=_("e.g. redhat-operators"))
         yield self.field(
-            "Index image",
+            _("Index image"),
             "catalog-image",
             "",
             PlanValidator(lambda v: bool(BY_DIGEST.match(v)), "expected <registry>/<repo>@sha256:<64 hex>"),
-            placeholder="mirrored index image by digest",
+            placeholder=_("mirrored index image by digest"),
         )
         yield Static("", classes="field-error", id="field-error")
         yield Static("", id="catalogs")
@@ -43,15 +42,11 @@ class CatalogScreen(StepScreen):
         self.load()
 
     def load(self) -> None:
-        cat = engine_module(*NEEDS)
-        if cat is None:
-            self.query_one("#catalogs", Static).update(escape(unavailable_text(*NEEDS)))
-            return
         if self.wizard.live and not self.run.running:
-            self.start("Listing the CatalogSources", cat.list_catalogs, self._listed)
+            self.start(_("Listing the CatalogSources"), catalog.list_catalogs, self._listed)
 
-    def _listed(self, catalogs: list[Any]) -> None:
-        lines = [f"{c.name}: {c.state or '?'}  {c.image}" for c in catalogs[:4]] or ["No CatalogSource."]
+    def _listed(self, catalogs: list[catalog.CatalogInfo]) -> None:
+        lines = [f"{c.name}: {c.state or '?'}  {c.image}" for c in catalogs[:4]] or [_("No CatalogSource.")]
         self.query_one("#catalogs", Static).update(escape("\n".join(lines)))
 
     @on(Input.Changed, "#catalog-image")
@@ -67,38 +62,35 @@ class CatalogScreen(StepScreen):
         self.set_focus(None)
 
     def primary_hint(self) -> str:
-        return "give a catalog and its new index image and press r, or press s to skip this step"
+        return _("give a catalog and its new index image and press r, or press s to skip this step")
 
     def action_primary(self) -> None:
-        cat = engine_module(*NEEDS)
-        if cat is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
+        cat = catalog
         if not self.check_not_running() or self.check_blocked():
             return
         name = self.query_one("#catalog-name", Input).value.strip()
         image = self.query_one("#catalog-image", Input).value.strip()
         if not name or not image:
             self.notify(
-                "Give the catalog name and the new index image, or press s to skip.", severity="warning"
+                _("Give the catalog name and the new index image, or press s to skip."), severity="warning"
             )
             return
 
-        def prepare(ctx: Context) -> Any:
+        def prepare(ctx: Context) -> catalog.CatalogPlan:
             return cat.prepare_set(ctx, name, image)
 
-        def apply(ctx: Context, plan: Any) -> Any:
+        def apply(ctx: Context, plan: catalog.CatalogPlan) -> dict[str, Any]:
             data = cat.set_image(ctx, plan)
             data["state"] = cat.wait_ready(ctx, name, image, interval=self.wizard.watch_interval)
             return data
 
         self.prepare_then_apply(
-            f"point catalogsource/{name} at the new index image",
+            _("point catalogsource/{name} at the new index image").format(name=name),
             prepare,
             lambda plan: list(plan.changes),
             apply,
             self._done,
-            confirm_title="Change the CatalogSource's image?",
+            confirm_title=_("Change the CatalogSource's image?"),
         )
 
     def _done(self, data: dict[str, Any]) -> None:
@@ -111,5 +103,5 @@ class CatalogScreen(StepScreen):
         if not self.check_not_running():
             return
         self.wizard.mark_step(self.STEP, "skipped", "no operator catalog mirrored")
-        self.run.add_line("Skipped: the operator catalogs are left as they are.")
+        self.run.add_line(_("Skipped: the operator catalogs are left as they are."))
         self.refresh_state()

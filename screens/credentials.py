@@ -5,27 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import credentials, pullsecret, trust
 from engine.changes import Change
 from engine.context import Context
 from engine.errors import CredentialsError, KeyringUnavailable
-from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
-
-NEEDS = ("pullsecret", "prepare_merge", "write_auth_file", "load_file", "load_from_cluster")
+from tui.i18n import _
 
 
 @dataclass
 class PreparedCredentials:
-    update: Any
-    trust_steps: list[Any] = field(default_factory=list)
+    update: pullsecret.AuthFileUpdate
+    trust_steps: list[trust.ClusterTrustStep] = field(default_factory=list)
     password: str = ""
     remember: bool = True
 
@@ -41,26 +39,22 @@ class CredentialsScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         plan = self.wizard.plan
-        yield self.field("Pull secret", "pull-secret", "")
-        yield self.field("Mirror user", "username", plan.mirror.username)
-        yield self.field("Password", "password", "", password=True)
-        yield self.field("Auth file", "auth-file", plan.auth_file)
-        yield self.field("Mirror CA", "ca-file", plan.mirror.ca_file)
-        yield Static("", classes="notice", id="notice")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        notice = self.query_one("#notice", Static)
-        if engine_module(*NEEDS) is None:
-            notice.update(escape(unavailable_text(*NEEDS)))
-        else:
-            notice.update(
+        yield self.field(_("Pull secret"), "pull-secret", "")
+        yield self.field(_("Mirror user"), "username", plan.mirror.username)
+        yield self.field(_("Password"), "password", "", password=True)
+        yield self.field(_("Auth file"), "auth-file", plan.auth_file)
+        yield self.field(_("Mirror CA"), "ca-file", plan.mirror.ca_file)
+        yield Static(
+            _(
                 "Empty pull secret = read the cluster's; empty password = the keyring's (or the plan's "
                 "password file)."
-            )
+            ),
+            classes="notice",
+            id="notice",
+        )
 
     def primary_hint(self) -> str:
-        return "check the fields (Tab), then press r to preview the merged auth file"
+        return _("check the fields (Tab), then press r to preview the merged auth file")
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
@@ -78,29 +72,23 @@ class CredentialsScreen(StepScreen):
         self.set_focus(None)
 
     def action_primary(self) -> None:
-        ps = engine_module(*NEEDS)
-        if ps is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
         if not self.check_not_running() or self.check_blocked():
             return
         source = self.query_one("#pull-secret", Input).value.strip()
         typed = self.query_one("#password", Input).value
         self.wizard.save_plan()
         self.prepare_then_apply(
-            "merge the mirror credentials and trust its CA",
+            _("merge the mirror credentials and trust its CA"),
             lambda ctx: self._prepare(ctx, source, typed),
             lambda prep: prep.changes(),
             self._apply,
             self._done,
-            confirm_title="Write the auth file and make the cluster trust the mirror CA?",
+            confirm_title=_("Write the auth file and make the cluster trust the mirror CA?"),
         )
 
     # ----- worker side ----------------------------------------------------------------------------------
     @staticmethod
     def _prepare(ctx: Context, source: str, typed: str) -> PreparedCredentials:
-        from engine import credentials, pullsecret
-
         plan = ctx.plan
         plan.require("mirror.registry", "mirror.username")
         if source:
@@ -127,7 +115,7 @@ class CredentialsScreen(StepScreen):
         if not password:
             raise CredentialsError(
                 f"no password for {plan.mirror.username} on {plan.mirror.registry}",
-                fix="Type it in the Password field; it is kept in the system keyring, never in the plan.",
+                fix=_("Type it in the Password field; it is kept in the system keyring, never in the plan."),
             )
         from engine.redact import register_credentials
 
@@ -137,23 +125,15 @@ class CredentialsScreen(StepScreen):
         )
         prepared = PreparedCredentials(update, password=password, remember=remember)
         if plan.mirror.ca_file:
-            trust = engine_module("trust", "load_ca", "plan_cluster_trust", "apply_cluster_trust")
-            if trust is None:
-                ctx.emit.warning(unavailable_text("trust", "plan_cluster_trust"))
-            else:
-                ca = trust.load_ca(plan.resolve_path(plan.mirror.ca_file))
-                prepared.trust_steps = list(trust.plan_cluster_trust(ctx, plan.mirror.registry, ca))
+            ca = trust.load_ca(plan.resolve_path(plan.mirror.ca_file))
+            prepared.trust_steps = list(trust.plan_cluster_trust(ctx, plan.mirror.registry, ca))
         return prepared
 
     @staticmethod
     def _apply(ctx: Context, prep: PreparedCredentials) -> str:
-        from engine import credentials, pullsecret
-
         plan = ctx.plan
         pullsecret.write_auth_file(ctx, prep.update)
         if prep.trust_steps:
-            from engine import trust
-
             trust.apply_cluster_trust(ctx, prep.trust_steps)
         if prep.remember:
             try:
@@ -170,5 +150,5 @@ class CredentialsScreen(StepScreen):
         self.wizard.save_plan()
         self.query_one("#auth-file", Input).value = self.wizard.plan.auth_file
         self.wizard.mark_step(self.STEP, "succeeded", summary)
-        self.run.add_line(f"Done: {summary}.")
+        self.run.add_line(_("Done: {summary}.").format(summary=summary))
         self.refresh_state()

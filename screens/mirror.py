@@ -3,7 +3,7 @@ from the media into the registry. A dry run always comes first and its numbers a
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
@@ -11,30 +11,38 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import mirror
 from engine.context import Context
 from engine.util import format_bytes, format_duration
-from screens._engine import engine_module, unavailable_text
-from screens.base import StepScreen
+from screens.base import PlanValidator, StepScreen
+from screens.welcome import MEDIA_EXPECTED, is_absolute_path
+from tui.i18n import N_, _
 from tui.widgets.modals import ConfirmModal
 
-NEEDS = ("mirror", "mirror_release", "verify_mirror")
 MODE_TEXT = {
-    "direct": "direct: source registry -> mirror registry",
-    "to-media": "to media: source registry -> removable media",
-    "from-media": "from media: removable media -> mirror registry",
+    "direct": N_("direct: source registry -> mirror registry"),
+    "to-media": N_("to media: source registry -> removable media"),
+    "from-media": N_("from media: removable media -> mirror registry"),
 }
 
 
-def summary_lines(summary: Any) -> list[str]:
+def summary_lines(summary: mirror.MirrorSummary) -> list[str]:
     d = summary.to_dict()
+    copy = d["images_total"] - d["images_skipped"]
+    head = (
+        _("Would copy {n} of {total} images ({skipped} already there)")
+        if d["dry_run"]
+        else _("Copied {n} of {total} images ({skipped} already there)")
+    )
+    size = format_bytes(d["bytes_copied"] if not d["dry_run"] else d["bytes_needed"])
     lines = [
-        f"{'Would copy' if d['dry_run'] else 'Copied'} {d['images_total'] - d['images_skipped']} of "
-        f"{d['images_total']} images ({d['images_skipped']} already there)",
-        f"Bytes: {format_bytes(d['bytes_copied'] if not d['dry_run'] else d['bytes_needed'])}"
-        + (f" in {format_duration(d['seconds'])}" if not d["dry_run"] else ""),
+        head.format(n=copy, total=d["images_total"], skipped=d["images_skipped"]),
+        _("Bytes: {size}").format(size=size)
+        if d["dry_run"]
+        else _("Bytes: {size} in {time}").format(size=size, time=format_duration(d["seconds"])),
     ]
     if d["verified"] is not None:
-        lines.append("Verified by digest: " + ("yes" if d["verified"] else "NO"))
+        lines.append(_("Verified by digest: yes") if d["verified"] else _("Verified by digest: NO"))
     return lines
 
 
@@ -46,12 +54,20 @@ class MirrorScreen(StepScreen):
     ]
     DEFAULT_CSS = """
     MirrorScreen #summary { height: auto; max-height: 3; }
+    MirrorScreen #field-error.-empty { display: none; }
     """
 
     def compose_body(self) -> ComposeResult:
         plan = self.wizard.plan
         yield Static("", id="mode")
-        yield self.field("Media path", "media-path", plan.mirroring.media_path)
+        yield self.field(
+            _("Media path"),
+            "media-path",
+            plan.mirroring.media_path,
+            PlanValidator(is_absolute_path, MEDIA_EXPECTED),
+            placeholder=_("absolute path, e.g. /mnt/media"),
+        )
+        yield Static("", classes="field-error -empty", id="field-error")
         yield Static("", id="summary")
 
     def on_mount(self) -> None:
@@ -64,37 +80,45 @@ class MirrorScreen(StepScreen):
 
     def show_mode(self) -> None:
         plan = self.wizard.plan
+        mode = escape(
+            _(MODE_TEXT[plan.mirroring.mode]) if plan.mirroring.mode in MODE_TEXT else plan.mirroring.mode
+        )
         self.query_one("#mode", Static).update(
-            f"Mode: [b]{escape(MODE_TEXT.get(plan.mirroring.mode, plan.mirroring.mode))}[/b] (set on Welcome)"
+            _("Mode: {mode} (set on Welcome)").format(mode=f"[b]{mode}[/b]")
         )
         media_field = self.query_one("#media-path").parent
         if media_field is not None:
             media_field.display = plan.mirroring.mode != "direct"
-        if engine_module(*NEEDS) is None:
-            self.query_one("#summary", Static).update(escape(unavailable_text(*NEEDS)))
         self.show_planned_commands()
 
     def primary_hint(self) -> str:
-        return "press r for a dry run; the copy starts only after you confirm its numbers"
+        return _("press r for a dry run; the copy starts only after you confirm its numbers")
 
     def update_next(self) -> None:
         if (
             self.wizard.recorded_status(self.STEP) == "succeeded"
             and self.wizard.plan.mirroring.mode == "to-media"
         ):
-            self.set_next("media written: carry it to the disconnected host and run the wizard there")
+            self.set_next(_("media written: carry it to the disconnected host and run the wizard there"))
         else:
             super().update_next()
 
     @on(Input.Changed, "#media-path")
     def _media(self, event: Input.Changed) -> None:
+        error = self.query_one("#field-error", Static)
+        if event.validation_result is not None and not event.validation_result.is_valid:
+            error.update(escape(f"{event.value}: " + "; ".join(event.validation_result.failure_descriptions)))
+            error.remove_class("-empty")
+            return
+        error.update("")
+        error.add_class("-empty")
         self.wizard.plan.mirroring.media_path = event.value.strip()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)
 
-    def _options(self, mirror: Any, *, dry_run: bool) -> Any:
+    def _options(self, *, dry_run: bool) -> mirror.MirrorOptions:
         plan = self.wizard.plan
         media = plan.resolve_path(plan.mirroring.media_path)
         if plan.mirroring.mode == "to-media":
@@ -104,54 +128,59 @@ class MirrorScreen(StepScreen):
         return mirror.MirrorOptions(dry_run=dry_run)
 
     def action_primary(self) -> None:
-        mirror = engine_module(*NEEDS)
-        if mirror is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
         if not self.check_not_running() or self.check_blocked():
             return
+        plan = self.wizard.plan
+        if plan.mirroring.mode != "direct" and not is_absolute_path(plan.mirroring.media_path):
+            self.notify(_(MEDIA_EXPECTED), title=_("Media path"), severity="error")
+            return
         self.wizard.save_plan()
-        dry = self._options(mirror, dry_run=True)
+        dry = self._options(dry_run=True)
 
-        def dry_run(ctx: Context) -> Any:
+        def dry_run(ctx: Context) -> mirror.MirrorSummary:
             return mirror.mirror_release(ctx, dry)
 
-        self.start("Dry run of the mirroring", dry_run, self._dry_run_done)
+        self.start(_("Dry run of the mirroring"), dry_run, self._dry_run_done)
 
-    def _dry_run_done(self, summary: Any) -> None:
+    def _dry_run_done(self, summary: mirror.MirrorSummary) -> None:
         lines = summary_lines(summary)
         self.query_one("#summary", Static).update(escape("\n".join(lines)))
         d = summary.to_dict()
         to_copy = d["images_total"] - d["images_skipped"]
-        mirror = engine_module(*NEEDS)
-        assert mirror is not None
-        options = self._options(mirror, dry_run=False)
+        options = self._options(dry_run=False)
 
-        def copy(ctx: Context) -> Any:
+        def copy(ctx: Context) -> mirror.MirrorSummary:
             return mirror.mirror_release(ctx, options)
 
         if to_copy == 0:
-            self.run.add_line("Everything is already mirrored: verifying.")
-            self.start("Mirroring (verify only)", copy, self._done)
+            self.run.add_line(_("Everything is already mirrored: verifying."))
+            self.start(_("Mirroring (verify only)"), copy, self._done)
             return
         text = "\n".join(
-            [*lines, f"Target: {d['target']}", "", "Nothing is deleted; a second run skips what is there."]
+            [
+                *lines,
+                _("Target: {target}").format(target=d["target"]),
+                "",
+                _("Nothing is deleted; a second run skips what is there."),
+            ]
         )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.start("Mirroring the release", copy, self._done)
+                self.start(_("Mirroring the release"), copy, self._done)
             else:
-                self.run.add_line("Mirroring not started.")
+                self.run.add_line(_("Mirroring not started."))
                 self.sync()
 
-        self.app.push_screen(ConfirmModal("Mirror the release?", text, "Start copying?"), answered)
+        self.app.push_screen(
+            ConfirmModal(_("Mirror the release?"), text, _("Start copying?"), yes_label=_("copy")), answered
+        )
 
-    def _done(self, summary: Any) -> None:
+    def _done(self, summary: mirror.MirrorSummary) -> None:
         self.query_one("#summary", Static).update(escape("\n".join(summary_lines(summary))))
         d = summary.to_dict()
         for name, path in d["files"].items():
-            self.run.add_line(f"wrote {name}: {path}")
+            self.run.add_line(_("wrote {name}: {path}").format(name=name, path=path))
         if d["failures"]:
             self.wizard.mark_step(self.STEP, "failed", "; ".join(d["failures"])[:200])
         else:
@@ -159,23 +188,22 @@ class MirrorScreen(StepScreen):
         self.refresh_state()
 
     def action_verify(self) -> None:
-        mirror = engine_module(*NEEDS)
-        if mirror is None or not self.check_not_running():
+        if not self.check_not_running():
             return
         plan = self.wizard.plan
         to_dir = plan.resolve_path(plan.mirroring.media_path) if plan.mirroring.mode == "to-media" else ""
 
-        def verify(ctx: Context) -> Any:
+        def verify(ctx: Context) -> mirror.VerifyReport:
             return mirror.verify_mirror(ctx, to_dir=to_dir)
 
-        def verified(report: Any) -> None:
-            problems = list(mirror.iter_problems(report)) if hasattr(mirror, "iter_problems") else []
+        def verified(report: mirror.VerifyReport) -> None:
+            problems = list(mirror.iter_problems(report))
             if problems:
                 for p in problems[:50]:
                     self.run.add_line(p)
-                self.notify(f"{len(problems)} problem(s) found; see the log.", severity="error")
+                self.notify(_("{n} problem(s) found; see the log.").format(n=len(problems)), severity="error")
             else:
-                self.run.add_line("Verified: every manifest and blob is there by digest.")
+                self.run.add_line(_("Verified: every manifest and blob is there by digest."))
             self.sync()
 
-        self.start("Verifying the mirror", verify, verified)
+        self.start(_("Verifying the mirror"), verify, verified)

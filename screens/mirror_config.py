@@ -11,11 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from engine import mirrorconfig
 from engine.context import Context
-from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
-
-NEEDS = ("mirrorconfig", "prepare", "apply", "watch_rollout")
+from tui.i18n import _
 
 
 class MirrorConfigScreen(StepScreen):
@@ -36,42 +35,37 @@ class MirrorConfigScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.show_scope()
-        if engine_module(*NEEDS) is None:
-            self.query_one("#kind", Static).update(escape(unavailable_text(*NEEDS)))
 
     def show_scope(self) -> None:
         text = {
-            "repository": "per repository (only the release repositories)",
-            "registry": "whole registry (wider scope: fewer node restarts when repositories change)",
+            "repository": _("per repository (only the release repositories)"),
+            "registry": _("whole registry (wider scope: fewer node restarts when repositories change)"),
         }[self.scope]
-        self.query_one("#scope", Static).update(f"Scope: [b]{escape(text)}[/b]  (g changes)")
+        self.query_one("#scope", Static).update(
+            _("Scope: {scope}  (g changes)").format(scope=f"[b]{escape(text)}[/b]")
+        )
 
     def action_scope(self) -> None:
         self.scope = "registry" if self.scope == "repository" else "repository"
         self.show_scope()
 
     def primary_hint(self) -> str:
-        return "press r to compare the mirror set with the cluster's and preview it"
+        return _("press r to compare the mirror set with the cluster's and preview it")
 
     def action_primary(self) -> None:
-        mc = engine_module(*NEEDS)
-        if mc is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
+        mc = mirrorconfig
         if not self.check_not_running() or self.check_blocked():
             return
         scope = self.scope
-        holder: dict[str, Any] = {}
 
-        def prepare(ctx: Context) -> Any:
+        def prepare(ctx: Context) -> mirrorconfig.MirrorConfigPlan:
             plan = mc.prepare(ctx, scope=scope)
             ctx.emit.info(plan.why)
             for note in plan.notes:
                 ctx.emit.info(note)
             return plan
 
-        def apply(ctx: Context, plan: Any) -> Any:
-            holder["kind"] = plan.kind.kind
+        def apply(ctx: Context, plan: mirrorconfig.MirrorConfigPlan) -> dict[str, Any]:
             data = mc.apply(ctx, plan)
             if data.get("applied", True) and data.get("pools"):
                 data["rollout"] = mc.watch_rollout(
@@ -80,17 +74,24 @@ class MirrorConfigScreen(StepScreen):
             return data
 
         self.prepare_then_apply(
-            "the repository mirroring config",
+            _("the repository mirroring config"),
             prepare,
             lambda plan: list(plan.changes),
             apply,
             self._done,
-            confirm_title="Apply this mirror set to the cluster?",
+            confirm_title=_("Apply this mirror set to the cluster?"),
         )
 
     def _done(self, data: dict[str, Any]) -> None:
-        kind = data.get("kind", "mirror set")
+        kind = str(data.get("kind") or "ImageDigestMirrorSet")
         name = data.get("name", "")
-        self.query_one("#kind", Static).update(escape(f"{kind} {name}: in place"))
+        # the kind actually applied (IDMS from 4.13, ICSP before), with the command that shows it
+        self.query_one("#kind", Static).update(
+            escape(
+                _("{kind} {name}: in place; see it with: oc get {resource} {name} -o yaml").format(
+                    kind=kind, name=name, resource=kind.lower()
+                )
+            )
+        )
         self.wizard.mark_step(self.STEP, "succeeded", f"{kind} {name} in place")
         self.refresh_state()

@@ -4,22 +4,25 @@ each with pass/warn/fail, why it matters and the fix. Nothing is changed on the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
+from engine import fixes, preflight
+from engine.changes import render_changes
 from engine.context import Context
-from engine.events import CheckStatus
-from screens._engine import engine_module, unavailable_text
+from engine.events import CheckResult, CheckStatus, StepResult
 from screens.base import PlanValidator, StepScreen
+from tui.i18n import _, ngettext
 from tui.widgets.checks import CheckTable
 from tui.widgets.modals import ConfirmModal
 
-NEEDS = ("preflight", "run_preflight")
+FIXABLE_CHECKS = frozenset({"PodDisruptionBudgets", "CloudCredential", "MachineConfigPools"})
+"""The checks :func:`engine.fixes.available_fixes` can answer (``Fix.check``)."""
 
 
 def parse_when(value: str) -> datetime | None:
@@ -39,94 +42,115 @@ def _valid_when(value: str) -> bool:
     return True
 
 
+def counts_text(passed: int, warned: int, failed: int) -> str:
+    return ", ".join(
+        [
+            ngettext("{n} passed", "{n} passed", passed).format(n=passed),
+            ngettext("{n} warning", "{n} warnings", warned).format(n=warned),
+            ngettext("{n} failed", "{n} failed", failed).format(n=failed),
+        ]
+    )
+
+
 class PreflightScreen(StepScreen):
     STEP = "preflight"
     DEFAULT_CSS = """
-    PreflightScreen CommandPane { height: 3; }
+    PreflightScreen CommandPane { max-height: 4; }
     PreflightScreen StepLog { height: 3; min-height: 3; }
-    PreflightScreen CheckTable { height: 1fr; min-height: 6; }
     PreflightScreen #counts { height: auto; max-height: 2; }
+    PreflightScreen #counts.-empty { display: none; }
     """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("r", "primary", "Run checks"),
         Binding("x", "fix", "Fix"),
-        Binding("a", "accept", "Accept failures", show=False),
+        Binding("a", "accept", "Accept"),
+        Binding("up", "row(-1)", "Previous check", show=False),
+        Binding("down", "row(1)", "Next check", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:
         yield self.field(
-            "etcd backup",
+            _("etcd backup"),
             "etcd-backup",
             "",
             PlanValidator(_valid_when, "expected a date and time, e.g. 2025-03-14 08:00 (UTC)"),
-            placeholder="when was it taken? e.g. 2025-03-14 08:00",
+            placeholder=_("when was it taken? e.g. 2025-03-14 08:00"),
         )
-        yield Static("", classes="field-error", id="field-error")
-        yield Static("", id="counts")
+        yield Static("", classes="field-error -empty", id="field-error")
+        yield Static("", id="counts", classes="-empty")
 
     def compose_results(self) -> ComposeResult:
-        yield CheckTable(id="checks")
+        yield CheckTable(id="checks", fixable=lambda c: c.name in FIXABLE_CHECKS)
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        if engine_module(*NEEDS) is None:
-            self.query_one("#counts", Static).update(escape(unavailable_text(*NEEDS)))
+    @property
+    def check_table(self) -> CheckTable:
+        return self.query_one(CheckTable)
 
     @on(Input.Changed, "#etcd-backup")
     def _changed(self, event: Input.Changed) -> None:
         error = self.query_one("#field-error", Static)
         if event.validation_result is not None and not event.validation_result.is_valid:
             error.update(escape("; ".join(event.validation_result.failure_descriptions)))
+            error.remove_class("-empty")
         else:
             error.update("")
+            error.add_class("-empty")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)
 
+    def action_row(self, delta: int) -> None:
+        """Arrows move in the table at once, whatever has the focus (a field keeps its own arrows)."""
+        table = self.check_table.table
+        if isinstance(self.focused, Input | DataTable) or table.row_count == 0:
+            return
+        table.focus()
+        table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + delta)), scroll=True)
+
     def primary_hint(self) -> str:
         if self.run.check_list():
-            return "warnings: read why/fix (arrows); x applies an offered fix; n goes on"
-        return "state when the last etcd backup was taken (Tab), then press r to run the checks"
+            return _("warnings: read why/fix (arrows); x applies an offered fix; n goes on")
+        return _("state when the last etcd backup was taken (Tab), then press r to run the checks")
 
     def update_next(self) -> None:
-        counts = self.query_one(CheckTable).counts()
+        counts = self.check_table.counts()
         if (
             not self.run.running
             and counts[CheckStatus.FAIL]
             and self.wizard.recorded_status(self.STEP) != "succeeded"
         ):
-            self.set_next("x fixes it for you (or see fix:), then r; a accepts")
+            self.set_next(_("x fixes the selected failure (or see fix:), then r checks again; a accepts it"))
         else:
             super().update_next()
 
     def action_primary(self) -> None:
-        pre = engine_module(*NEEDS)
-        if pre is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
         if not self.check_not_running():
             return
         try:
             stated = parse_when(self.query_one("#etcd-backup", Input).value)
         except ValueError:
-            self.notify("The etcd backup time is not a date and time.", severity="error")
+            self.notify(_("The etcd backup time is not a date and time."), severity="error")
             return
         now = self.wizard.clock()
 
-        def work(ctx: Context) -> Any:
-            return pre.run_preflight(ctx, pre.PreflightOptions(etcd_backup_at=stated, now=now))
+        def work(ctx: Context) -> list[CheckResult]:
+            return preflight.run_preflight(ctx, preflight.PreflightOptions(etcd_backup_at=stated, now=now))
 
-        self.start("Running the preflight checks", work, self._done)
+        self.start(_("Running the preflight checks"), work, self._done)
 
-    def _done(self, results: list[Any]) -> None:
+    def _done(self, results: list[CheckResult]) -> None:
         self.sync()
         passed = sum(r.status == CheckStatus.PASS for r in results)
         warned = sum(r.status == CheckStatus.WARN for r in results)
         failed = [r for r in results if r.status == CheckStatus.FAIL]
-        self.query_one("#counts", Static).update(
-            f"{passed} passed, {warned} warnings, [b]{len(failed)} failed[/b]  (arrows: details below the table)"
-        )
+        counts = self.query_one("#counts", Static)
+        counts.update(f"[b]{escape(counts_text(passed, warned, len(failed)))}[/b]")
+        counts.remove_class("-empty")
+        table = self.check_table
+        table.select_first(CheckStatus.FAIL) or table.select_first(CheckStatus.WARN)
+        if not isinstance(self.focused, Input):
+            table.table.focus()
         if failed:
             self.wizard.mark_step(
                 self.STEP, "failed", f"{len(failed)} failed: " + ", ".join(r.name for r in failed)
@@ -137,52 +161,53 @@ class PreflightScreen(StepScreen):
 
     def action_fix(self) -> None:
         """Apply the fix ocp-airgap offers for a blocking finding (e.g. relax a PodDisruptionBudget that allows no
-        disruption), after showing the change; then run the checks again."""
-        fixes = engine_module("fixes", "available_fixes", "apply_fix")
-        if fixes is None:
-            self.notify(unavailable_text("fixes", "available_fixes", "apply_fix"), severity="error")
-            return
+        disruption) — the selected check's first — after showing the change; then run the checks again."""
         if not self.check_not_running():
             return
-        self.start("Looking for fixes", fixes.available_fixes, self._offer_fix)
+        self.start(_("Looking for fixes"), fixes.available_fixes, self._offer_fix)
 
-    def _offer_fix(self, found: list[Any]) -> None:
+    def _offer_fix(self, found: list[fixes.Fix]) -> None:
         if not found:
             self.run.add_line(
-                "No fix is needed (or none can be made by ocp-airgap): see fix: under the table."
+                _("No fix is needed (or none can be made by ocp-airgap): see fix: under the table.")
             )
             self.sync()
             return
-        fix = found[0]
-        from engine.changes import render_changes
-
-        parts = [f"{fix.why}", f"Seen: {fix.detail}", "", render_changes(fix.changes)]
+        selected = self.check_table.selected()
+        mine = fixes.fixes_for_check(selected.name, found) if selected is not None else []
+        fix = (mine or found)[0]
+        parts = [fix.why, _("Seen: {detail}").format(detail=fix.detail), "", render_changes(fix.changes)]
         if fix.restore_note:
             parts += ["", fix.restore_note]
-        if fix.acknowledgement:
-            parts += ["", f"By pressing y you state: {fix.acknowledgement}"]
         if len(found) > 1:
-            parts += ["", f"{len(found) - 1} more fix(es) after this one: press x again."]
-        fixes = engine_module("fixes", "apply_fix")
-        assert fixes is not None
+            parts += ["", _("{n} more fix(es) after this one: press x again.").format(n=len(found) - 1)]
+        question = _("Apply this fix?")
+        if fix.acknowledgement:
+            # the statement the admin makes stays above the keys, never below the fold
+            question = _("By pressing y you state: {statement}").format(statement=fix.acknowledgement)
 
         def answered(yes: bool | None) -> None:
             if not yes:
-                self.run.add_line("Fix not applied.")
+                self.run.add_line(_("Fix not applied."))
                 self.sync()
                 return
 
-            def apply(ctx: Context) -> Any:
+            def apply(ctx: Context) -> StepResult:
                 return fixes.apply_fix(ctx, fix.id, acknowledge=bool(fix.acknowledgement))
 
-            self.start(f"Applying: {fix.title}", apply, lambda _: self.action_primary(), changes_cluster=True)
+            self.start(
+                _("Applying: {title}").format(title=fix.title),
+                apply,
+                lambda _result: self.action_primary(),
+                changes_cluster=True,
+            )
 
-        self.app.push_screen(ConfirmModal(fix.title, "\n".join(parts), "Apply this fix?"), answered)
+        self.app.push_screen(ConfirmModal(fix.title, "\n".join(parts), question), answered)
 
     def action_accept(self) -> None:
         failed = [c for c in self.run.check_list() if c.status == CheckStatus.FAIL]
         if not failed:
-            self.notify("No failed check to accept.")
+            self.notify(_("No failed check to accept."))
             return
         text = "\n".join(f"- {c.name}: {c.detail}" for c in failed)
 
@@ -195,21 +220,25 @@ class PreflightScreen(StepScreen):
                     self.STEP, "accept-failures", [c.name for c in failed], reason="accepted in the wizard"
                 )
 
-            def recorded(_: None) -> None:
+            def recorded(_result: None) -> None:
                 self.wizard.mark_step(
                     self.STEP, "succeeded", f"{len(failed)} failed check(s) accepted by the admin"
                 )
                 self.refresh_state()
 
-            self.start("Recording the decision", record, recorded)
+            self.start(_("Recording the decision"), record, recorded)
 
         self.app.push_screen(
             ConfirmModal(
-                "Continue despite failed checks?",
+                _("Continue despite failed checks?"),
                 text
-                + "\n\nThe documented procedure expects these to be fixed first. Your decision is recorded "
-                "in the journal.",
-                "Accept and continue?",
+                + "\n\n"
+                + _(
+                    "The documented procedure expects these to be fixed first. Your decision is recorded "
+                    "in the journal."
+                ),
+                _("Accept and continue?"),
+                yes_label=_("accept"),
             ),
             answered,
         )

@@ -3,7 +3,8 @@ risks of conditional edges), the target's digest and facts; stored in the plan o
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
@@ -11,13 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import release
 from engine.context import Context
 from engine.plan import is_semver
-from screens._engine import engine_module, unavailable_text
 from screens.base import PlanValidator, StepScreen
+from tui.i18n import _
 from tui.widgets.modals import ConfirmModal
-
-NEEDS = ("release", "select_release", "store_in_plan")
 
 
 def _channel_ok(value: str) -> bool:
@@ -33,47 +33,58 @@ class ReleaseScreen(StepScreen):
     ]
     DEFAULT_CSS = """
     ReleaseScreen #path { height: auto; max-height: 6; }
+    ReleaseScreen #field-error.-empty { display: none; }
     """
 
     def compose_body(self) -> ComposeResult:
         plan = self.wizard.plan
         yield self.field(
-            "Target",
+            _("Target"),
             "version",
             plan.release.version,
             PlanValidator(is_semver, "expected a version such as 4.17.3"),
         )
         yield self.field(
-            "Channel",
+            _("Channel"),
             "channel",
             plan.release.channel,
             PlanValidator(_channel_ok, "expected e.g. stable-4.17"),
         )
-        yield self.field("Graph file", "graph-file", "", placeholder="(empty: fetch the graph)")
-        yield Static("", classes="field-error", id="field-error")
+        yield self.field(_("Graph file"), "graph-file", "", placeholder=_("(empty: fetch the graph)"))
+        yield Static("", classes="field-error -empty", id="field-error")
         yield Static("", id="path")
 
     def on_mount(self) -> None:
         super().on_mount()
-        if engine_module(*NEEDS) is None:
-            self.query_one("#path", Static).update(escape(unavailable_text(*NEEDS)))
-        elif self.wizard.plan.release.digest:
+        plan = self.wizard.plan
+        if plan.release.digest:
             self.query_one("#path", Static).update(
                 escape(
-                    f"In the plan: {self.wizard.plan.release.version} at {self.wizard.plan.release.digest}"
+                    _("In the plan: {version} at {digest}").format(
+                        version=plan.release.version, digest=plan.release.digest
+                    )
                 )
             )
 
     def primary_hint(self) -> str:
-        return "check target and channel, then press r to find the update path and the digest"
+        return _("check target and channel, then press r to find the update path and the digest")
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         error = self.query_one("#field-error", Static)
         if event.validation_result is not None and not event.validation_result.is_valid:
-            error.update(escape("; ".join(event.validation_result.failure_descriptions)))
+            # the error names the value as typed, and the field keeps showing it
+            error.update(
+                escape(
+                    f"{event.value}: " + "; ".join(event.validation_result.failure_descriptions)
+                    if event.value.strip()
+                    else "; ".join(event.validation_result.failure_descriptions)
+                )
+            )
+            error.remove_class("-empty")
             return
         error.update("")
+        error.add_class("-empty")
         plan = self.wizard.plan
         if event.input.id == "version" and plan.release.version != event.value.strip():
             plan.release.version = event.value.strip()
@@ -86,40 +97,35 @@ class ReleaseScreen(StepScreen):
         self.set_focus(None)
 
     def action_primary(self) -> None:
-        rel = engine_module(*NEEDS)
-        if rel is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
         if not self.check_not_running() or self.check_blocked():
             return
         graph_file = self.query_one("#graph-file", Input).value.strip()
         path = self.wizard.plan.resolve_path(graph_file) if graph_file else ""
 
-        def select(ctx: Context) -> Any:
-            return rel.select_release(ctx, graph_file=path)
+        def select(ctx: Context) -> release.ReleaseSelection:
+            return release.select_release(ctx, graph_file=path)
 
-        self.start("Finding the update path and the release digest", select, self._selected)
+        self.start(_("Finding the update path and the release digest"), select, self._selected)
 
-    def _selected(self, selection: Any) -> None:
+    def _selected(self, selection: release.ReleaseSelection) -> None:
         choice = selection.choice
         chosen = choice.chosen
-        lines = [f"Cluster: {selection.current} in {selection.channel}"]
+        lines = [
+            _("Cluster: {version} in {channel}").format(version=selection.current, channel=selection.channel)
+        ]
         if chosen is not None:
-            lines += ["Path: " + h.describe() for h in chosen.hops][:3]
+            lines += [_("Path: {hop}").format(hop=h.describe()) for h in chosen.hops][:3]
         if selection.facts is not None:
-            lines.append(f"Digest: {selection.facts.digest}")
+            lines.append(_("Digest: {digest}").format(digest=selection.facts.digest))
         self.query_one("#path", Static).update(escape("\n".join(lines)))
         risks = chosen.risks if chosen is not None else []
         multi = chosen is not None and len(chosen.hops) > 1
 
         def store() -> None:
-            rel = engine_module(*NEEDS)
-            assert rel is not None
+            def work(ctx: Context) -> Path:
+                return release.store_in_plan(ctx, selection, next_hop=multi)
 
-            def work(ctx: Context) -> Any:
-                return rel.store_in_plan(ctx, selection, next_hop=multi)
-
-            self.start("Storing the target in the plan", work, self._stored)
+            self.start(_("Storing the target in the plan"), work, self._stored)
 
         if risks:
             text = "\n\n".join(r.describe() for r in risks)
@@ -130,26 +136,37 @@ class ReleaseScreen(StepScreen):
                     self.wizard.accepted_risks = True
                     store()
                 else:
-                    self.run.add_line("The conditional update was not accepted; choose another target.")
+                    self.run.add_line(_("The conditional update was not accepted; choose another target."))
                     self.sync()
 
             self.app.push_screen(
                 ConfirmModal(
-                    "This update path has known risks", text, "Accept these risks and use this path?"
+                    _("This update path has known risks"),
+                    text,
+                    _("Accept these risks and use this path?"),
+                    yes_label=_("accept"),
                 ),
                 answered,
             )
         else:
             store()
 
-    def _stored(self, path: Any) -> None:
+    def _stored(self, path: Path) -> None:
         plan = self.wizard.plan
         self.query_one("#version", Input).value = plan.release.version
         self.wizard.mark_step(
             self.STEP, "succeeded", f"target {plan.release.version} at {plan.release.digest}"
         )
-        self.run.add_line(f"The plan now targets {plan.release.version} ({plan.release.digest}).")
+        self.run.add_line(
+            _("The plan now targets {version} ({digest}).").format(
+                version=plan.release.version, digest=plan.release.digest
+            )
+        )
         self.query_one("#path", Static).update(
-            escape(f"In the plan: {plan.release.version} at {plan.release.digest}")
+            escape(
+                _("In the plan: {version} at {digest}").format(
+                    version=plan.release.version, digest=plan.release.digest
+                )
+            )
         )
         self.refresh_state()

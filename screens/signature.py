@@ -3,6 +3,7 @@ cluster trusts, preview the ConfigMap, apply it, and confirm the CVO can see it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -11,11 +12,34 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import signatures
 from engine.context import Context
-from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
+from tui.i18n import _
 
-NEEDS = ("signatures", "prepare", "apply")
+
+def signature_facts(prepared: signatures.PreparedSignature) -> list[str]:
+    """What a person checks in a signature ConfigMap, decoded: the release it signs, who signed it, when; the
+    base64 blob itself is one key away in the confirmation."""
+    lines = [
+        _("ConfigMap {name} in openshift-config-managed").format(name=prepared.name),
+        _("Release digest: {digest}").format(digest=prepared.digest),
+        _("Source: {source}").format(source=prepared.source),
+    ]
+    for v in prepared.verified:
+        when = (
+            datetime.fromtimestamp(v.timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if v.timestamp is not None
+            else "?"
+        )
+        lines += [
+            _("Signature {n}: verified with {keyring}").format(n=v.index, keyring=v.keyring),
+            "  " + _("signed by: {who}").format(who=", ".join(v.signer_user_ids) or v.signer_fingerprint),
+            "  " + _("key: {key}").format(key=v.signer_fingerprint.upper()),
+            "  " + _("image: {reference}").format(reference=v.docker_reference),
+            "  " + _("signed at: {when}").format(when=when),
+        ]
+    return lines
 
 
 class SignatureScreen(StepScreen):
@@ -25,7 +49,7 @@ class SignatureScreen(StepScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        yield self.field("Media file", "sig-file", "")
+        yield self.field(_("Media file"), "sig-file", "")
         yield Static("", id="digest")
         yield Static("", classes="notice", id="notice")
 
@@ -39,45 +63,42 @@ class SignatureScreen(StepScreen):
 
     def refresh_body(self) -> None:
         plan = self.wizard.plan
-        digest = plan.release.digest or "(not known yet: choose the release first)"
-        self.query_one("#digest", Static).update(f"Release digest: {escape(digest)}")
+        digest = plan.release.digest or _("(not known yet: choose the release first)")
+        self.query_one("#digest", Static).update(escape(_("Release digest: {digest}").format(digest=digest)))
         notice = self.query_one("#notice", Static)
-        if engine_module(*NEEDS) is None:
-            notice.update(escape(unavailable_text(*NEEDS)))
-        elif plan.mirroring.mode == "from-media":
+        if plan.mirroring.mode == "from-media":
             notice.update(
-                "Give the signature file saved on the media (mirror/config/signature-sha256-*.json)."
+                escape(
+                    _("Give the signature file saved on the media (mirror/config/signature-sha256-*.json).")
+                )
             )
         else:
-            notice.update("Empty media file = fetch from the plan's signature store.")
+            notice.update(escape(_("Empty media file = fetch from the plan's signature store.")))
 
     def primary_hint(self) -> str:
-        return "press r to fetch, verify and preview the signature ConfigMap"
+        return _("press r to fetch, verify and preview the signature ConfigMap")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)
 
     def action_primary(self) -> None:
-        sig = engine_module(*NEEDS)
-        if sig is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
         if not self.check_not_running() or self.check_blocked():
             return
         file = self.query_one("#sig-file", Input).value.strip()
         path = self.wizard.plan.resolve_path(file) if file else ""
 
-        def prepare(ctx: Context) -> Any:
-            return sig.prepare(ctx, file=path)
+        def prepare(ctx: Context) -> signatures.PreparedSignature:
+            return signatures.prepare(ctx, file=path)
 
         self.prepare_then_apply(
-            "verify and apply the release signature",
+            _("verify and apply the release signature"),
             prepare,
             lambda prepared: list(prepared.changes),
-            sig.apply,
+            signatures.apply,
             self._done,
-            confirm_title="Apply the release signature ConfigMap?",
+            confirm_title=_("Apply the release signature ConfigMap?"),
+            preview=lambda prepared: "\n".join(signature_facts(prepared)),
         )
 
     def _done(self, result: dict[str, Any]) -> None:

@@ -19,9 +19,10 @@ class StepInfo:
     title: str
     """Short title for the step list (fits 18 columns)."""
     about: str
-    """What the step does and why, two or three short lines from the documented procedure."""
+    """What the step does, in two lines at 80 columns (the help says more)."""
     help: str
-    """Longer help shown by '?'."""
+    """Help shown by '?': the step in two or three sentences, then 'Needs:' (prerequisites) and 'Changes:'
+    (what it changes). Texts are English msgids: shown through :func:`tui.i18n._`."""
     requires: tuple[str, ...] = ()
     """Steps that must be done (or skipped) before this one."""
     skippable: bool = False
@@ -140,35 +141,41 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "welcome",
         "Welcome & plan",
-        "Choose the plan (what to update, where the mirror is) and where this host sits: connected, "
-        "disconnected, or both. Started again, the wizard reads the journal and shows where things stand.",
-        "The plan is a YAML file holding every choice (cluster, mirror registry, release, mirroring mode). "
-        "It never holds a secret. Each step below reads it; changes you make on a screen are saved to it.\n\n"
-        "Where this host runs decides the mirroring mode: a host that reaches the internet and the mirror "
-        "registry mirrors directly; otherwise the connected side writes to removable media and the "
-        "disconnected side uploads from it.",
+        "Choose the plan and where this host sits. Started again, the wizard shows where things stand.",
+        "The plan is a YAML file holding every choice: the cluster, the mirror registry, the release and how "
+        "the release reaches the mirror. Where this host runs decides that: a host that reaches the internet "
+        "and the mirror mirrors directly; otherwise the connected host writes removable media and the "
+        "disconnected host uploads from it.\n\n"
+        "Needs: nothing. A kubeconfig lets the wizard read the cluster and find its journal.\n\n"
+        "Changes: only the plan file (when you save it). The plan never holds a secret.",
         cluster=False,
     ),
     StepInfo(
         "preflight",
         "Preflight",
-        "Checks the cluster before anything changes: oc version, admin rights, ClusterVersion and operators "
-        "healthy, nodes Ready, no paused MachineConfigPool, PodDisruptionBudgets, an etcd backup, the mirror.",
-        "The documented prerequisites (11.4.1): oc of the target version, a mirror registry that keeps running, "
-        "cluster-admin rights, a recent etcd backup, every MachineConfigPool running and not paused (nodes of a "
-        "paused pool are skipped), manual cloud credentials updated first, and no PodDisruptionBudget that "
-        "blocks every drain. Failed checks say why they matter and how to fix them.",
+        "Checks the cluster, the mirror registry and this host against the documented prerequisites. "
+        "Nothing is changed.",
+        "Every documented prerequisite is checked: oc of the target version, cluster-admin rights, "
+        "ClusterVersion and operators healthy, nodes Ready, no paused MachineConfigPool, manual cloud "
+        "credentials ready, no PodDisruptionBudget that blocks every drain, a recent etcd backup and a "
+        "reachable mirror registry. Each failed check says why it matters and how to fix it; x makes the "
+        "fixes ocp-airgap offers (each shown first).\n\n"
+        "Needs: a plan with a kubeconfig and the mirror registry.\n\n"
+        "Changes: nothing on the cluster; the journal records your etcd backup statement. A fix (x) changes "
+        "only the resource it shows, after you confirm it.",
         commands=_preflight_cmds,
         engine="preflight",
     ),
     StepInfo(
         "credentials",
         "Credentials",
-        "Merges the mirror registry's credentials into the pull secret (a 0600 auth file) and makes this host "
-        "trust the registry's CA. Never use this write-capable file as the cluster's install pull secret.",
-        "Documented in 11.3: extract the pull secret, add an 'auths' entry for the mirror registry "
-        "(base64 of user:password), save it where the mirroring tools look, and trust the registry's CA on "
-        "the mirror host. The mirror password is kept in the system keyring, never in the plan.",
+        "Puts the mirror's credentials in a private auth file (0600); the cluster trusts the mirror's CA.",
+        "The cluster's pull secret is read and an entry for the mirror registry (base64 of user:password) is "
+        "added, in a separate auth file the mirroring tools use. The mirror password is kept in the system "
+        "keyring, never in the plan. Never use this write-capable file as the cluster's install pull secret.\n\n"
+        "Needs: Preflight done (or its failures accepted); the mirror user and password.\n\n"
+        "Changes: writes the auth file on this host; adds the registry's CA to the cluster's trusted CAs "
+        "(a ConfigMap in openshift-config and image.config.openshift.io/cluster).",
         requires=("preflight",),
         commands=_credentials_cmds,
         engine="pullsecret",
@@ -176,11 +183,12 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "release",
         "Release",
-        "Chooses the target release from the update graph (path from the current version, risks of "
-        "conditional edges) and resolves its digest: the update must reference the release by digest.",
-        "Plan the path with the channel's update graph: the target must be reachable from the current version. "
-        "Conditional edges carry known risks; read them before choosing. The release digest (sha256:...) is "
-        "what the update will reference (6.2.2.3 step 1).",
+        "Chooses the target on the update graph and finds its digest: the update refers to it by digest.",
+        "The channel's update graph gives the path from the cluster's version to the target. Conditional "
+        "edges carry known risks: read them before you accept them. The release digest (sha256:...) is what "
+        "the update will reference.\n\n"
+        "Needs: Credentials done; the target version and channel.\n\n"
+        "Changes: only the plan (target version and digest) and the journal.",
         requires=("credentials",),
         commands=_release_cmds,
         engine="release",
@@ -188,11 +196,13 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "mirror",
         "Mirroring",
-        "Copies the release image and every component into the mirror registry (direct), onto removable "
-        "media (connected side) or from media into the registry (disconnected side). A dry run comes first.",
-        "6.2.2.3: 'oc adm release mirror' preview (--dry-run), then the copy. On a host without internet, "
-        "mirror to --to-dir on removable media, carry it across, then 'oc image mirror --from-dir'. Mirroring "
-        "resumes where it stopped and verifies every blob by digest.",
+        "Copies the release to the mirror registry, to removable media or from it. A dry run comes first.",
+        "'oc adm release mirror' copies the release image and every component. A dry run shows what would be "
+        "copied before anything is. On a host without internet the release goes to removable media first "
+        "(--to-dir) and is uploaded from it on the other side (--from-dir). Mirroring resumes where it "
+        "stopped and verifies every blob by digest.\n\n"
+        "Needs: Release done (the digest known); the auth file; for media, an absolute path to it.\n\n"
+        "Changes: the mirror registry (or the media). Nothing is deleted.",
         requires=("release",),
         commands=_mirror_cmds,
         engine="mirror",
@@ -200,11 +210,13 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "mirror-config",
         "Mirror config",
-        "Tells the cluster to pull the release from the mirror: an ImageDigestMirrorSet (ICSP before 4.13). "
-        "It is written to every node's registries.conf and rolls out through the MachineConfigPools.",
-        "11.4.5: an ImageContentSourcePolicy / ImageDigestMirrorSet redirects pulls by digest from the source "
-        "repositories to the mirror. It does not reboot nodes, but it rolls out through the pools. Only the "
-        "cluster's global pull secret can authenticate to mirrors.",
+        "Makes the cluster pull the release from the mirror: an ImageDigestMirrorSet (ICSP before 4.13).",
+        "The mirror set redirects pulls by digest from the source repositories to the mirror. It is written "
+        "to every node's registries.conf and rolls out through the MachineConfigPools; it does not reboot "
+        "the nodes. Only the cluster's global pull secret can authenticate to mirrors.\n\n"
+        "Needs: Mirroring done.\n\n"
+        "Changes: creates or updates the ImageDigestMirrorSet (or ImageContentSourcePolicy) on the cluster, "
+        "after you see the difference.",
         requires=("mirror",),
         commands=_mirror_config_cmds,
         engine="mirrorconfig",
@@ -212,11 +224,14 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "signature",
         "Signature",
-        "Applies the release image signature ConfigMap so the Cluster Version Operator can verify the "
-        "release: without it a disconnected cluster refuses the update. Verified here before it is applied.",
-        "5.4: the CVO compares the release image with its signature. Apply the signature ConfigMap "
-        "(openshift-config-managed, label release.openshift.io/verification-signatures) for every update. "
-        "ocp-airgap verifies the signature against the keys the cluster trusts before applying it.",
+        "Applies the release signature, verified here first: without it the cluster refuses the update.",
+        "The Cluster Version Operator verifies the release image with its signature. On a disconnected "
+        "cluster the signature comes as a ConfigMap in openshift-config-managed labelled "
+        "release.openshift.io/verification-signatures, for every update. ocp-airgap verifies the signature "
+        "against the keys the cluster trusts before applying it.\n\n"
+        "Needs: Mirroring done (the digest known); on the disconnected host, the signature file from the "
+        "media.\n\n"
+        "Changes: creates or updates one ConfigMap in openshift-config-managed.",
         requires=("mirror",),
         commands=_signature_cmds,
         engine="signatures",
@@ -224,10 +239,13 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "catalog",
         "Operator catalog",
-        "Optionally points a CatalogSource at a new mirrored index image, so operators can update too. "
-        "Skip it if you do not mirror operator catalogs. The previous image is recorded for restore.",
-        "10.4: mirror the new index image, then point the CatalogSource (openshift-marketplace) at it by "
-        "digest. This step is optional: press s to skip it.",
+        "Optional: points a CatalogSource at a newly mirrored index image so operators can update too; s "
+        "skips it.",
+        "Mirror the new index image first, then the CatalogSource in openshift-marketplace is pointed at it "
+        "by digest and followed until it is READY. Skip the step if you do not mirror operator catalogs.\n\n"
+        "Needs: Mirroring done; the catalog's name and the new index image by digest.\n\n"
+        "Changes: spec.image of one CatalogSource; the previous image is recorded in the journal for "
+        "restore.",
         requires=("mirror",),
         skippable=True,
         commands=_catalog_cmds,
@@ -236,10 +254,13 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "mhc-pause",
         "Pause MHCs",
-        "Pauses every MachineHealthCheck: during the update nodes reboot, and an MHC could judge them "
-        "unhealthy and replace them. The journal records exactly which ones this tool paused.",
-        "11.4.2: annotate each MachineHealthCheck with cluster.x-k8s.io/paused before the update and remove "
-        "the annotation afterwards. MHCs an administrator paused before are left alone on resume.",
+        "Pauses every MachineHealthCheck, so nodes rebooting during the update are not judged unhealthy and "
+        "replaced.",
+        "Each MachineHealthCheck is annotated cluster.x-k8s.io/paused before the update; the annotation is "
+        "removed afterwards (Resume & summary). The journal records exactly which ones this tool paused, so "
+        "those an administrator paused before are left alone on resume.\n\n"
+        "Needs: Signature done.\n\n"
+        "Changes: adds the paused annotation to each MachineHealthCheck in openshift-machine-api.",
         requires=("signature",),
         commands=_mhc_pause_cmds,
         engine="mhc",
@@ -247,11 +268,12 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "upgrade",
         "Update & monitor",
-        "Starts the update by digest from the mirror (never forced) and follows it: progress, operators, "
-        "pools and nodes. Quitting does not stop the update; start the wizard again to reattach.",
-        "11.4.4: 'oc adm upgrade --allow-explicit-upgrade --to-image <mirror>@<digest>' sets spec.desiredUpdate "
-        "of ClusterVersion 'version'. Prerequisites: release mirrored, signature applied, digest known, MHCs "
-        "paused. Progress shows in status.conditions and status.history.",
+        "Starts the update by digest from the mirror (never forced) and follows it; quitting does not stop it.",
+        "'oc adm upgrade --allow-explicit-upgrade --to-image <mirror>@<digest>' sets spec.desiredUpdate of "
+        "ClusterVersion 'version'. The wizard then follows the progress, the operators, the pools and the "
+        "nodes; start it again after a dropped session and it reattaches.\n\n"
+        "Needs: Mirror config, Signature and Pause MHCs done; the digest in the plan.\n\n"
+        "Changes: spec.desiredUpdate of the ClusterVersion: the cluster updates itself from there.",
         requires=("mirror-config", "signature", "mhc-pause"),
         commands=_update_cmds,
         engine="upgrade",
@@ -259,10 +281,14 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "mhc-resume",
         "Resume & summary",
-        "Resumes the MachineHealthChecks this tool paused (only those) and summarises what was done. Write "
-        "the runbook and the change record for the on-call handoff with w.",
-        "After the update, remove the paused annotation from the MHCs paused for it (11.4.2). The change "
-        "record lists who did what and when, with before/after; the runbook lists the equivalent commands.",
+        "Resumes only the MHCs this tool paused and sums up; w writes the runbook and change record.",
+        "After the update the paused annotation is removed from the MachineHealthChecks paused for it. The "
+        "summary names what remains: budgets relaxed by a fix (b restores them) and further updates of a "
+        "multi-hop path. The change record lists who did what and when, with before and after; the runbook "
+        "lists the equivalent commands.\n\n"
+        "Needs: the update completed.\n\n"
+        "Changes: removes the paused annotation from the MachineHealthChecks this tool paused; b puts back "
+        "the budgets a fix relaxed.",
         requires=("upgrade",),
         commands=_summary_cmds,
         engine="mhc",

@@ -10,28 +10,41 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from engine import upgrade
 from engine.context import Context
-from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
+from tui.i18n import _
 
-NEEDS = ("upgrade", "prepare_start", "start", "watch")
 
-
-def snapshot_lines(snap: Any) -> list[str]:
+def snapshot_lines(snap: upgrade.Snapshot) -> list[str]:
     """A few lines about a watch snapshot: version, progress, operators, pools."""
     lines = []
     pct = snap.progress.percent
     head = snap.history_head
-    state = "complete" if snap.complete else (f"{pct} %" if pct is not None else "in progress")
-    lines.append(f"Update to {snap.target_version or snap.target}: {state}")
+    state = _("complete") if snap.complete else (f"{pct} %" if pct is not None else _("in progress"))
+    lines.append(
+        _("Update to {version}: {state}").format(version=snap.target_version or snap.target, state=state)
+    )
     if snap.operators:
-        lines.append(f"Operators at target: {snap.operators_at_target} of {len(snap.operators)}")
+        lines.append(
+            _("Operators at target: {n} of {total}").format(
+                n=snap.operators_at_target, total=len(snap.operators)
+            )
+        )
     pools = ", ".join(f"{n} {p['updated']}/{p['machines']}" for n, p in sorted(snap.pools.items()))
     if pools:
-        lines.append(f"Pools updated: {pools}")
+        lines.append(_("Pools updated: {pools}").format(pools=pools))
     if head:
-        lines.append(f"History: {head.get('state', '')} {head.get('version', '')}")
+        lines.append(
+            _("History: {state} {version}").format(
+                state=head.get("state", ""), version=head.get("version", "")
+            )
+        )
     return lines
+
+
+def FOLLOWING() -> str:  # noqa: N802 - a message, looked up in the current language when used
+    return _("Following the update")
 
 
 class UpdateScreen(StepScreen):
@@ -57,71 +70,72 @@ class UpdateScreen(StepScreen):
 
     def show_target(self) -> None:
         plan = self.wizard.plan
-        if engine_module(*NEEDS) is None:
-            self.query_one("#target", Static).update(escape(unavailable_text(*NEEDS)))
-            return
         if plan.release.digest and plan.mirror.registry:
-            text = f"Target: {plan.release.version}\n  {plan.mirror_pullspec()}"
+            text = (
+                _("Target: {version}").format(version=plan.release.version) + f"\n  {plan.mirror_pullspec()}"
+            )
         else:
-            text = "Target: not chosen yet (Release step)"
+            text = _("Target: not chosen yet (Release step)")
         self.query_one("#target", Static).update(escape(text))
 
     def maybe_reattach(self) -> None:
         """An update recorded as running (e.g. before a crash or a dropped SSH session): follow it again."""
-        if not self.wizard.live or self.run.running or engine_module(*NEEDS) is None:
+        if not self.wizard.live or self.run.running:
             return
         if self.wizard.recorded_status(self.STEP) == "running":
-            self.run.add_line("An update is in progress: reattaching.")
+            self.run.add_line(_("An update is in progress: reattaching."))
             self.action_follow()
 
     def primary_hint(self) -> str:
-        return "press r to check the prerequisites and preview the update"
+        return _("press r to check the prerequisites and preview the update")
 
     def update_next(self) -> None:
-        if self.run.running and self.run.operation.startswith("Following"):
-            self.set_next("following the update (quitting is safe: the update continues on the cluster)")
+        following = self.run.last_operation == FOLLOWING()
+        if self.run.running and following:
+            self.set_next(
+                _("following the update: quitting (ctrl+q) is safe, the update continues on the cluster")
+            )
         elif self.wizard.recorded_status(self.STEP) == "succeeded":
-            self.set_next("the update is complete: press n to resume the MachineHealthChecks")
+            self.set_next(_("the update is complete: press n to resume the MachineHealthChecks"))
+        elif self.run.outcome == "cancelled" and following:
+            # the update itself goes on in the cluster: only the following stopped
+            self.set_next(_("stopped following; the update goes on in the cluster: f follows it again"))
         else:
             super().update_next()
 
     def action_primary(self) -> None:
-        up = engine_module(*NEEDS)
-        if up is None:
-            self.notify(unavailable_text(*NEEDS), severity="error")
-            return
+        up = upgrade
         if not self.check_not_running() or self.check_blocked():
             return
         accept = self.wizard.accepted_risks
 
-        def prepare(ctx: Context) -> Any:
+        def prepare(ctx: Context) -> upgrade.StartPlan:
             return up.prepare_start(ctx, accept_not_recommended=accept)
 
         def started(result: dict[str, Any]) -> None:
             if result.get("already"):
-                self.run.add_line("The cluster is already updating to (or at) this release.")
+                self.run.add_line(_("The cluster is already updating to (or at) this release."))
             self.action_follow()
 
         self.prepare_then_apply(
-            "start the update",
+            _("start the update"),
             prepare,
             lambda plan: list(plan.changes),
             up.start,
             started,
-            confirm_title="Start the cluster update?",
+            confirm_title=_("Start the cluster update?"),
         )
 
     def action_follow(self) -> None:
-        up = engine_module(*NEEDS)
-        if up is None or not self.check_not_running():
+        if not self.check_not_running():
             return
 
-        def follow(ctx: Context) -> Any:
-            return up.watch(ctx, interval=self.wizard.watch_interval)
+        def follow(ctx: Context) -> upgrade.Snapshot:
+            return upgrade.watch(ctx, interval=self.wizard.watch_interval)
 
-        self.start("Following the update", follow, self._complete)
+        self.start(FOLLOWING(), follow, self._complete)
 
-    def _complete(self, snap: Any) -> None:
+    def _complete(self, snap: upgrade.Snapshot) -> None:
         self.query_one("#state", Static).update(escape("\n".join(snapshot_lines(snap))))
         self.wizard.mark_step(self.STEP, "succeeded", f"update to {snap.target_version} completed")
         self.refresh_state()

@@ -20,28 +20,37 @@ from engine.events import Emitter, Level
 from engine.plan import Plan, is_host_port
 from screens.base import PlanValidator, StepScreen
 from screens.steps import BY_ID, WHERE_MODES
+from tui.i18n import N_, _
 
 WHERE_TEXT = {
-    "both": "internet and mirror (direct)",
-    "connected": "connected side (writes media)",
-    "disconnected": "disconnected side (reads media)",
+    "both": N_("internet and mirror (direct)"),
+    "connected": N_("connected side (writes media)"),
+    "disconnected": N_("disconnected side (reads media)"),
 }
 WHERE_CYCLE = ("both", "connected", "disconnected")
 
 
+def is_absolute_path(value: str) -> bool:
+    """The documented procedure gives the removable media as an absolute path (REMOVABLE_MEDIA_PATH)."""
+    return os.path.isabs(os.path.expanduser(value))
+
+
+MEDIA_EXPECTED = N_("expected an absolute path, e.g. /mnt/media")
+
+
 def resume_lines(app_states: dict[str, str], journal_summary: list[str]) -> list[str]:
-    done = [BY_ID[s].title for s, st in app_states.items() if st == "done" and s != "welcome"]
-    running = [BY_ID[s].title for s, st in app_states.items() if st == "running"]
-    failed = [BY_ID[s].title for s, st in app_states.items() if st == "failed"]
+    done = [_(BY_ID[s].title) for s, st in app_states.items() if st == "done" and s != "welcome"]
+    running = [_(BY_ID[s].title) for s, st in app_states.items() if st == "running"]
+    failed = [_(BY_ID[s].title) for s, st in app_states.items() if st == "failed"]
     lines = []
     if not done and not running and not failed and not journal_summary:
-        return ["Nothing recorded for this cluster yet: a fresh start."]
+        return [_("Nothing recorded for this cluster yet: a fresh start.")]
     if done:
-        lines.append(f"Done: {', '.join(done)}.")
+        lines.append(_("Done: {steps}.").format(steps=", ".join(done)))
     if running:
-        lines.append(f"In progress: {', '.join(running)}.")
+        lines.append(_("In progress: {steps}.").format(steps=", ".join(running)))
     if failed:
-        lines.append(f"Failed last time: {', '.join(failed)}.")
+        lines.append(_("Failed last time: {steps}.").format(steps=", ".join(failed)))
     lines.extend(journal_summary)
     return lines
 
@@ -65,15 +74,21 @@ class WelcomeScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         plan = self.wizard.plan
-        yield self.field("Plan file", "plan-path", self._plan_path_text())
-        yield self.field("Kubeconfig", "kubeconfig", plan.cluster.kubeconfig)
+        yield self.field(_("Plan file"), "plan-path", self._plan_path_text())
+        yield self.field(_("Kubeconfig"), "kubeconfig", plan.cluster.kubeconfig)
         yield self.field(
-            "Mirror",
+            _("Mirror"),
             "registry",
             plan.mirror.registry,
             PlanValidator(is_host_port, "expected host or host:port"),
         )
-        yield self.field("Media path", "media-path", plan.mirroring.media_path)
+        yield self.field(
+            _("Media path"),
+            "media-path",
+            plan.mirroring.media_path,
+            PlanValidator(is_absolute_path, MEDIA_EXPECTED),
+            placeholder=_("absolute path, for removable media"),
+        )
         yield Static("", id="where")
         yield Static("", id="cluster")
         yield Static("", classes="field-error", id="field-error")
@@ -107,15 +122,23 @@ class WelcomeScreen(StepScreen):
             try:
                 cv = ctx.cluster.cluster_version()
             except AirgapError as exc:
-                self.app.call_from_thread(self.show_cluster_facts, f"not reachable: {exc.message}", [])
+                self.app.call_from_thread(
+                    self.show_cluster_facts, _("not reachable: {why}").format(why=exc.message), []
+                )
                 return
             spec, status = cv.get("spec") or {}, cv.get("status") or {}
-            facts = f"runs {current_version(cv) or '?'} (channel {spec.get('channel') or 'none'})"
+            facts = _("runs {version} (channel {channel})").format(
+                version=current_version(cv) or "?", channel=spec.get("channel") or _("none")
+            )
             notes = []
             prog = condition(cv, "Progressing") or {}
             if prog.get("status") == "True":
                 desired = (status.get("desired") or {}).get("version") or "?"
-                notes.append(f"Update to {desired} in progress: {prog.get('message', '')}")
+                notes.append(
+                    _("Update to {version} in progress: {message}").format(
+                        version=desired, message=prog.get("message", "")
+                    )
+                )
             self.app.call_from_thread(self.show_cluster_facts, facts, notes)
 
         self.run_worker(work, thread=True, exclusive=True, group="welcome-cluster", exit_on_error=False)
@@ -132,16 +155,22 @@ class WelcomeScreen(StepScreen):
 
     def show_where(self) -> None:
         where = self.wizard.where
-        self.query_one("#where", Static).update(f"This host: [b]{escape(WHERE_TEXT[where])}[/b]  (h changes)")
+        self.query_one("#where", Static).update(
+            _("This host: {where}  (h changes)").format(where=f"[b]{escape(_(WHERE_TEXT[where]))}[/b]")
+        )
 
     def show_status(self) -> None:
         plan = self.wizard.plan
         journal = self.wizard.journal
-        cluster = journal.cluster if journal is not None else "(no cluster: kubeconfig not found)"
-        target = plan.release.version or "(not chosen yet)"
+        cluster = journal.cluster if journal is not None else _("(no cluster: kubeconfig not found)")
+        target = plan.release.version or _("(not chosen yet)")
         facts = getattr(self, "cluster_facts", "")
         self.query_one("#cluster", Static).update(
-            f"Cluster: {escape(cluster)}{' ' + escape(facts) if facts else ''}   Target: {escape(target)}"
+            escape(
+                _("Cluster: {cluster}{facts}   Target: {target}").format(
+                    cluster=cluster, facts=" " + facts if facts else "", target=target
+                )
+            )
         )
         lines = resume_lines(self.wizard.step_states(), self.wizard.resume_notes())
         self.query_one("#status", Static).update("\n".join(escape(line) for line in lines))
@@ -150,8 +179,8 @@ class WelcomeScreen(StepScreen):
     def primary_hint(self) -> str:
         nxt = self.wizard.current_position()
         if not self.wizard.plan.source_path:
-            return "fill in the plan file name, then press s to save it (or r to continue without saving)"
-        return f"press r to continue with {BY_ID[nxt].title}"
+            return _("fill in the plan file name, then press s to save it (or r to continue without saving)")
+        return _("press r to continue with {step}").format(step=_(BY_ID[nxt].title))
 
     def update_next(self) -> None:
         self.set_next(self.primary_hint())
@@ -187,7 +216,9 @@ class WelcomeScreen(StepScreen):
     def load_plan(self, path: str) -> None:
         p = Path(os.path.expanduser(path))
         if not p.exists():
-            self.run.add_line(f"{path} does not exist yet: press s to save the current choices there.")
+            self.run.add_line(
+                _("{path} does not exist yet: press s to save the current choices there.").format(path=path)
+            )
             self.sync()
             return
         try:
@@ -196,7 +227,7 @@ class WelcomeScreen(StepScreen):
             self.wizard.show_error(self.STEP, exc)
             return
         self.wizard.replace_plan(plan)
-        self.run.add_line(f"Loaded plan {path}.")
+        self.run.add_line(_("Loaded plan {path}.").format(path=path))
         for inp_id, value in (
             ("kubeconfig", plan.cluster.kubeconfig),
             ("registry", plan.mirror.registry),
@@ -218,7 +249,7 @@ class WelcomeScreen(StepScreen):
     def action_save_plan(self) -> None:
         path = self.query_one("#plan-path", Input).value.strip()
         if not path:
-            self.notify("Type a file name for the plan first (e.g. plan.yaml).", severity="warning")
+            self.notify(_("Type a file name for the plan first (e.g. plan.yaml)."), severity="warning")
             return
         plan = self.wizard.plan
         problems = plan.problems()
@@ -227,20 +258,27 @@ class WelcomeScreen(StepScreen):
             self.wizard.show_error(
                 self.STEP,
                 AirgapError(
-                    f"{dotted}: {what}", fix=f"Correct '{dotted}' before saving.", title="Invalid plan"
+                    f"{dotted}: {what}",
+                    fix=_("Correct '{field}' before saving.").format(field=dotted),
+                    title=_("Invalid plan"),
                 ),
             )
             return
         try:
             plan.save(os.path.expanduser(path))
         except OSError as exc:
-            self.notify(f"Cannot write {path}: {exc.strerror}", severity="error")
+            self.notify(_("Cannot write {path}: {why}").format(path=path, why=exc.strerror), severity="error")
             return
-        self.run.add_line(f"Saved the plan to {path}.", Level.INFO)
+        self.run.add_line(_("Saved the plan to {path}.").format(path=path), Level.INFO)
         self.refresh_state()
         self.show_status()
 
     def action_primary(self) -> None:
+        typed = self.query_one("#media-path", Input).value.strip()
+        media = typed or self.wizard.plan.mirroring.media_path
+        if media and not is_absolute_path(media):
+            self.notify(_(MEDIA_EXPECTED), title=_("Media path"), severity="error")
+            return
         if self.wizard.plan.source_path:
             self.wizard.save_plan()
         self.wizard.reopen_journal()

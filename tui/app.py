@@ -11,7 +11,7 @@ import getpass
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -20,6 +20,7 @@ from rich.markup import escape
 from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter, Monochrome
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -33,6 +34,7 @@ from engine.journal import Journal
 from engine.plan import Plan
 from engine.redact import redact
 from screens.steps import BY_ID, STEP_IDS, STEPS, steps_for, where_from_mode
+from tui.i18n import _
 from tui.messages import EventsPending, JournalChanged, ProgressUpdated, StepFinished
 from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
 from tui.widgets.model import StepRun
@@ -109,6 +111,7 @@ class WizardApp(App[int]):
         Binding("question_mark", "help", "Help"),
         Binding("escape", "go_back", "Back", show=False),
         Binding("w", "write_handoff", "Runbook"),
+        Binding("ctrl+c", "interrupt_hint", "Quit hint", show=False),
     ]
 
     def __init__(
@@ -120,13 +123,19 @@ class WizardApp(App[int]):
         operator: str | None = None,
         output_dir: str | os.PathLike[str] | None = None,
         ascii_only: bool = False,
+        no_color: bool | None = None,
         cursor_blink: bool = True,
         start_step: str = "welcome",
         live: bool = True,
         watch_interval: float = 2.0,
         rollout_settle: float = 60.0,
     ) -> None:
-        super().__init__()
+        plain = ascii_only or (bool(os.environ.get("NO_COLOR")) if no_color is None else no_color)
+        # ansi_color=True: Textual's own NO_COLOR filter keeps native (uncoloured) output instead of greys;
+        # the wizard's NoColour filter (get_line_filters) then removes every colour
+        super().__init__(ansi_color=True if plain else None)
+        self.plain = plain
+        """No colour at all (NO_COLOR or --ascii): selection shown with reverse video and bold."""
         self.plan = plan
         self.journal = journal
         self.clock = clock
@@ -151,6 +160,25 @@ class WizardApp(App[int]):
         """Lines about the live cluster (e.g. the update's progress) found at start."""
         if ascii_only:
             self.add_class("-ascii")
+        if plain:
+            self.add_class("-plain")
+        self._plain_filters: list[LineFilter] = []
+        if plain:
+            from tui.plain import AsciiOnly, AsciiScrollBarRender, NoColour
+
+            self._plain_filters.append(NoColour())
+            if ascii_only:
+                from textual.scrollbar import ScrollBar
+
+                ScrollBar.renderer = AsciiScrollBarRender
+                self._plain_filters.append(AsciiOnly())
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then no colour (NO_COLOR, --ascii) and 7-bit characters (--ascii)."""
+        filters = list(super().get_line_filters())
+        if self.plain:
+            filters = [f for f in filters if not isinstance(f, Monochrome)] + self._plain_filters
+        return filters
 
     # ----- steps, states, navigation --------------------------------------------------------------------
     @property
@@ -260,7 +288,9 @@ class WizardApp(App[int]):
     def go_next(self, step: str) -> None:
         order = self.order
         if step not in order or order.index(step) + 1 >= len(order):
-            self.notify("This is the last step on this host. Press w to write the runbook and change record.")
+            self.notify(
+                _("This is the last step on this host. Press w to write the runbook and change record.")
+            )
             return
         self.goto(order[order.index(step) + 1])
 
@@ -303,12 +333,11 @@ class WizardApp(App[int]):
         notes = list(self.status_notes)
         if self.journal is None:
             return notes
-        from screens._engine import engine_module
+        from engine.mhc import paused_by_tool
 
-        mhc = engine_module("mhc", "paused_by_tool")
-        paused = [r.rsplit("/", 1)[-1] for r in mhc.paused_by_tool(self.journal)] if mhc else []
+        paused = [r.rsplit("/", 1)[-1] for r in paused_by_tool(self.journal)]
         if paused:
-            notes.append("MHCs paused by this tool: " + ", ".join(paused))
+            notes.append(_("MHCs paused by this tool: {names}").format(names=", ".join(paused)))
         return notes
 
     def save_plan(self) -> None:
@@ -377,7 +406,9 @@ class WizardApp(App[int]):
             return
         step, callback = self._callbacks.pop(worker)
         run = self.run_for(step)
-        run.finish()
+        error = worker.error if event.state is WorkerState.ERROR else None
+        cancelled = event.state is WorkerState.CANCELLED or isinstance(error, Cancelled)
+        run.finish("cancelled" if cancelled else "failed" if error is not None else "succeeded")
         if self.tearing_down:
             # workers cancelled by the exit report while the screens lose their widgets: keep the model only
             run.add_line(f"{worker.description}: stopped at exit.", Level.WARNING)
@@ -404,9 +435,9 @@ class WizardApp(App[int]):
         if isinstance(error, AirgapError):
             title, message, fix = error.title, error.message, error.fix
         else:
-            title = "Unexpected error"
-            message = f"{type(error).__name__}: {redact(str(error))}" if error else "unknown error"
-            fix = "This is a bug in ocp-airgap. Press l for the full log and report it with the log."
+            title = _("Unexpected error")
+            message = f"{type(error).__name__}: {redact(str(error))}" if error else _("unknown error")
+            fix = _("This is a bug in ocp-airgap. Press l for the full log and report it with the log.")
 
         def closed(what: str | None) -> None:
             if what == "log":
@@ -416,7 +447,7 @@ class WizardApp(App[int]):
 
     def show_full_log(self, step: str) -> None:
         run = self.run_for(step)
-        self.push_screen(LogModal(f"Full log: {BY_ID[step].title}", list(run.log)))
+        self.push_screen(LogModal(_("Full log: {title}").format(title=_(BY_ID[step].title)), list(run.log)))
 
     # ----- messages from workers ------------------------------------------------------------------------
     def _route(self, step: str) -> None:
@@ -438,8 +469,14 @@ class WizardApp(App[int]):
         from screens.base import StepScreen
 
         screen = self.screen
-        if isinstance(screen, StepScreen) and message.step == screen.STEP and screen.query(ProgressPanel):
-            screen.progress_panel.show(self.run_for(message.step).progress_list())
+        run = self.run_for(message.step)
+        if (
+            isinstance(screen, StepScreen)
+            and message.step == screen.STEP
+            and screen.query(ProgressPanel)
+            and run.running
+        ):
+            screen.progress_panel.show(run.progress_list())
 
     def on_step_finished(self, message: StepFinished) -> None:
         self._route(message.step)
@@ -465,9 +502,16 @@ class WizardApp(App[int]):
                 and "copy" not in binding.action
             ):
                 seen.add(binding.action)
-                keys.append((self.get_key_display(binding), binding.description))
-        keys += [("tab", "move between fields"), ("enter", "confirm a field")]
-        self.push_screen(HelpModal(info.title, info.help, keys))
+                keys.append((self.get_key_display(binding), _(binding.description)))
+        keys += [("tab", _("move between fields")), ("enter", _("confirm a field")), ("^c", _("how to quit"))]
+        self.push_screen(HelpModal(_(info.title), _(info.help), keys))
+
+    def action_interrupt_hint(self) -> None:
+        """Ctrl+C: in a terminal it usually stops a program; here it says how to quit safely instead."""
+        self.notify(
+            _("Ctrl+Q quits (it asks first while work is running); c cancels the running operation."),
+            title=_("Ctrl+C does not quit"),
+        )
 
     def action_go_back(self) -> None:
         from screens.base import StepScreen
@@ -486,16 +530,16 @@ class WizardApp(App[int]):
             return
         changing = [r for r in running if r.changes_cluster]
         if changing:
-            text = (
-                f"{changing[0].operation} is changing the cluster right now. Quitting in the middle may leave "
-                "the change half made; the journal records what was done, and starting the wizard again shows it."
-            )
+            text = _(
+                "{operation} is changing the cluster right now. Quitting in the middle may leave the change "
+                "half made; the journal records what was done, and starting the wizard again shows it."
+            ).format(operation=changing[0].operation)
         else:
             names = ", ".join(r.operation for r in running)
-            text = (
-                f"{names} is running. Quitting stops it here; it resumes where it stopped next time. "
+            text = _(
+                "{operations} is running. Quitting stops it here; it resumes where it stopped next time. "
                 "A cluster update already started continues on the cluster: start the wizard again to reattach."
-            )
+            ).format(operations=names)
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -503,7 +547,16 @@ class WizardApp(App[int]):
                     r.cancel.set()
                 self.exit(EXIT_OK)
 
-        self.push_screen(ConfirmModal("Quit while work is running?", text, "Quit anyway?"), answered)
+        self.push_screen(
+            ConfirmModal(
+                _("Quit while work is running?"),
+                text,
+                _("Quit anyway?"),
+                yes_label=_("quit"),
+                no_label=_("stay"),
+            ),
+            answered,
+        )
 
     def session_commands(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -560,19 +613,27 @@ class WizardApp(App[int]):
         except (OSError, AirgapError) as exc:
             self.push_screen(
                 ErrorModal(
-                    "Cannot write the runbook",
+                    _("Cannot write the runbook"),
                     redact(str(exc)),
-                    "Check that the plan's folder is writable, or start the wizard from a writable folder.",
+                    _(
+                        "Check that the plan's folder is writable, or start the wizard from a writable folder."
+                    ),
                 )
             )
             return
         self.notify(
-            f"Wrote {escape(runbook.name)} and {escape(record.name)} in {escape(str(self.output_dir))}"
+            _("Wrote {runbook} and {record} in {folder}").format(
+                runbook=escape(runbook.name), record=escape(record.name), folder=escape(str(self.output_dir))
+            )
         )
 
 
-def run_app(plan_path: str | None = None, ascii_only: bool = False) -> int:
-    """The wizard's entry point (``ocp-airgap`` alone): load the plan, find the cluster's journal, run."""
+def run_app(plan_path: str | None = None, ascii_only: bool = False, lang: str | None = None) -> int:
+    """The wizard's entry point (``ocp-airgap`` alone): load the plan, find the cluster's journal, run.
+    ``--ascii`` shows English (the other catalogues need more than 7-bit characters)."""
+    from tui import i18n
+
+    i18n.setup("en" if ascii_only else lang)
     try:
         if plan_path:
             plan = Plan.load(plan_path)
@@ -591,7 +652,7 @@ def run_app(plan_path: str | None = None, ascii_only: bool = False) -> int:
     app = WizardApp(
         plan,
         journal=journal,
-        ascii_only=ascii_only or bool(os.environ.get("NO_COLOR")),
+        ascii_only=ascii_only,
         output_dir=output_dir,
     )
     try:

@@ -213,7 +213,11 @@ def run_wizard(args: argparse.Namespace) -> int:
     except ImportError as exc:  # pragma: no cover - only while the wizard is being built
         sys.stderr.write(f"error: the wizard is not available in this build ({exc})\n")
         return 1
-    code: int = run_app(plan_path=getattr(args, "plan", None), ascii_only=getattr(args, "ascii", False))
+    code: int = run_app(
+        plan_path=getattr(args, "plan", None),
+        ascii_only=getattr(args, "ascii", False),
+        lang=getattr(args, "lang", None),
+    )
     return code
 
 

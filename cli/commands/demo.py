@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=argparse.SUPPRESS,
         help="plain ASCII drawing and no colour, for serial consoles",
     )
+    p.add_argument("--lang", metavar="L", default=argparse.SUPPRESS, help="language of the wizard: en or ja")
     p.set_defaults(func=handle_errors(_demo))
 
 
@@ -63,7 +64,11 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ.setdefault("OCP_AIRGAP_STATE_DIR", str(directory / "state"))
         from tui.app import run_app
 
-        code = run_app(plan_path=info.plan, ascii_only=bool(getattr(args, "ascii", False)))
+        code = run_app(
+            plan_path=info.plan,
+            ascii_only=bool(getattr(args, "ascii", False)),
+            lang=getattr(args, "lang", None),
+        )
     finally:
         if started and args.keep:
             sys.stdout.write(

@@ -1,14 +1,18 @@
-"""Preflight results: one row per check; the highlighted row's 'why' and 'fix' are shown below the table."""
+"""Preflight results: one row per check, the selected row's detail (what was seen, why it matters, the fix) in a
+pane below that never hides the list; the selected row is kept in view when the results are refreshed."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from engine.events import CheckResult, CheckStatus
+from tui.i18n import _
 
 MARK = {CheckStatus.PASS: "PASS", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
 COLOR = {CheckStatus.PASS: "green", CheckStatus.WARN: "yellow", CheckStatus.FAIL: "red"}
@@ -16,37 +20,69 @@ COLOR = {CheckStatus.PASS: "green", CheckStatus.WARN: "yellow", CheckStatus.FAIL
 
 class CheckTable(Vertical):
     DEFAULT_CSS = """
-    CheckTable { height: 1fr; min-height: 5; }
-    CheckTable DataTable { height: 1fr; min-height: 3; }
-    CheckTable #check-detail { height: auto; max-height: 4; color: $text-muted; }
+    CheckTable { height: 1fr; min-height: 9; }
+    CheckTable DataTable { height: 1fr; min-height: 5; }
+    CheckTable #check-detail-box { height: auto; min-height: 3; max-height: 6; color: $text-muted; }
+    CheckTable #check-detail { height: auto; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, fixable: Callable[[CheckResult], bool] | None = None
+    ) -> None:
         super().__init__(id=id)
         self._checks: list[CheckResult] = []
+        self.fixable = fixable or (lambda c: False)
+        """Whether ocp-airgap offers a fix for a check (the detail pane then names the key)."""
 
     def compose(self) -> ComposeResult:
         table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=False)
-        table.add_columns("", "check", "detail")
+        table.add_column("", key="mark", width=4)
+        table.add_column(_("check"), key="check")
+        table.add_column(_("detail"), key="detail")
         yield table
-        yield Static("", id="check-detail")
+        with VerticalScroll(id="check-detail-box"):
+            yield Static("", id="check-detail")
 
     @property
     def table(self) -> DataTable[str | Text]:
         return self.query_one(DataTable)
 
+    @property
+    def checks(self) -> list[CheckResult]:
+        return list(self._checks)
+
+    def selected(self) -> CheckResult | None:
+        """The check of the highlighted row."""
+        row = self.table.cursor_row
+        return self._checks[row] if self._checks and 0 <= row < len(self._checks) else None
+
     def show(self, checks: list[CheckResult]) -> None:
         if checks == self._checks:
             return
+        previous = self.selected()
         self._checks = list(checks)
         table = self.table
-        row = table.cursor_row
         table.clear()
         for c in checks:
             table.add_row(Text(MARK[c.status], style=COLOR[c.status]), c.name, c.detail)
         if checks:
-            table.move_cursor(row=min(row, len(checks) - 1))
+            names = [c.name for c in checks]
+            row = names.index(previous.name) if previous is not None and previous.name in names else 0
+            self.select(row)
         self._detail(table.cursor_row)
+
+    def select(self, row: int) -> None:
+        """Highlight ``row`` and keep it in view (also once the table has its final size)."""
+        table = self.table
+        table.move_cursor(row=row, scroll=True)
+        self.call_after_refresh(table.move_cursor, row=row, scroll=True)
+
+    def select_first(self, status: CheckStatus) -> bool:
+        for i, c in enumerate(self._checks):
+            if c.status is status:
+                self.select(i)
+                return True
+        return False
 
     def counts(self) -> dict[CheckStatus, int]:
         out = {s: 0 for s in CheckStatus}
@@ -57,15 +93,24 @@ class CheckTable(Vertical):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._detail(event.cursor_row)
 
-    def _detail(self, row: int) -> None:
-        detail = self.query_one("#check-detail", Static)
-        if not self._checks or not 0 <= row < len(self._checks):
-            detail.update("")
-            return
-        c = self._checks[row]
-        parts = []
+    def on_resize(self) -> None:
+        if self._checks:
+            self.call_after_refresh(self.table.move_cursor, row=self.table.cursor_row, scroll=True)
+
+    def detail_text(self) -> str:
+        """What the detail pane shows for the selected check (plain text)."""
+        c = self.selected()
+        if c is None:
+            return ""
+        parts = [f"{MARK[c.status]} {c.name}: {c.detail}"]
         if c.why:
-            parts.append(f"why: {escape(c.why)}")
+            parts.append(_("why: {text}").format(text=c.why))
         if c.fix and c.status is not CheckStatus.PASS:
-            parts.append(f"fix: {escape(c.fix)}")
-        detail.update("\n".join(parts))
+            parts.append(_("fix: {text}").format(text=c.fix))
+        if c.status is not CheckStatus.PASS and self.fixable(c):
+            parts.append(_("x: ocp-airgap can make this change for you (shown first, applied on y)"))
+        return "\n".join(parts)
+
+    def _detail(self, row: int) -> None:
+        self.query_one("#check-detail", Static).update(escape(self.detail_text()))
+        self.query_one("#check-detail-box", VerticalScroll).scroll_home(animate=False)

@@ -52,6 +52,9 @@ class StepRun:
         """Description of the operation running now (for the quit confirmation)."""
         self.changes_cluster = False
         """The running operation changes the cluster (quitting asks first)."""
+        self.outcome = ""
+        """How the last operation ended: 'succeeded', 'failed', 'cancelled' (empty while one runs)."""
+        self.last_operation = ""
         self.cancel = threading.Event()
         self._pending = False
 
@@ -124,14 +127,17 @@ class StepRun:
         with self._lock:
             self.running = True
             self.operation = operation
+            self.last_operation = operation
+            self.outcome = ""
             self.changes_cluster = changes_cluster
             self.cancel = threading.Event()
             self.result = None
             self.progress.clear()
 
-    def finish(self) -> None:
+    def finish(self, outcome: str = "succeeded") -> None:
         with self._lock:
             self.running = False
+            self.outcome = outcome
             self.changes_cluster = False
 
     @property
