@@ -74,8 +74,34 @@ def make_app(workdir: Path) -> Callable[..., Any]:
 
 
 def screen_text(app: Any) -> str:
-    """The screen as plain text (what a tmux capture would show)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    """The screen as plain text (what a tmux capture would show), read through Textual's public screenshot
+    export: Rich's SVG places each run of text at x = column * char_width, y = line * line_height + char_height
+    (rich.console.Console.export_svg, char_height 20, aspect 0.61, line height 1.22)."""
+    import html
+    import re
+
+    from rich.cells import cell_len
+
+    char_width, line_height, char_height = 20 * 0.61, 20 * 1.22, 20
+    width, height = app.size
+    rows: list[list[str]] = [[" "] * width for _ in range(height)]
+    svg = app.export_screenshot()
+    for m in re.finditer(r'<text class="[^"]*" x="([0-9.]+)" y="([0-9.]+)"[^>]*>([^<]*)</text>', svg):
+        x, y, text = float(m.group(1)), float(m.group(2)), html.unescape(m.group(3)).replace("\xa0", " ")
+        row = round((y - char_height) / line_height)
+        col = round(x / char_width)
+        if not 0 <= row < height:
+            continue
+        for ch in text:
+            if col >= width:
+                break
+            rows[row][col] = ch
+            w = cell_len(ch)
+            for extra in range(1, w):
+                if col + extra < width:
+                    rows[row][col + extra] = ""
+            col += max(w, 1)
+    return "\n".join("".join(r).rstrip() for r in rows)
 
 
 def journal_of(workdir: Path) -> Journal:
