@@ -16,6 +16,7 @@ from engine import credentials, pullsecret, trust
 from engine.changes import Change
 from engine.context import Context
 from engine.errors import CredentialsError, KeyringUnavailable
+from engine.workflow import CONNECTED, role_of
 from screens.base import StepScreen
 from tui.i18n import _
 
@@ -46,8 +47,8 @@ class CredentialsScreen(StepScreen):
         yield self.field(_("Mirror CA"), "ca-file", plan.mirror.ca_file)
         yield Static(
             _(
-                "Empty pull secret = read the cluster's; empty password = the keyring's (or the plan's "
-                "password file)."
+                "Empty pull secret = read the cluster's (on the connected side: give the file); empty "
+                "password = the keyring's (or the plan's password file)."
             ),
             classes="notice",
             id="notice",
@@ -124,7 +125,7 @@ class CredentialsScreen(StepScreen):
             pullsecret.auth_file_path(plan), base, plan.mirror.registry, plan.mirror.username, password
         )
         prepared = PreparedCredentials(update, password=password, remember=remember)
-        if plan.mirror.ca_file:
+        if plan.mirror.ca_file and role_of(plan) != CONNECTED:  # the connected side has no cluster to change
             ca = trust.load_ca(plan.resolve_path(plan.mirror.ca_file))
             prepared.trust_steps = list(trust.plan_cluster_trust(ctx, plan.mirror.registry, ca))
         return prepared

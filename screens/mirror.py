@@ -3,7 +3,7 @@ from the media into the registry. A dry run always comes first and its numbers a
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual import on
@@ -13,6 +13,8 @@ from textual.widgets import Input, Static
 
 from engine import mirror
 from engine.context import Context
+from engine.errors import AirgapError
+from engine.mirror.request import MirrorRequest, run_mirror, verify_request
 from engine.util import format_bytes, format_duration
 from screens.base import PlanValidator, StepScreen
 from screens.welcome import MEDIA_EXPECTED, is_absolute_path
@@ -26,7 +28,13 @@ MODE_TEXT = {
 }
 
 
-def summary_lines(summary: mirror.MirrorSummary) -> list[str]:
+Summary = mirror.MirrorSummary | dict[str, Any]
+"""What a mirror run returns: the built-in copier's summary, or what the oc / oc-mirror backends report."""
+
+
+def summary_lines(summary: Summary) -> list[str]:
+    if isinstance(summary, dict):  # the oc / oc-mirror backends: what they report
+        return [f"{k}: {v}" for k, v in summary.items() if isinstance(v, str | int | float) and v != ""][:6]
     d = summary.to_dict()
     copy = d["images_total"] - d["images_skipped"]
     head = (
@@ -118,14 +126,9 @@ class MirrorScreen(StepScreen):
     def _submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)
 
-    def _options(self, *, dry_run: bool) -> mirror.MirrorOptions:
-        plan = self.wizard.plan
-        media = plan.resolve_path(plan.mirroring.media_path)
-        if plan.mirroring.mode == "to-media":
-            return mirror.MirrorOptions(to_dir=media, dry_run=dry_run)
-        if plan.mirroring.mode == "from-media":
-            return mirror.MirrorOptions(from_dir=media, dry_run=dry_run)
-        return mirror.MirrorOptions(dry_run=dry_run)
+    def _request(self, *, dry_run: bool) -> MirrorRequest:
+        """The same use case as 'ocp-airgap mirror': mode, media folder and backend from the plan."""
+        return MirrorRequest.from_plan(self.wizard.plan, dry_run=dry_run)
 
     def action_primary(self) -> None:
         if not self.check_not_running() or self.check_blocked():
@@ -135,22 +138,26 @@ class MirrorScreen(StepScreen):
             self.notify(_(MEDIA_EXPECTED), title=_("Media path"), severity="error")
             return
         self.wizard.save_plan()
-        dry = self._options(dry_run=True)
+        try:
+            dry = self._request(dry_run=True)
+        except AirgapError as exc:
+            self.notify(f"{exc.message} {exc.fix}", severity="error")
+            return
 
-        def dry_run(ctx: Context) -> mirror.MirrorSummary:
-            return mirror.mirror_release(ctx, dry)
+        def dry_run(ctx: Context) -> Summary:
+            return run_mirror(ctx, dry)
 
         self.start(_("Dry run of the mirroring"), dry_run, self._dry_run_done)
 
-    def _dry_run_done(self, summary: mirror.MirrorSummary) -> None:
+    def _dry_run_done(self, summary: Summary) -> None:
         lines = summary_lines(summary)
         self.query_one("#summary", Static).update(escape("\n".join(lines)))
-        d = summary.to_dict()
-        to_copy = d["images_total"] - d["images_skipped"]
-        options = self._options(dry_run=False)
+        d = summary if isinstance(summary, dict) else summary.to_dict()
+        to_copy = d.get("images_total", 1) - d.get("images_skipped", 0)
+        request = self._request(dry_run=False)
 
-        def copy(ctx: Context) -> mirror.MirrorSummary:
-            return mirror.mirror_release(ctx, options)
+        def copy(ctx: Context) -> Summary:
+            return run_mirror(ctx, request)
 
         if to_copy == 0:
             self.run.add_line(_("Everything is already mirrored: verifying."))
@@ -159,7 +166,7 @@ class MirrorScreen(StepScreen):
         text = "\n".join(
             [
                 *lines,
-                _("Target: {target}").format(target=d["target"]),
+                _("Target: {target}").format(target=d.get("target", "")),
                 "",
                 _("Nothing is deleted; a second run skips what is there."),
             ]
@@ -176,25 +183,31 @@ class MirrorScreen(StepScreen):
             ConfirmModal(_("Mirror the release?"), text, _("Start copying?"), yes_label=_("copy")), answered
         )
 
-    def _done(self, summary: mirror.MirrorSummary) -> None:
+    def _done(self, summary: Summary) -> None:
         self.query_one("#summary", Static).update(escape("\n".join(summary_lines(summary))))
-        d = summary.to_dict()
-        for name, path in d["files"].items():
+        d = summary if isinstance(summary, dict) else summary.to_dict()
+        for name, path in (d.get("files") or {}).items():
             self.run.add_line(_("wrote {name}: {path}").format(name=name, path=path))
-        if d["failures"]:
+        if d.get("failures"):
             self.wizard.mark_step(self.STEP, "failed", "; ".join(d["failures"])[:200])
         else:
-            self.wizard.mark_step(self.STEP, "succeeded", f"{d['images_total']} images in {d['target']}")
+            self.wizard.mark_step(
+                self.STEP, "succeeded", f"{d.get('images_total', '')} images in {d.get('target', '')}"
+            )
         self.refresh_state()
 
     def action_verify(self) -> None:
         if not self.check_not_running():
             return
-        plan = self.wizard.plan
-        to_dir = plan.resolve_path(plan.mirroring.media_path) if plan.mirroring.mode == "to-media" else ""
+        try:
+            request = self._request(dry_run=False)
+        except AirgapError as exc:
+            self.notify(f"{exc.message} {exc.fix}", severity="error")
+            return
 
         def verify(ctx: Context) -> mirror.VerifyReport:
-            return mirror.verify_mirror(ctx, to_dir=to_dir)
+            report: mirror.VerifyReport = verify_request(ctx, request)
+            return report
 
         def verified(report: mirror.VerifyReport) -> None:
             problems = list(mirror.iter_problems(report))

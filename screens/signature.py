@@ -69,7 +69,10 @@ class SignatureScreen(StepScreen):
         if plan.mirroring.mode == "from-media":
             notice.update(
                 escape(
-                    _("Give the signature file saved on the media (mirror/config/signature-sha256-*.json).")
+                    _(
+                        "Empty media file = the signature file the connected side wrote onto the media "
+                        "(<media>/mirror/config/signature-sha256-*.json), found by digest."
+                    )
                 )
             )
         else:

@@ -1,7 +1,8 @@
-"""The wizard's steps: their order, names (the same names the engine records in the journal), what each does
-and why (from the documented procedure), which earlier steps it needs, and the equivalent commands.
+"""What the wizard shows of each step: its title, what it does and why (from the documented procedure), its
+help, and the equivalent commands. The steps themselves — order, prerequisites, host roles, journal names and
+states — belong to :mod:`engine.workflow`; ``tests/core/test_workflow.py`` checks the two list the same steps.
 
-This module is plain data (no Textual), so the step list, the help modal and the runbook all read one source.
+This module is plain data (no Textual).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ class StepInfo:
     help: str
     """Help shown by '?': the step in two or three sentences, then 'Needs:' (prerequisites) and 'Changes:'
     (what it changes). Texts are English msgids: shown through :func:`tui.i18n._`."""
-    requires: tuple[str, ...] = ()
-    """Steps that must be done (or skipped) before this one."""
     skippable: bool = False
     cluster: bool = True
     """Needs access to the cluster."""
@@ -176,7 +175,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Needs: Preflight done (or its failures accepted); the mirror user and password.\n\n"
         "Changes: writes the auth file on this host; adds the registry's CA to the cluster's trusted CAs "
         "(a ConfigMap in openshift-config and image.config.openshift.io/cluster).",
-        requires=("preflight",),
         commands=_credentials_cmds,
         engine="pullsecret",
     ),
@@ -189,7 +187,6 @@ STEPS: tuple[StepInfo, ...] = (
         "the update will reference.\n\n"
         "Needs: Credentials done; the target version and channel.\n\n"
         "Changes: only the plan (target version and digest) and the journal.",
-        requires=("credentials",),
         commands=_release_cmds,
         engine="release",
     ),
@@ -203,7 +200,6 @@ STEPS: tuple[StepInfo, ...] = (
         "stopped and verifies every blob by digest.\n\n"
         "Needs: Release done (the digest known); the auth file; for media, an absolute path to it.\n\n"
         "Changes: the mirror registry (or the media). Nothing is deleted.",
-        requires=("release",),
         commands=_mirror_cmds,
         engine="mirror",
     ),
@@ -217,7 +213,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Needs: Mirroring done.\n\n"
         "Changes: creates or updates the ImageDigestMirrorSet (or ImageContentSourcePolicy) on the cluster, "
         "after you see the difference.",
-        requires=("mirror",),
         commands=_mirror_config_cmds,
         engine="mirrorconfig",
     ),
@@ -232,7 +227,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Needs: Mirroring done (the digest known); on the disconnected host, the signature file from the "
         "media.\n\n"
         "Changes: creates or updates one ConfigMap in openshift-config-managed.",
-        requires=("mirror",),
         commands=_signature_cmds,
         engine="signatures",
     ),
@@ -246,7 +240,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Needs: Mirroring done; the catalog's name and the new index image by digest.\n\n"
         "Changes: spec.image of one CatalogSource; the previous image is recorded in the journal for "
         "restore.",
-        requires=("mirror",),
         skippable=True,
         commands=_catalog_cmds,
         engine="catalog",
@@ -261,7 +254,6 @@ STEPS: tuple[StepInfo, ...] = (
         "those an administrator paused before are left alone on resume.\n\n"
         "Needs: Signature done.\n\n"
         "Changes: adds the paused annotation to each MachineHealthCheck in openshift-machine-api.",
-        requires=("signature",),
         commands=_mhc_pause_cmds,
         engine="mhc",
     ),
@@ -274,7 +266,6 @@ STEPS: tuple[StepInfo, ...] = (
         "nodes; start it again after a dropped session and it reattaches.\n\n"
         "Needs: Mirror config, Signature and Pause MHCs done; the digest in the plan.\n\n"
         "Changes: spec.desiredUpdate of the ClusterVersion: the cluster updates itself from there.",
-        requires=("mirror-config", "signature", "mhc-pause"),
         commands=_update_cmds,
         engine="upgrade",
     ),
@@ -289,7 +280,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Needs: the update completed.\n\n"
         "Changes: removes the paused annotation from the MachineHealthChecks this tool paused; b puts back "
         "the budgets a fix relaxed.",
-        requires=("upgrade",),
         commands=_summary_cmds,
         engine="mhc",
     ),
@@ -298,14 +288,9 @@ STEPS: tuple[StepInfo, ...] = (
 STEP_IDS: tuple[str, ...] = tuple(s.id for s in STEPS)
 BY_ID: dict[str, StepInfo] = {s.id: s for s in STEPS}
 
-# Where the tool runs → mirroring mode and the steps that apply on this host.
+# Where the tool runs → mirroring mode. Which steps apply on each host, their order and prerequisites are
+# engine.workflow's (one owner); this module only holds what the wizard shows of them.
 WHERE_MODES: dict[str, str] = {"both": "direct", "connected": "to-media", "disconnected": "from-media"}
-CONNECTED_ONLY_STEPS: tuple[str, ...] = ("welcome", "credentials", "release", "mirror")
-
-
-def steps_for(where: str) -> tuple[str, ...]:
-    """The steps that apply on this host ('connected' hosts stop after writing the media)."""
-    return CONNECTED_ONLY_STEPS if where == "connected" else STEP_IDS
 
 
 def where_from_mode(mode: str) -> str:
