@@ -63,9 +63,23 @@ def render_changes(changes: list[Change]) -> str:
     return "\n".join(c.render() for c in changes)
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (a CA bundle, a script) as YAML literal blocks, one line of text per line of diff;
+    the default quoted style puts a blank line between every two lines."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value.rstrip("\n") and not any(line != line.rstrip() for line in value.splitlines()):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_BlockDumper.add_representer(str, _str_representer)
+
+
 def _as_text(obj: Any) -> str:
     if obj is None:
         return ""
     if isinstance(obj, str):
         return redact(obj) if obj.endswith("\n") else redact(obj) + "\n"
-    return yaml.safe_dump(redact_obj(obj), sort_keys=True, default_flow_style=False)
+    return yaml.dump(redact_obj(obj), Dumper=_BlockDumper, sort_keys=True, default_flow_style=False)

@@ -120,7 +120,7 @@ class PreflightScreen(StepScreen):
             and counts[CheckStatus.FAIL]
             and self.wizard.recorded_status(self.STEP) != "succeeded"
         ):
-            self.set_next(_("x fixes the selected failure (or see fix:), then r checks again; a accepts it"))
+            self.set_next(_("x fixes it, r checks again, a accepts the failure"))
         else:
             super().update_next()
 
@@ -137,9 +137,11 @@ class PreflightScreen(StepScreen):
         def work(ctx: Context) -> list[CheckResult]:
             return preflight.run_preflight(ctx, preflight.PreflightOptions(etcd_backup_at=stated, now=now))
 
-        self.start(_("Running the preflight checks"), work, self._done)
+        self.start(_("Running the preflight checks"), work, self.show_results)
 
-    def _done(self, results: list[CheckResult]) -> None:
+    def show_results(self, results: list[CheckResult]) -> None:
+        """The checks have run: counts, the first failure (else warning) selected with its detail, the table
+        focused so arrows move in it at once."""
         self.sync()
         passed = sum(r.status == CheckStatus.PASS for r in results)
         warned = sum(r.status == CheckStatus.WARN for r in results)

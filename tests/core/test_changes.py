@@ -20,3 +20,15 @@ def test_create_and_delete_and_nothing():
     assert Change("c", "x", None, {"a": 1}).action == "create"
     assert Change("d", "x", {"a": 1}, None).action == "delete"
     assert render_changes([]) == "No change is needed."
+
+
+def test_multi_line_text_diffs_line_by_line_without_blank_lines():
+    """A CA bundle in a ConfigMap: each certificate line is one diff line (the quoted YAML style would put a
+    blank line between every two)."""
+    from engine.changes import Change
+
+    pem = "-----BEGIN CERTIFICATE-----\nAAAA\nBBBB\n-----END CERTIFICATE-----\n"
+    diff = Change("t", "configmap/x/y", before={"data": {}}, after={"data": {"ca.crt": pem}}).diff()
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert "    AAAA" in added and "    BBBB" in added
+    assert all(line.strip() for line in added)

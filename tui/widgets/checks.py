@@ -21,7 +21,7 @@ COLOR = {CheckStatus.PASS: "green", CheckStatus.WARN: "yellow", CheckStatus.FAIL
 class CheckTable(Vertical):
     DEFAULT_CSS = """
     CheckTable { height: 1fr; min-height: 9; }
-    CheckTable DataTable { height: 1fr; min-height: 5; }
+    CheckTable DataTable { height: 1fr; min-height: 5; scrollbar-size-horizontal: 0; }
     CheckTable #check-detail-box { height: auto; min-height: 3; max-height: 6; color: $text-muted; }
     CheckTable #check-detail { height: auto; }
     """
@@ -102,13 +102,14 @@ class CheckTable(Vertical):
         c = self.selected()
         if c is None:
             return ""
+        # what was seen, then what to do, then why: the actionable lines come first on a small terminal
         parts = [f"{MARK[c.status]} {c.name}: {c.detail}"]
-        if c.why:
-            parts.append(_("why: {text}").format(text=c.why))
         if c.fix and c.status is not CheckStatus.PASS:
             parts.append(_("fix: {text}").format(text=c.fix))
         if c.status is not CheckStatus.PASS and self.fixable(c):
-            parts.append(_("x: ocp-airgap can make this change for you (shown first, applied on y)"))
+            parts.append(_("x: ocp-airgap makes this fix for you (shown first)"))
+        if c.why:
+            parts.append(_("why: {text}").format(text=c.why))
         return "\n".join(parts)
 
     def _detail(self, row: int) -> None:

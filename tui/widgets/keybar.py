@@ -47,6 +47,7 @@ class KeyBar(Static):
         screen = self.screen
         own = {b.key for b in getattr(type(screen), "BINDINGS", []) if isinstance(b, Binding)}
         first: list[tuple[str, str]] = []
+        quit_: list[tuple[str, str]] = []
         rest: list[tuple[str, str]] = []
         hidden = False
         seen: set[str] = set()
@@ -59,8 +60,11 @@ class KeyBar(Static):
                 hidden = hidden or active.enabled
                 continue
             item = (self.app.get_key_display(binding), _(binding.description))
-            (first if binding.key in own else rest).append(item)
-        return first + rest, hidden
+            if binding.action == "safe_quit":
+                quit_.append(item)  # how to leave is never dropped for lack of room
+            else:
+                (first if binding.key in own else rest).append(item)
+        return first + quit_ + rest, hidden
 
     def render_keys(self) -> None:
         if not self.is_attached or not self.size.width:

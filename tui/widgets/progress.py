@@ -47,10 +47,8 @@ class ProgressPanel(Static):
     DEFAULT_CSS = """
     ProgressPanel {
         height: auto;
-        max-height: 3;
+        max-height: 4;
         display: none;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     ProgressPanel.-active { display: block; }
     """
