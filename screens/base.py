@@ -65,6 +65,7 @@ class StepScreen(Screen[None]):
         Binding("n", "next", "Next"),
         Binding("l", "full_log", "Log"),
         Binding("escape", "app.go_back", "Back"),
+        Binding("ctrl+c", "app.interrupt_hint", "How to quit", show=False),
     ]
     DEFAULT_CSS = """
     StepScreen #frame { height: 1fr; }

@@ -237,3 +237,75 @@ async def test_summary_names_what_remains_after_this_update(
         assert "Relaxed by ocp-airgap: payments-api-pdb" in text
         assert "This update goes to 4.16.20; 4.17.3 needs 1 more: 4.17.3." in text
         assert "run the steps again from Release with the target 4.17.3" in text
+
+
+async def test_preflight_arrows_move_at_once_and_the_detail_follows(make_app: Callable[..., Any]) -> None:
+    from tests.tui.test_snapshots import _preflight_results
+    from tui.widgets.checks import CheckTable
+
+    app = make_app(start_step="preflight", live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        worker = app.run_operation(
+            "preflight", "Running the preflight checks", _preflight_results, app.screen.show_results
+        )
+        await worker.wait()
+        await pilot.pause()
+        table = app.screen.query_one(CheckTable)
+        assert table.selected() is not None and table.selected().name == "PodDisruptionBudgets"  # the failure
+        text = screen_text(app)
+        assert "FAIL  PodDisruptionBudgets" in text and "FAIL PodDisruptionBudgets: payments" in text
+        assert "x: ocp-airgap makes this fix for you" in text
+        assert "1 warning" not in text and "2 warnings" in text
+        await pilot.press("up")  # no Tab first
+        await pilot.pause()
+        assert table.selected().name == "MachineConfigPools"
+        text = screen_text(app)
+        assert "WARN  MachineConfigPools" in text and "WARN MachineConfigPools: worker" in text
+        for _ in range(8):
+            await pilot.press("down")
+        await pilot.pause()
+        assert table.selected().name == "mirror registry"
+        assert "PASS  mirror registry" in screen_text(app)  # the selection scrolled into view
+
+
+async def test_invalid_input_stays_readable(make_app: Callable[..., Any]) -> None:
+    app = make_app(start_step="release", live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("tab", "ctrl+a", "ctrl+k", *"4.99")
+        await pilot.pause()
+        text = screen_text(app)
+        target = next(line for line in text.splitlines() if "Target" in line)
+        assert "4.99" in target
+        assert "4.99: expected a version such as 4.17.3" in text
+
+
+async def test_relative_media_path_is_refused(make_app: Callable[..., Any]) -> None:
+    app = make_app(live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.query_one("#media-path", Input).focus()
+        await pilot.press(*"media")
+        await pilot.pause()
+        assert "expected an absolute path" in screen_text(app)
+        await pilot.press("escape", "r")
+        await pilot.pause()
+        assert app.screen.STEP == "welcome"  # not continued with a relative path
+
+
+async def test_quit_dialog_names_its_action(make_app: Callable[..., Any]) -> None:
+    """(Ctrl+C's hint is a notification: the tmux test of plain terminals waits for it on the real screen.)"""
+    app = make_app(start_step="mirror", live=False)
+    started = threading.Event()
+
+    def slow(ctx: Context) -> None:
+        started.set()
+        ctx.cancel.wait(10)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.run_operation("mirror", "Mirroring the release", slow, changes_cluster=True)
+        started.wait(5)
+        await pilot.press("ctrl+q")
+        await wait_for_screen(pilot, app, ConfirmModal)
+        text = screen_text(app)
+        assert "y quit" in text and "y apply" not in text
+        await pilot.press("n")
+        app.run_for("mirror").cancel.set()

@@ -74,8 +74,19 @@ class CheckTable(Vertical):
     def select(self, row: int) -> None:
         """Highlight ``row`` and keep it in view (also once the table has its final size)."""
         table = self.table
-        table.move_cursor(row=row, scroll=True)
-        self.call_after_refresh(table.move_cursor, row=row, scroll=True)
+        table.move_cursor(row=row, scroll=False)
+        self.centre_selection()
+        self.call_after_refresh(self.centre_selection)
+
+    def centre_selection(self) -> None:
+        """Scroll so the selected row is in the middle of the visible rows (clamped): the same picture whatever
+        the table was showing before, so a refresh or a resize never leaves the selection out of view."""
+        table = self.table
+        if not self._checks:
+            return
+        visible = max(1, table.size.height - table.header_height)
+        top = max(0, min(table.cursor_row - (visible - 1) // 2, len(self._checks) - visible))
+        table.scroll_to(y=top, animate=False, immediate=True)
 
     def select_first(self, status: CheckStatus) -> bool:
         for i, c in enumerate(self._checks):
@@ -95,7 +106,7 @@ class CheckTable(Vertical):
 
     def on_resize(self) -> None:
         if self._checks:
-            self.call_after_refresh(self.table.move_cursor, row=self.table.cursor_row, scroll=True)
+            self.call_after_refresh(self.centre_selection)
 
     def detail_text(self) -> str:
         """What the detail pane shows for the selected check (plain text)."""
@@ -115,3 +126,5 @@ class CheckTable(Vertical):
     def _detail(self, row: int) -> None:
         self.query_one("#check-detail", Static).update(escape(self.detail_text()))
         self.query_one("#check-detail-box", VerticalScroll).scroll_home(animate=False)
+        # the detail pane's height follows its text, and the table's with it: keep the selection in view
+        self.call_after_refresh(self.centre_selection)
