@@ -73,9 +73,9 @@ class StepScreen(Screen[None]):
     StepScreen #title { text-style: bold; height: 1; color: $accent; }
     StepScreen #about { height: auto; max-height: 3; color: $text-muted; }
     StepScreen #body { height: auto; max-height: 12; }
-    StepScreen #next { height: auto; max-height: 3; text-style: bold; background: $boost; }
+    StepScreen #next { dock: bottom; height: auto; max-height: 3; text-style: bold; background: $boost; }
     StepScreen .field { height: 1; margin: 0; }
-    StepScreen .field Static.label { width: 14; }
+    StepScreen .field Static.label { width: auto; min-width: 14; padding-right: 1; }
     StepScreen .field Input { width: 1fr; height: 1; border: none; padding: 0; }
     StepScreen .field Input.-invalid { border: none; background: $error 20%; }
     StepScreen .field Input.-invalid:focus { border: none; }

@@ -145,14 +145,15 @@ class WizardApp(App[int]):
         if plain:
             self.add_class("-plain")
         self._plain_filters: list[LineFilter] = []
-        if plain:
-            from tui.plain import AsciiOnly, AsciiScrollBarRender, NoColour
+        from textual.scrollbar import ScrollBar, ScrollBarRender
 
+        from tui.plain import AsciiOnly, AsciiScrollBarRender, NoColour
+
+        # the renderer is a class attribute: set it either way, so one app's choice never leaks into the next
+        ScrollBar.renderer = AsciiScrollBarRender if ascii_only else ScrollBarRender
+        if plain:
             self._plain_filters.append(NoColour())
             if ascii_only:
-                from textual.scrollbar import ScrollBar
-
-                ScrollBar.renderer = AsciiScrollBarRender
                 self._plain_filters.append(AsciiOnly())
 
     def get_line_filters(self) -> Sequence[LineFilter]:

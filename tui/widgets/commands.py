@@ -22,7 +22,7 @@ class CommandPane(VerticalScroll):
     CommandPane {
         height: auto;
         min-height: 3;
-        max-height: 8;
+        max-height: 6;
         border: round $secondary 50%;
         border-title-color: $text-muted;
         padding: 0 1;

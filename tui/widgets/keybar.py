@@ -71,8 +71,8 @@ class KeyBar(Static):
             return
         items, hidden = self.entries()
         width = self.size.width - 1
-        help_full = f"? {_('Help')}"
-        help_more = f"? {_('more keys')}"
+        help_full = "? " + _("Help")
+        help_more = "? " + _("more keys")
         shown: list[str] = []
         used = 0
         for key, desc in items:

@@ -3,10 +3,12 @@ blocked / skipped / to do / not on this host)."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.markup import escape
 from textual.widgets import Static
 
 from screens.steps import STEPS
+from tui.i18n import _
 
 MARKS_UNICODE = {
     "done": "✔",
@@ -69,18 +71,18 @@ class StepList(Static):
         for step in STEPS:
             state = self._states.get(step.id, "todo")
             mark = marks.get(state, "?")
-            text = f"{mark} {escape(step.title)}"
+            title = _(step.title)
+            text = f"{mark} {escape(title)}"
             if step.id == self._current:
                 pointer = ">" if self.ascii_only else "▶"
-                text = f"[reverse]{pointer} {escape(step.title):<17}[/reverse]"
+                pad = " " * max(0, 17 - cell_len(title))  # cells, not characters: titles may be double-width
+                text = f"[reverse]{pointer} {escape(title)}{pad}[/reverse]"
             elif STYLES.get(state):
                 text = f"[{STYLES[state]}]{text}[/]"
             lines.append(text)
-        legend = (
-            "+done ~run !fail #blocked -skip ?n/a"
-            if self.ascii_only
-            else "✔done ⟳run ✖fail ⊘blocked ↷skip ?n/a"
-        )
+        words = [_("done"), _("run"), _("fail"), _("blocked"), _("skip"), _("n/a")]
+        symbols = ("+", "~", "!", "#", "-", "?") if self.ascii_only else ("✔", "⟳", "✖", "⊘", "↷", "?")
+        legend = " ".join(f"{sym}{word}" for sym, word in zip(symbols, words, strict=True))
         lines.append("")
         lines.append(f"[$text-muted]{legend}[/]")
         return "\n".join(lines)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from textual.widgets import Log
 
 from engine.events import Level
+from tui.i18n import _
 from tui.widgets.model import MAX_LOG_LINES, LogEntry
 
 PREFIX = {Level.DEBUG: "  ", Level.INFO: "", Level.WARNING: "warning: ", Level.ERROR: "error: "}
@@ -45,7 +46,7 @@ class StepLog(Log):
 
     def __init__(self, *, max_lines: int = MAX_LOG_LINES, id: str | None = None) -> None:
         super().__init__(max_lines=max_lines, auto_scroll=True, id=id)
-        self.border_title = "Log"
+        self.border_title = _("Log")
         self.last_n = 0
         """Running number of the last line shown."""
 
