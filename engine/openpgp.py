@@ -808,9 +808,11 @@ def _add_subkey(e: Entity, r: _Reader, sub: PublicKey) -> None:
                     raise _structural(f"error while verifying cross-signature: {exc.message}") from None
         except PGPError as exc:
             raise _structural(f"subkey signature invalid: {exc.message}") from None
-        if pkt.sig_type == SIG_SUBKEY_REVOCATION:
-            binding = pkt
-        elif binding is None or (binding.sig_type != SIG_SUBKEY_REVOCATION and pkt.created > binding.created):
+        if (
+            pkt.sig_type == SIG_SUBKEY_REVOCATION
+            or binding is None
+            or (binding.sig_type != SIG_SUBKEY_REVOCATION and pkt.created > binding.created)
+        ):
             binding = pkt
         _note_weak(e, pkt, "subkey binding")
     if binding is None:
@@ -938,7 +940,9 @@ def dearmor(data: bytes) -> tuple[str, bytes] | None:
         kind = line[len(b"-----BEGIN ") : -5].decode("ascii", "replace")
         j = i
         ok = True
-        while j < len(lines):  # headers up to an empty line; a line without ': ' makes Go look for another block
+        while j < len(
+            lines
+        ):  # headers up to an empty line; a line without ': ' makes Go look for another block
             h = lines[j].strip()
             j += 1
             if not h:
@@ -982,7 +986,9 @@ def dearmor(data: bytes) -> tuple[str, bytes] | None:
 def load_keyring(data: bytes) -> tuple[Keyring, int]:
     """library-go loadArmoredOrUnarmoredGPGKeyRing: the first armored PUBLIC/PRIVATE KEY BLOCK, else binary packets.
     Returns the keyring and the number of armored blocks in the data (the CVO reads the first one only)."""
-    blocks = data.count(b"-----BEGIN PGP PUBLIC KEY BLOCK-----") + data.count(b"-----BEGIN PGP PRIVATE KEY BLOCK-----")
+    blocks = data.count(b"-----BEGIN PGP PUBLIC KEY BLOCK-----") + data.count(
+        b"-----BEGIN PGP PRIVATE KEY BLOCK-----"
+    )
     armored_error: PGPError | None = None
     try:
         found = dearmor(data)
@@ -996,7 +1002,7 @@ def load_keyring(data: bytes) -> tuple[Keyring, int]:
             return read_keyring(body), blocks
     try:
         return read_keyring(data), blocks
-    except PGPError as exc:
+    except PGPError:
         if armored_error is not None:
             raise armored_error from None
         raise
