@@ -893,14 +893,14 @@ def _skip_to_next_primary(r: _Reader) -> bool:
 
 def keys_by_id_usage(ring: Keyring, key_id: str) -> list[tuple[Entity, PublicKey, Signature | None]]:
     """KeysById + KeysByIdUsage(id, KeyFlagSign): not revoked, and allowed to sign when the flags say."""
-    out = []
+    out: list[tuple[Entity, PublicKey, Signature | None]] = []
     for e in ring.entities:
         candidates: list[tuple[PublicKey, Signature | None]] = []
         if e.primary.key_id == key_id:
             candidates.append((e.primary, e.self_signature()))
-        for sub, sig in e.subkeys:
+        for sub, binding in e.subkeys:
             if sub.key_id == key_id:
-                candidates.append((sub, sig))
+                candidates.append((sub, binding))
         for key, sig in candidates:
             if e.revoked:
                 continue
