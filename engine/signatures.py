@@ -480,7 +480,8 @@ def parse_keyring(data: bytes, name: str) -> Keyring:
     if b"-----BEGIN PGP" in data and b"-----BEGIN PGP PUBLIC KEY BLOCK-----" not in data:
         if b"-----BEGIN PGP PRIVATE KEY BLOCK-----" in data:
             raise InputError(
-                f"{name} is a secret key", fix="Give the public key file (gpg --export --armor), never the secret key."
+                f"{name} is a secret key",
+                fix="Give the public key file (gpg --export --armor), never the secret key.",
             )
         raise InputError(
             f"{name} holds no PGP PUBLIC KEY BLOCK",
@@ -495,7 +496,9 @@ def parse_keyring(data: bytes, name: str) -> Keyring:
                 fix="The CVO's OpenPGP library (Go golang.org/x/crypto/openpgp) reads RSA, DSA and ECDSA "
                 "(NIST P-256/384/521) keys, not EdDSA/Curve25519 or newer ones: use an RSA release key.",
             ) from None
-        raise InputError(f"{name} is not an OpenPGP public key file the CVO can read ({exc.message})", fix=_KEY_FIX) from None
+        raise InputError(
+            f"{name} is not an OpenPGP public key file the CVO can read ({exc.message})", fix=_KEY_FIX
+        ) from None
     warnings: list[str] = []
     if blocks > 1:
         warnings.append(
@@ -747,7 +750,8 @@ def _signature_error(exc: pgp.PGPError, signature: bytes, keyring: Keyring, inde
                 fix=_NOT_TRUSTED,
             )
         return SignatureError(
-            f"signature {index} was made by key {key_id}, which is not in {keyring.describe()}", fix=_NOT_TRUSTED
+            f"signature {index} was made by key {key_id}, which is not in {keyring.describe()}",
+            fix=_NOT_TRUSTED,
         )
     if kind in ("signature", "invalid"):
         return SignatureError(
@@ -763,7 +767,9 @@ def _signature_error(exc: pgp.PGPError, signature: bytes, keyring: Keyring, inde
             "signature from the official store.",
         )
     if kind == "expired":
-        when = datetime.fromtimestamp(int(exc.detail.get("expiry") or 0), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.fromtimestamp(int(exc.detail.get("expiry") or 0), UTC).strftime(
+            "%Y-%m-%d %H:%M:%S UTC"
+        )
         return SignatureError(
             f"signature {index} expired on {when}; the CVO refuses expired signatures",
             fix="Get a current signature for the release from the signature store.",
@@ -785,7 +791,9 @@ def _signature_error(exc: pgp.PGPError, signature: bytes, keyring: Keyring, inde
     )
 
 
-def report_warnings(emit: Any, keyrings: Iterable[Keyring], verified: Iterable[VerifiedSignature]) -> list[str]:
+def report_warnings(
+    emit: Any, keyrings: Iterable[Keyring], verified: Iterable[VerifiedSignature]
+) -> list[str]:
     """Emit a WARN for each thing the CVO accepts but is worth knowing (weak algorithms, ignored key blocks,
     expired keys); returns the texts."""
     seen: list[str] = []
