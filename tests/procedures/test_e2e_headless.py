@@ -174,7 +174,9 @@ def test_headless_update_on_a_4_12_cluster(sandbox_factory: Any, tmp_path: Path)
     plan, state = _prepare(info, tmp_path, log)
     P = ("--plan", str(plan))
 
-    out = _ok(run_cli("mirror-config", "apply", *P, "--yes", "--no-watch", state=state), "mirror-config apply")
+    out = _ok(
+        run_cli("mirror-config", "apply", *P, "--yes", "--no-watch", state=state), "mirror-config apply"
+    )
     assert "imagecontentsourcepolic" in out.lower()
     assert [o["metadata"]["name"] for o in cluster.list(ICSP)]
     res = run_cli("signature", "apply", *P, "--yes", "--json", state=state)
