@@ -279,7 +279,7 @@ def test_fuzz_keyrings_one_error_never_a_traceback(key: LegacyKey) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_fuzz_signature_verify_command(tmp_path: Path, key: LegacyKey) -> None:
