@@ -307,7 +307,9 @@ def test_fuzz_signature_verify_command(tmp_path: Path, key: LegacyKey) -> None:
         # still reads as a key (then the signature is refused: 1)
         assert res.returncode in ((0, 1) if key_bytes is None else (0, 1, 2)), (res.returncode, res.stderr)
         if res.returncode:
-            assert res.stderr.startswith("error: ") and "\nfix: " in res.stderr.replace("\n  ", "\n"), res.stderr
+            assert res.stderr.startswith("error: ") and "\nfix: " in res.stderr.replace("\n  ", "\n"), (
+                res.stderr
+            )
 
 
 def test_engine_error_classes_are_airgap_errors() -> None:
