@@ -1074,6 +1074,8 @@ def read_message(data: bytes, ring: Keyring, *, now: float | None = None) -> Ver
     entity, key, _self_sig = signer
     signed = _canonical_text(literal.body) if one_pass.sig_type == SIG_TEXT else literal.body
     sig = r.next()
+    if sig is None:  # Go: the signature check ends in io.EOF
+        raise _eof("message: no signature after the literal data")
     if not isinstance(sig, Signature):
         raise _structural("LiteralData not followed by Signature")
     _verify(key, sig, [signed], hash_name=one_pass.hash_name)

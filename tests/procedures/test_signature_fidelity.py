@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pysequoia as ps
@@ -130,23 +131,72 @@ def test_tampered_go_message_is_altered_or_damaged(key: LegacyKey, ring: sigs.Ke
     assert not _gpg_verifies(key, bytes(msg))
 
 
-def test_compressed_gpg_message_as_red_hat_publishes_verifies(key: LegacyKey, ring: sigs.Keyring) -> None:
-    """Red Hat's published signatures are compressed (gpg's default); the lab key imported into gpg signs one."""
-    with tempfile.TemporaryDirectory() as home:
-        os.chmod(home, 0o700)
-        pem = Path(home, "k.pem")
-        # gpg cannot import a bare RSA key; sign with the engine-independent path instead: a compressed wrapper
-        # around the Go-framed message, exactly the packet gpg writes (algorithm 1, raw deflate).
-        import zlib
+@pytest.fixture(scope="module")
+def gpg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A GnuPG home with an RSA key whose self-signature uses SHA-1 (gpg --cert-digest-algo SHA1), made by gpg
+    itself: material from an implementation independent of ocp-airgap's."""
+    home = tmp_path_factory.mktemp("gnupg")
+    home.chmod(0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run(
+        [
+            *gpg,
+            "--cert-digest-algo",
+            "SHA1",
+            "--quick-gen-key",
+            "GPG signer <g@lab.invalid>",
+            "rsa2048",
+            "sign",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        yield home
+    finally:
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, timeout=30
+        )
 
-        inner = key.sign_go(signature_payload(DIGEST, REF))
-        comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-        body = b"\x01" + comp.compress(inner) + comp.flush()
-        msg = bytes([0xA3]) + body  # old format, tag 8, indeterminate length: what gpg writes
-        del pem
+
+def _gpg_sign(home: Path, payload: bytes, *extra: str) -> bytes:
+    src = home / "payload"
+    src.write_bytes(payload)
+    out = home / "signed.gpg"
+    out.unlink(missing_ok=True)
+    subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *extra]
+        + ["-o", str(out), "--sign", str(src)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (
+            "--digest-algo",
+            "SHA1",
+        ),  # compressed with ZIP by default: the a3 01 ... Red Hat's signatures start with
+        ("--digest-algo", "SHA256", "--compress-algo", "zlib"),
+        ("--digest-algo", "SHA512", "--compress-algo", "bzip2"),
+        ("--digest-algo", "SHA256", "--compress-algo", "none"),
+    ],
+)
+def test_gpg_made_messages_verify(gpg_home: Path, extra: tuple[str, ...]) -> None:
+    key = subprocess.run(
+        ["gpg", "--homedir", str(gpg_home), "--batch", "--export", "--armor"], capture_output=True, check=True
+    ).stdout
+    ring = sigs.parse_keyring(key, "gpg key")
+    assert any("SHA1 self-signature" in w for w in ring.warnings)
+    msg = _gpg_sign(gpg_home, signature_payload(DIGEST, REF), *extra)
     v = sigs.verify_signature(msg, ring, DIGEST)
-    assert v.docker_reference == REF
-    assert _gpg_verifies(key, msg)
+    assert v.docker_reference == REF and v.hash_algorithm == extra[1]
+    assert ("SHA1 data signature" in v.weak_algorithms) is (extra[1] == "SHA1")
 
 
 # ---------------------------------------------------------------------------------------------- what the CVO refuses
