@@ -375,7 +375,7 @@ def _parse_signature_v4(buf: _Buf) -> Signature:
         hash_suffix=suffix,
         hash_tag=b"",
         mpis=(),
-        created=0,
+        created=-1,  # Go's zero time.Time; a creation time of 0 (1970) is a valid one
     )
     _parse_subpackets(sig, hashed, hashed=True)
     unhashed_len = int.from_bytes(buf.take(2, "signature"), "big")
@@ -483,7 +483,7 @@ def _parse_subpackets(sig: Signature, data: bytes, *, hashed: bool) -> None:
             sig.issuer_fingerprint = val[1:].hex()  # not read by Go; kept for messages only
         elif kind not in _KNOWN_SUBPACKETS and critical:
             raise _unsupported(f"unknown critical signature subpacket type {kind}")
-    if sig.created == 0 and sig.version == 4:
+    if sig.created < 0 and sig.version == 4:
         raise _structural("no creation time in signature")
 
 
@@ -742,7 +742,7 @@ def _read_entity(r: _Reader) -> Entity | None:
         if isinstance(pkt, UserId):
             _add_user_id(e, r, pkt)
         elif isinstance(pkt, Signature):
-            if pkt.sig_type == SIG_KEY_REVOCATION:
+            if pkt.version == 4 and pkt.sig_type == SIG_KEY_REVOCATION:  # a SignatureV3 is ignored here
                 revocations.append(pkt)
         elif isinstance(pkt, PublicKey):
             if not pkt.is_subkey:
@@ -765,12 +765,10 @@ def _add_user_id(e: Entity, r: _Reader, uid: UserId) -> None:
         pkt = r.next()
         if pkt is None:
             return
-        if not isinstance(pkt, Signature):
+        if not isinstance(pkt, Signature) or pkt.version != 4:  # Go: a SignatureV3 is not a *packet.Signature
             r.unread(pkt)
             return
         if pkt.sig_type in (SIG_POSITIVE_CERT, SIG_GENERIC_CERT) and pkt.issuer_key_id == e.primary.key_id:
-            if pkt.version != 4:
-                raise _structural("user ID self-signature invalid: not a v4 signature")
             signed = [e.primary.prefix_and_body(), b"\xb4", len(uid.id).to_bytes(4, "big"), uid.id]
             try:
                 _verify(e.primary, pkt, signed)
@@ -791,10 +789,10 @@ def _add_subkey(e: Entity, r: _Reader, sub: PublicKey) -> None:
             raise _structural(f"subkey signature invalid: {exc.message}") from None
         if pkt is None:
             break
-        if not isinstance(pkt, Signature):
+        if not isinstance(pkt, Signature) or pkt.version != 4:
             r.unread(pkt)
             break
-        if pkt.sig_type not in (SIG_SUBKEY_BINDING, SIG_SUBKEY_REVOCATION) or pkt.version != 4:
+        if pkt.sig_type not in (SIG_SUBKEY_BINDING, SIG_SUBKEY_REVOCATION):
             raise _structural("subkey signature with wrong type")
         signed = [e.primary.prefix_and_body(), sub.prefix_and_body()]
         try:

@@ -461,10 +461,6 @@ class Keyring:
         return None
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 _KEY_FIX = (
     "Give the release signing public key as the CVO reads it: an armored (gpg --export --armor) or binary "
     "(gpg --export) public key block; only the first armored block of a file is read."
