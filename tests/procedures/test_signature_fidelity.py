@@ -367,3 +367,14 @@ def test_engine_error_classes_are_airgap_errors() -> None:
         sigs.verify_signature(b"\x00\x01", sigs.load_keyring(REDHAT_KEY_412), DIGEST)
     with pytest.raises(pgp.PGPError):
         pgp.read_message(b"", sigs.load_keyring(REDHAT_KEY_412).ring)
+
+
+def test_signature_verify_with_the_4_12_key_never_a_traceback(tmp_path: Path, key: LegacyKey) -> None:
+    """The command that used to end in 'No binding signature … SHA1 is not considered secure': now a refusal
+    (the lab signature is not Red Hat's), with the SHA-1 self-signature reported."""
+    sig = tmp_path / "signature-1"
+    sig.write_bytes(key.sign_go(signature_payload(DIGEST, REF)))
+    res = _cli("signature", "verify", "--keyring", str(REDHAT_KEY_412), "--digest", DIGEST, str(sig))
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "which is not in" in res.stderr and REDHAT_RELEASE_FPR in res.stderr
