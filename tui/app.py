@@ -36,7 +36,15 @@ from engine.journal import Journal
 from engine.plan import Plan
 from engine.redact import redact
 from engine.workflow import BY_ID as WF_BY_ID
-from engine.workflow import StepState, find_journal, role_of, states_by_id, steps_for
+from engine.workflow import (
+    DISCONNECTED,
+    StepState,
+    find_journal,
+    media_record,
+    role_of,
+    states_by_id,
+    steps_for,
+)
 from screens.steps import BY_ID, STEP_IDS, STEPS, where_from_mode
 from tui.messages import EventsPending, JournalChanged, ProgressUpdated, StepFinished
 from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
@@ -272,14 +280,18 @@ class WizardApp(App[int]):
         self._cluster = None if journal is None or self._cluster is None else self._cluster
 
     def resume_notes(self) -> list[str]:
-        """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update."""
+        """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update; on the
+        disconnected side, what the connected side recorded on the media (read-only)."""
         notes = list(self.status_notes)
+        if self.role == DISCONNECTED:
+            record = media_record(self.plan)
+            if record is not None:
+                notes.append(record.describe())
         if self.journal is None:
             return notes
-        from screens._engine import engine_module
+        from engine.mhc import paused_by_tool
 
-        mhc = engine_module("mhc", "paused_by_tool")
-        paused = [r.rsplit("/", 1)[-1] for r in mhc.paused_by_tool(self.journal)] if mhc else []
+        paused = [r.rsplit("/", 1)[-1] for r in paused_by_tool(self.journal)]
         if paused:
             notes.append("MHCs paused by this tool: " + ", ".join(paused))
         return notes
