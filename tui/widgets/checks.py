@@ -18,6 +18,16 @@ MARK = {CheckStatus.PASS: "PASS", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "F
 COLOR = {CheckStatus.PASS: "green", CheckStatus.WARN: "yellow", CheckStatus.FAIL: "red"}
 
 
+class CheckGrid(DataTable[str | Text]):
+    """The table of checks; whenever its size changes (the detail pane below grew or shrank, the terminal was
+    resized) the selection is put back in the middle of the visible rows."""
+
+    def on_resize(self) -> None:
+        parent = self.parent
+        if isinstance(parent, CheckTable):
+            parent.centre_selection()
+
+
 class CheckTable(Vertical):
     DEFAULT_CSS = """
     CheckTable { height: 1fr; min-height: 9; }
@@ -35,7 +45,7 @@ class CheckTable(Vertical):
         """Whether ocp-airgap offers a fix for a check (the detail pane then names the key)."""
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=False)
+        table = CheckGrid(cursor_type="row", zebra_stripes=False)
         table.add_column("", key="mark", width=4)
         table.add_column(_("check"), key="check")
         table.add_column(_("detail"), key="detail")
@@ -103,10 +113,6 @@ class CheckTable(Vertical):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._detail(event.cursor_row)
-
-    def on_resize(self) -> None:
-        if self._checks:
-            self.call_after_refresh(self.centre_selection)
 
     def detail_text(self) -> str:
         """What the detail pane shows for the selected check (plain text)."""
