@@ -52,6 +52,18 @@ class Terminal:
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "demo")
 
+    def frame(self, title: str, selected: str, detail: str) -> str:
+        """The screen of one step at 80x24 shows, all at once: the step selected in the step list, the step's
+        title, its summary (the detail), and the next action; no line is wider than the terminal."""
+        screen = self.wait_for(title, what=title)
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines), screen
+        assert any(line.startswith(f"▶ {selected}") for line in lines), f"{selected} not selected:\n{screen}"
+        column = " ".join(line.partition("▕")[2].strip() for line in lines)
+        assert detail in " ".join(column.split()), f"{detail!r} not shown whole:\n{screen}"
+        assert self.next_line(), f"no next action:\n{screen}"
+        return screen
+
     def next_line(self) -> str:
         for line in self.screen().splitlines():
             if "Next:" in line:
@@ -125,8 +137,11 @@ def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> N
     screen = term.screen()
     assert len(screen.splitlines()[0]) <= 80
     term.keys("r")
-    term.wait_for("Step 1 of 10: Preflight")
+    term.frame(
+        "Step 1 of 10: Preflight", "Preflight", "against the documented prerequisites. Nothing is changed."
+    )
     term.wait_for("when was it taken", what="the etcd backup field")
+    term.wait_for("r Run checks", what="the screen's keys (the screen is mounted)")
     for _attempt in range(3):  # under load the first Tab can land before the screen takes focus: check, retry
         term.keys("Tab", "C-u")  # focus the field and clear what an earlier attempt may have left
         term.type("2025-03-14 08:00")
@@ -135,11 +150,18 @@ def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> N
             break
         except AssertionError:
             term.keys("Escape")
+            time.sleep(0.5)  # past the terminal's escape delay, so the next Tab is not read as Alt+Tab
     else:
         raise AssertionError(f"could not type into the etcd backup field:\n{term.screen()}")
     term.keys("Escape")
     term.wait_for(lambda s: "press r to run the checks" in s or "r Run checks" in s, what="field left")
     term.run_step("r", ("press n", "x fixes"), limit=90)
+    screen = term.screen()
+    if "x fixes" in term.next_line():
+        # the selected row (the failure) and its detail are both on screen, the table above the detail pane
+        assert "FAIL  PodDisruptionBudgets" in screen and "FAIL PodDisruptionBudgets:" in screen, screen
+        assert screen.index("FAIL  PodDisruptionBudgets") < screen.index("FAIL PodDisruptionBudgets:"), screen
+        assert "x: ocp-airgap makes this fix for you" in screen, screen
     # preflight names what would block the update (the PodDisruptionBudget that allows no disruption would stop
     # the drain forever): apply each offered fix (its change is shown first); the checks run again each time
     for _ in range(4):
@@ -151,20 +173,23 @@ def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> N
         term.wait_for(lambda s: "Running the preflight" in s, what="preflight again")
         term.run_step("", ("press n", "x fixes"), limit=90)
     assert "press n for the next step" in term.next_line(), term.screen()
+    from screens.steps import BY_ID
+
     steps = [
-        ("Step 2 of 10: Credentials", "r", "press n for the next step"),
-        ("Step 3 of 10: Release", "r", "press n for the next step"),
-        ("Step 4 of 10: Mirroring", "r", "press n for the next step"),
-        ("Step 5 of 10: Mirror config", "r", "press n for the next step"),
-        ("Step 6 of 10: Signature", "r", "press n for the next step"),
-        ("Step 7 of 10: Operator catalog", "s", "press n for the next step"),
-        ("Step 8 of 10: Pause MHCs", "r", "press n for the next step"),
-        ("Step 9 of 10: Update & monitor", "r", "the update is complete"),
-        ("Step 10 of 10: Resume & summary", "r", "all done"),
+        ("credentials", "r", "press n for the next step"),
+        ("release", "r", "press n for the next step"),
+        ("mirror", "r", "press n for the next step"),
+        ("mirror-config", "r", "press n for the next step"),
+        ("signature", "r", "press n for the next step"),
+        ("catalog", "s", "press n for the next step"),
+        ("mhc-pause", "r", "press n for the next step"),
+        ("upgrade", "r", "the update is complete"),
+        ("mhc-resume", "r", "all done"),
     ]
-    for title, key, done in steps:
+    for number, (step, key, done) in enumerate(steps, start=2):
+        info = BY_ID[step]
         term.keys("n")
-        term.wait_for(title)
+        term.frame(f"Step {number} of 10: {info.title}", info.title, " ".join(info.about.split()))
         term.run_step(key, done, limit=180)
     term.keys("w")
     term.wait_for("runbook.sh", what="the runbook notice")
