@@ -215,8 +215,7 @@ class MhcResumeScreen(StepScreen):
     def _done(self, result: dict[str, Any]) -> None:
         resumed = result.get("resumed", [])
         self.run.add_line(_("Resumed: {names}.").format(names=", ".join(resumed) or _("none")), Level.INFO)
-        for res, why in (result.get("left_alone") or {}).items():
-            self.run.add_line(_("Left alone: {resource} ({why}).").format(resource=res, why=why))
+        # the MHCs left alone (paused by an administrator) are already in the log, from the engine
         self.wizard.mark_step(self.STEP, "succeeded", f"resumed {len(resumed)} MachineHealthCheck(s)")
         self.show_summary()
         self.refresh_state()

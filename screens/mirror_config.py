@@ -60,7 +60,7 @@ class MirrorConfigScreen(StepScreen):
 
         def prepare(ctx: Context) -> mirrorconfig.MirrorConfigPlan:
             plan = mc.prepare(ctx, scope=scope)
-            ctx.emit.info(plan.why)
+            # the engine already logged why this kind (plan.why): only its notes are new here
             for note in plan.notes:
                 ctx.emit.info(note)
             return plan

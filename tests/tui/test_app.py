@@ -309,3 +309,67 @@ async def test_quit_dialog_names_its_action(make_app: Callable[..., Any]) -> Non
         assert "y quit" in text and "y apply" not in text
         await pilot.press("n")
         app.run_for("mirror").cancel.set()
+
+
+def _prepared_signature() -> Any:
+    from engine.changes import Change
+    from engine.signatures import PreparedSignature, VerifiedSignature
+
+    digest = "sha256:" + "ab" * 32
+    blob = "owGbwMvMwMX4" * 40
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "sha256-" + "ab" * 32, "namespace": "openshift-config-managed"},
+        "binaryData": {"sha256-" + "ab" * 32 + "-1": blob},
+    }
+    verified = VerifiedSignature(
+        index=1,
+        keyring="openshift-config-managed/release-verification",
+        signer_fingerprint="567e347ad0044ade55ba8a5f199e2f91fd431d51",
+        signer_user_ids=("Red Hat, Inc. (release key 2) <security@redhat.com>",),
+        signing_key="199e2f91fd431d51",
+        digest=digest,
+        docker_reference="quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64",
+        timestamp=1741940813,
+    )
+    change = Change("Create the signature ConfigMap", "configmap/openshift-config-managed/x", None, cm)
+    return PreparedSignature(
+        digest, cm, [verified], change, "https://mirror.openshift.com/pub/openshift-v4/signatures"
+    )
+
+
+def test_signature_facts_are_decoded_not_a_blob() -> None:
+    from screens.signature import signature_facts
+
+    text = "\n".join(signature_facts(_prepared_signature()))
+    assert "sha256:" + "ab" * 32 in text
+    assert "Red Hat, Inc. (release key 2)" in text and "567E347AD0044ADE" in text
+    assert "2025-03-14 08:26 UTC" in text and "ocp-release:4.17.3-x86_64" in text
+    assert "owGbwMvMwMX4" not in text
+
+
+async def test_confirmation_keeps_the_raw_change_one_key_away(make_app: Callable[..., Any]) -> None:
+    from engine.changes import render_changes
+    from screens.signature import signature_facts
+
+    prepared = _prepared_signature()
+    app = make_app(start_step="signature", live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(
+            ConfirmModal(
+                "Apply the release signature ConfigMap?",
+                "\n".join(signature_facts(prepared)),
+                details=render_changes(prepared.changes),
+            )
+        )
+        await pilot.pause()
+        text = screen_text(app)
+        assert "signed by: Red Hat" in text and "owGbwMvMwMX4" not in text and "d details" in text
+        await pilot.press("d")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "owGbwMvMwMX4" in text and "d back" in text
+        await pilot.press("d")
+        await pilot.pause()
+        assert "signed by: Red Hat" in screen_text(app)

@@ -13,14 +13,54 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from engine.cluster import MHC, Cluster, current_version
 from engine.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 PAUSED = "cluster.x-k8s.io/paused"
-CONFIRM = "y apply   n / Esc cancel"
-ERROR = "l full log   Enter/Esc close"
+TEXT = {
+    # what the test looks for, in each language of the wizard (the confirmation's yes-label varies: apply, copy...)
+    "en": {
+        "next": "Next:",
+        "confirm": "n / Esc cancel",
+        "error": "l full log   Enter/Esc close",
+        "first": "Next: press r to continue",
+        "placeholder": "when was it taken",
+        "keys": "r Run checks",
+        "typed": "etcd backup   2025-03-14 08:00",
+        "field left": "r Run checks",
+        "checked": ("press n", "x fixes"),
+        "fix offered": "x fixes",
+        "no fix": "No fix is needed",
+        "running checks": "Running the preflight",
+        "step done": "press n for the next step",
+        "update done": "the update is complete",
+        "all done": "all done",
+        "step": "Step {n} of 10: {title}",
+        "fix detail": "x: ocp-airgap makes this fix for you",
+    },
+    "ja": {
+        "next": "次:",
+        "confirm": "n / Esc 取消",
+        "error": "l 全ログ   Enter/Esc 閉じる",
+        "first": "次: r で「事前チェック」に進む",
+        "placeholder": "取得日時",
+        "keys": "r チェック実行",
+        "typed": "etcd バックアップ 2025-03-14 08:00",
+        "field left": "r チェック実行",
+        "checked": ("n で次のステップへ", "x で修正"),
+        "fix offered": "x で修正",
+        "no fix": "修正は不要です",
+        "running checks": "事前チェックを実行中",
+        "step done": "n で次のステップへ",
+        "update done": "更新が完了しました",
+        "all done": "すべて完了",
+        "step": "ステップ {n}/10: {title}",
+        "fix detail": "x: ocp-airgap がこの修正を行います",
+    },
+}
 
 
 def _exe() -> str:
@@ -40,8 +80,9 @@ pytestmark = [
 
 
 class Terminal:
-    def __init__(self, socket: str) -> None:
+    def __init__(self, socket: str, lang: str = "en") -> None:
         self.socket = socket
+        self.text = TEXT[lang]
 
     def tmux(self, *args: str) -> str:
         out = subprocess.run(
@@ -57,16 +98,18 @@ class Terminal:
         title, its summary (the detail), and the next action; no line is wider than the terminal."""
         screen = self.wait_for(title, what=title)
         lines = screen.splitlines()
-        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines), screen
+        # cells, not characters: a double-width character takes two; nothing wider than the terminal
+        assert len(lines) <= 24 and all(cell_len(line) <= 80 for line in lines), screen
         assert any(line.startswith(f"▶ {selected}") for line in lines), f"{selected} not selected:\n{screen}"
-        column = " ".join(line.partition("▕")[2].strip() for line in lines)
-        assert detail in " ".join(column.split()), f"{detail!r} not shown whole:\n{screen}"
+        column = "".join(line.partition("▕")[2].strip() for line in lines)
+        wanted = "".join(detail.split())
+        assert wanted in "".join(column.split()), f"{detail!r} not shown whole:\n{screen}"
         assert self.next_line(), f"no next action:\n{screen}"
         return screen
 
     def next_line(self) -> str:
         for line in self.screen().splitlines():
-            if "Next:" in line:
+            if self.text["next"] in line:
                 return line
         return ""
 
@@ -82,7 +125,7 @@ class Terminal:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             screen = self.screen()
-            if ERROR in screen:
+            if self.text["error"] in screen:
                 raise AssertionError(f"error modal while waiting for {what or predicate}:\n{screen}")
             if isinstance(predicate, str) and predicate in screen:
                 return screen
@@ -99,9 +142,9 @@ class Terminal:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             screen = self.screen()
-            if ERROR in screen:
+            if self.text["error"] in screen:
                 raise AssertionError(f"error modal after '{key}':\n{screen}")
-            if CONFIRM in screen:
+            if self.text["confirm"] in screen:
                 self.keys("y")
                 time.sleep(0.3)
                 continue
@@ -112,13 +155,14 @@ class Terminal:
         raise AssertionError(f"'{key}' did not reach '{done}':\n{self.screen()}")
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
-    socket = f"ocp-airgap-e2e-{os.getpid()}"
-    term = Terminal(socket)
+@pytest.fixture(params=["en", "ja"])
+def demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Terminal, Path]]:
+    lang = request.param
+    socket = f"ocp-airgap-e2e-{os.getpid()}-{lang}"
+    term = Terminal(socket, lang)
     lab = tmp_path / "lab"
-    env = f"OCP_AIRGAP_STATE_DIR={tmp_path / 'state'} TERM=xterm-256color"
-    command = f"cd {tmp_path} && env {env} {_exe()} demo --dir {lab} --keep --speed 600"
+    env = f"OCP_AIRGAP_STATE_DIR={tmp_path / 'state'} TERM=xterm-256color LANG=C.UTF-8"
+    command = f"cd {tmp_path} && env {env} {_exe()} --lang {lang} demo --dir {lab} --keep --speed 600"
     term.tmux("new-session", "-d", "-s", "demo", "-x", "80", "-y", "24", command)
     try:
         yield term, lab
@@ -132,21 +176,32 @@ def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
 
 
 def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> None:
+    """The whole direct flow with keys only at 80x24, in English and in Japanese: at each step the step selected
+    in the list, its summary whole and the next action are on screen."""
+    from screens.steps import BY_ID
+    from tui import i18n
+
     term, lab = demo
-    term.wait_for("Next: press r to continue", limit=120, what="the first screen")
+    t = term.text
+    lang = "ja" if t is TEXT["ja"] else "en"
+    i18n.setup(lang)
+    try:
+        title = {s: i18n._(BY_ID[s].title) for s in BY_ID}
+        about = {s: i18n._(BY_ID[s].about) for s in BY_ID}
+    finally:
+        i18n.setup("en")
+    term.wait_for(t["first"], limit=120, what="the first screen")
     screen = term.screen()
-    assert len(screen.splitlines()[0]) <= 80
+    assert cell_len(screen.splitlines()[0]) <= 80
     term.keys("r")
-    term.frame(
-        "Step 1 of 10: Preflight", "Preflight", "against the documented prerequisites. Nothing is changed."
-    )
-    term.wait_for("when was it taken", what="the etcd backup field")
-    term.wait_for("r Run checks", what="the screen's keys (the screen is mounted)")
+    term.frame(t["step"].format(n=1, title=title["preflight"]), title["preflight"], about["preflight"])
+    term.wait_for(t["placeholder"], what="the etcd backup field")
+    term.wait_for(t["keys"], what="the screen's keys (the screen is mounted)")
     for _attempt in range(3):  # under load the first Tab can land before the screen takes focus: check, retry
         term.keys("Tab", "C-u")  # focus the field and clear what an earlier attempt may have left
         term.type("2025-03-14 08:00")
         try:
-            term.wait_for("etcd backup   2025-03-14 08:00", limit=5, what="the typed backup time")
+            term.wait_for(t["typed"], limit=5, what="the typed backup time")
             break
         except AssertionError:
             term.keys("Escape")
@@ -154,42 +209,39 @@ def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> N
     else:
         raise AssertionError(f"could not type into the etcd backup field:\n{term.screen()}")
     term.keys("Escape")
-    term.wait_for(lambda s: "press r to run the checks" in s or "r Run checks" in s, what="field left")
-    term.run_step("r", ("press n", "x fixes"), limit=90)
+    term.wait_for(t["field left"], what="field left")
+    term.run_step("r", t["checked"], limit=90)
     screen = term.screen()
-    if "x fixes" in term.next_line():
+    if t["fix offered"] in term.next_line():
         # the selected row (the failure) and its detail are both on screen, the table above the detail pane
         assert "FAIL  PodDisruptionBudgets" in screen and "FAIL PodDisruptionBudgets:" in screen, screen
         assert screen.index("FAIL  PodDisruptionBudgets") < screen.index("FAIL PodDisruptionBudgets:"), screen
-        assert "x: ocp-airgap makes this fix for you" in screen, screen
+        assert t["fix detail"] in screen, screen
     # preflight names what would block the update (the PodDisruptionBudget that allows no disruption would stop
     # the drain forever): apply each offered fix (its change is shown first); the checks run again each time
     for _ in range(4):
         term.keys("x")
-        screen = term.wait_for(lambda s: CONFIRM in s or "No fix is needed" in s, what="a fix preview")
-        if CONFIRM not in screen:
+        screen = term.wait_for(lambda s: t["confirm"] in s or t["no fix"] in s, what="a fix preview")
+        if t["confirm"] not in screen:
             break
         term.keys("y")
-        term.wait_for(lambda s: "Running the preflight" in s, what="preflight again")
-        term.run_step("", ("press n", "x fixes"), limit=90)
-    assert "press n for the next step" in term.next_line(), term.screen()
-    from screens.steps import BY_ID
-
+        term.wait_for(lambda s: t["running checks"] in s, what="preflight again")
+        term.run_step("", t["checked"], limit=90)
+    assert t["step done"] in term.next_line(), term.screen()
     steps = [
-        ("credentials", "r", "press n for the next step"),
-        ("release", "r", "press n for the next step"),
-        ("mirror", "r", "press n for the next step"),
-        ("mirror-config", "r", "press n for the next step"),
-        ("signature", "r", "press n for the next step"),
-        ("catalog", "s", "press n for the next step"),
-        ("mhc-pause", "r", "press n for the next step"),
-        ("upgrade", "r", "the update is complete"),
-        ("mhc-resume", "r", "all done"),
+        ("credentials", "r", t["step done"]),
+        ("release", "r", t["step done"]),
+        ("mirror", "r", t["step done"]),
+        ("mirror-config", "r", t["step done"]),
+        ("signature", "r", t["step done"]),
+        ("catalog", "s", t["step done"]),
+        ("mhc-pause", "r", t["step done"]),
+        ("upgrade", "r", t["update done"]),
+        ("mhc-resume", "r", t["all done"]),
     ]
     for number, (step, key, done) in enumerate(steps, start=2):
-        info = BY_ID[step]
         term.keys("n")
-        term.frame(f"Step {number} of 10: {info.title}", info.title, " ".join(info.about.split()))
+        term.frame(t["step"].format(n=number, title=title[step]), title[step], about[step])
         term.run_step(key, done, limit=180)
     term.keys("w")
     term.wait_for("runbook.sh", what="the runbook notice")
