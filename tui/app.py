@@ -506,6 +506,7 @@ class WizardApp(App[int]):
                 and binding.action not in seen
                 and "focus" not in binding.action
                 and "copy" not in binding.action
+                and "interrupt_hint" not in binding.action
             ):
                 seen.add(binding.action)
                 keys.append((self.get_key_display(binding), _(binding.description)))
