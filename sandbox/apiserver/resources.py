@@ -646,6 +646,23 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             AGE,
         ),
     ),
+    # OLM and the marketplace (sandbox/apiserver/olm.py)
+    ResourceType(
+        "config.openshift.io", "v1", "operatorhubs", "operatorhub", "OperatorHub", False, (), ("status",),
+        columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "operators.coreos.com", "v1alpha1", "subscriptions", "subscription", "Subscription", True,
+        ("sub", "subs"), ("status",), categories=("olm",), columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "operators.coreos.com", "v1alpha1", "clusterserviceversions", "clusterserviceversion",
+        "ClusterServiceVersion", True, ("csv", "csvs"), ("status",), categories=("olm",), columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "olm.operatorframework.io", "v1", "clustercatalogs", "clustercatalog", "ClusterCatalog", False, (),
+        ("status",), columns=(NAME, AGE),
+    ),
 )
 
 BY_PATH: dict[tuple[str, str, str], ResourceType] = {
