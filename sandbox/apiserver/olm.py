@@ -26,12 +26,13 @@ Each behaviour is written from the real source first:
   A CSV is created from the bundle's CSV metadata (annotations, including ``olm.properties``); the replaced CSV is
   deleted.
 - **OLM ClusterOperator Upgradeable** (operator-lifecycle-manager ``pkg/controller/operators/openshift``:
-  ``clusteroperator_controller.go`` ``setUpgradeable``, ``helpers.go`` ``incompatibleOperators`` and
-  ``maxOpenShiftVersion``): ``next`` is the ClusterVersion's ``status.desired.version`` with the minor increased
-  (patch kept); every non-copied CSV whose ``olm.properties`` annotation holds an ``olm.maxOpenShiftVersion`` lower
-  than ``next`` blocks, with reason ``IncompatibleOperatorsInstalled`` and the message "The following operators
-  block OpenShift upgrades: Operator <csv> in namespace <ns> is not compatible with OpenShift versions greater than
-  <max>" (skews joined with ","); an unparsable annotation gives ``ErrorCheckingOperatorCompatibility``.
+  ``clusteroperator_controller.go`` ``setUpgradeable``, ``helpers.go`` ``incompatibleOperators``, ``nextY`` and
+  ``maxOpenShiftVersion``, as shipped from OpenShift 4.9 until the 4.22 rewording): ``next`` is the ClusterVersion's
+  ``status.desired.version`` with Y+1 and Z=0 (a pre-release only drops its pre-release part); every non-copied CSV
+  whose ``olm.properties`` annotation holds one ``olm.maxOpenShiftVersion`` (``<major>.<minor>`` only) lower than
+  ``next`` blocks, with reason ``IncompatibleOperatorsInstalled`` and the message "ClusterServiceVersions blocking
+  cluster upgrade: <ns>/<csv> is incompatible with OpenShift minor versions greater than <max>" (invalid properties
+  listed first as "<ns>/<csv> has invalid olm.maxOpenShiftVersion properties: <why>", joined with ",").
 """
 
 from __future__ import annotations
@@ -525,38 +526,29 @@ class OlmOperators:
         cv = self.store.find(CLUSTERVERSION, None, "version")
         desired = (((cv or {}).get("status") or {}).get("desired") or {}).get("version", "")
         status, reason, message = "True", "", ""
-        if desired:
-            try:
-                d = _ver(desired)
-                nxt = (d[0], d[1] + 1, d[2], d[3])
-                skews, errors = [], []
-                for csv in self.store.list(CSV)[0]:
-                    if (csv["metadata"].get("labels") or {}).get("olm.copiedFrom"):
-                        continue
-                    ann = (csv["metadata"].get("annotations") or {}).get("olm.properties")
-                    if not ann:
-                        continue
-                    try:
-                        values = [p["value"] for p in json.loads(ann) if p.get("type") == "olm.maxOpenShiftVersion"
-                                  and p.get("value")]
-                        if not values:
-                            continue
-                        mx = max(values, key=_ver)
-                        if _ver(mx) < nxt:
-                            skews.append(f"Operator {csv['metadata']['name']} in namespace "
-                                         f"{csv['metadata']['namespace']} is not compatible with OpenShift versions "
-                                         f"greater than {_semver_string(mx)}")
-                    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                        errors.append(str(exc))
-                if errors:
-                    status, reason = "False", "ErrorCheckingOperatorCompatibility"
-                    message = ("Encountered errors while checking compatibility with the next minor version of "
-                               f"OpenShift: {errors[0]}")
-                elif skews:
-                    status, reason = "False", "IncompatibleOperatorsInstalled"
-                    message = "The following operators block OpenShift upgrades: " + ",".join(skews)
-            except ValueError:
-                pass
+        try:
+            nxt = next_y(desired)
+        except ValueError as exc:
+            status, reason = "False", "ErrorCheckingOperatorCompatibility"
+            message = f"Encountered errors while checking compatibility with the next minor version of OpenShift: {exc}"
+        else:
+            errs, skews = [], []
+            for csv in self.store.list(CSV)[0]:
+                if (csv["metadata"].get("labels") or {}).get("olm.copiedFrom"):
+                    continue  # csv.IsCopied()
+                ns, name = csv["metadata"]["namespace"], csv["metadata"]["name"]
+                try:
+                    mx = max_openshift_version((csv["metadata"].get("annotations") or {}).get("olm.properties"))
+                except ValueError as exc:
+                    errs.append(f"{ns}/{name} has invalid olm.maxOpenShiftVersion properties: {exc}")
+                    continue
+                if mx is None or mx >= nxt:
+                    continue
+                skews.append(f"{ns}/{name} is incompatible with OpenShift minor versions greater than {mx[0]}.{mx[1]}")
+            if errs or skews:
+                status, reason = "False", "IncompatibleOperatorsInstalled"
+                # skews.String(): error skews first, the others after them in reverse order, joined with ","
+                message = "ClusterServiceVersions blocking cluster upgrade: " + ",".join(errs + skews[::-1])
         co = self.store.find(CLUSTEROPERATOR, None, "operator-lifecycle-manager")
         if co is None:
             return
@@ -570,6 +562,49 @@ class OlmOperators:
             st["conditions"] = set_condition(st.get("conditions") or [], "Upgradeable", status, reason, message)
 
         self.store.mutate(CLUSTEROPERATOR, None, "operator-lifecycle-manager", apply)
+
+
+def next_y(desired: str) -> tuple[int, int, int, int]:
+    """helpers.go desiredRelease + nextY: ``status.desired.version`` parsed tolerantly; a pre-release drops its
+    pre-release part and patch (already the next Y), otherwise Y+1 and Z=0."""
+    if not desired:
+        raise ValueError("desired release version missing from ClusterVersion")
+    m = _SEMVER.match(desired.strip())
+    if not m:
+        raise ValueError(f"cluster version has invalid desired release version: {desired}")
+    major, minor = int(m.group(1)), int(m.group(2) or 0)
+    if m.group(4):
+        return (major, minor, 0, 1)
+    return (major, minor + 1, 0, 1)
+
+
+def max_openshift_version(annotation: str | None) -> tuple[int, int, int, int] | None:
+    """helpers.go maxOpenShiftVersion: from the CSV's ``olm.properties`` annotation; more than one property, an
+    empty value, an unparsable value or one with a patch part is an error."""
+    if not annotation:
+        return None
+    try:
+        props = json.loads(annotation)
+    except ValueError as exc:
+        raise ValueError(f"failed to unmarshal properties annotation: {exc}") from None
+    values = [p.get("value") for p in props if isinstance(p, dict) and p.get("type") == "olm.maxOpenShiftVersion"]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ValueError('defining more than one "olm.maxOpenShiftVersion" property is not allowed')
+    raw = json.dumps(values[0]) if not isinstance(values[0], str) else values[0]
+    value = raw.strip('"')
+    if value == "":
+        raise ValueError('value cannot be "" (an empty string)')
+    m = _SEMVER.match(value)
+    if not m:
+        raise ValueError(f'failed to parse "{value}" as semver')
+    v = (int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0))
+    if v[2] or m.group(4):
+        raise ValueError(
+            f"property olm.maxOpenShiftVersion must specify only <major>.<minor> version, got invalid value {value}"
+        )
+    return (v[0], v[1], 0, 1)
 
 
 def _semver_string(text: str) -> str:
