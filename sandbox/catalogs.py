@@ -183,7 +183,10 @@ def _image(layout: OciLayout, layers: list[Layer], config: dict[str, Any]) -> tu
     return mb.digest, mb.size
 
 
-def build_catalog(layout_dir: str | Path, *, upstream: str, minor: str, current_minor: str) -> BuiltCatalog:
+def build_catalog(
+    layout_dir: str | Path, *, upstream: str, minor: str, current_minor: str, blocking_operator: bool = False
+) -> BuiltCatalog:
+    """The catalog for the target ``minor``; ``blocking_operator``: cluster-logging 5.8.1 is installed too."""
     layout = OciLayout(layout_dir)
     pushes: list[tuple[str, str]] = []
     digests: dict[str, str] = {}
@@ -347,6 +350,8 @@ def build_catalog(layout_dir: str | Path, *, upstream: str, minor: str, current_
 
     installed = []
     for package, version, channel, ns in INSTALLED:
+        if package == "cluster-logging" and not blocking_operator:
+            continue
         spec = next(b for p in PACKAGES for b in p.bundles if p.name == package and b.version == version)
         installed.append(
             {

@@ -473,6 +473,7 @@ def _up(
         upstream=upstream.host,
         minor=".".join(target.split(".")[:2]),
         current_minor=".".join(current.split(".")[:2]),
+        blocking_operator=bool(profile.features.get("blocking_operator")),
     )
     t = lap("build_catalog", t)
 

@@ -111,6 +111,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_output_args(ch)
     ch.set_defaults(func=handle_errors(_channel))
 
+    ab = psub.add_parser("accept-blocking", help="accept, explicitly and journaled, that installed operators block "
+                         "the target minor (the update step then starts anyway)")
+    add_plan_arg(ab)
+    ab.add_argument("--reason", required=True, help="why (kept in the journal)")
+    add_change_args(ab)
+    add_output_args(ab)
+    ab.set_defaults(func=handle_errors(_accept_blocking))
+
 
 def _wait_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for READY (default 300)")
@@ -325,4 +333,26 @@ def _channel(args: argparse.Namespace) -> int:
                                               interval=args.interval)
     ctx.emit.result(StepStatus.SUCCEEDED, f"{ns}/{name} on channel {args.channel}"
                     + (f", {data['installed']} installed" if "installed" in data else ""), data)
+    return EXIT_OK
+
+
+def _accept_blocking(args: argparse.Namespace) -> int:
+    from engine.catalogs import gate
+    from engine.catalogs import installed as inst
+    from engine.context import Context
+
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    target = ctx.plan.release.version
+    blocking = [o for o in inst.assess(ctx, target) if o.blocks(target)]
+    if not blocking:
+        ctx.emit.result(StepStatus.SUCCEEDED, f"no installed operator blocks {target}: nothing to accept")
+        return EXIT_OK
+    text = "\n".join(f"  {o.namespace}/{o.subscription or o.csv}: {o.why(target)}" for o in blocking)
+    if not confirm(args, f"Start the update to {target} although these operators block it?",
+                   f"These operators block {target}; OLM reports Upgradeable=False for them:\n{text}\n"):
+        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was recorded")
+        return EXIT_OK
+    gate.accept(ctx, [o.csv for o in blocking], args.reason)
+    ctx.emit.result(StepStatus.SUCCEEDED, f"accepted (journaled): {', '.join(o.csv for o in blocking)} block {target}",
+                    {"accepted": [o.csv for o in blocking]})
     return EXIT_OK
