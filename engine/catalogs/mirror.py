@@ -421,13 +421,13 @@ def _copy(
         ctx.emit.check("catalog mirror contents", CheckStatus.PASS,
                        f"all {len(all_jobs)} images already in {result.target} with the right digests")
     result.seconds = time.monotonic() - started
+    for jr in journals:  # before the media's checksum manifest is written: the journal is on the media
+        jr.step_finished(STEP, "succeeded", _line(result), filtered=result.filtered_digest,
+                         mirrored_index=result.mirrored_index, sizes=result.sizes)
     if options.mode == "to-media":
         _write_media(ctx, media, result, jobs, index_job, images)
     else:
         _write_cluster_files(ctx, options, result)
-    for jr in journals:
-        jr.step_finished(STEP, "succeeded", _line(result), filtered=result.filtered_digest,
-                         mirrored_index=result.mirrored_index, sizes=result.sizes)
     ctx.emit.result(StepStatus.SUCCEEDED, _line(result), result.to_dict())
     return result
 
