@@ -71,7 +71,11 @@ PACKAGES: list[PackageSpec] = [
         [
             BundleSpec("cluster-logging", "5.8.0", max_ocp="4.16", channels=("stable-5.8",)),
             BundleSpec(
-                "cluster-logging", "5.8.1", replaces="cluster-logging.v5.8.0", max_ocp="4.16", channels=("stable-5.8",)
+                "cluster-logging",
+                "5.8.1",
+                replaces="cluster-logging.v5.8.0",
+                max_ocp="4.16",
+                channels=("stable-5.8",),
             ),
             BundleSpec(
                 "cluster-logging",
@@ -152,7 +156,10 @@ class BuiltCatalog:
 
 
 def _csv_annotations(b: BundleSpec) -> dict[str, str]:
-    ann = {"operators.operatorframework.io/builder": "operator-sdk-v1.34.1", "capabilities": "Seamless Upgrades"}
+    ann = {
+        "operators.operatorframework.io/builder": "operator-sdk-v1.34.1",
+        "capabilities": "Seamless Upgrades",
+    }
     if b.max_ocp:
         ann["olm.properties"] = json.dumps([{"type": "olm.maxOpenShiftVersion", "value": b.max_ocp}])
     return ann
@@ -189,10 +196,12 @@ def build_catalog(
     """The catalog for the target ``minor``; ``blocking_operator``: cluster-logging 5.8.1 is installed too."""
     layout = OciLayout(layout_dir)
     pushes: list[tuple[str, str]] = []
-    digests: dict[str, str] = {}
     base = layout.add_layer(
-        "ubi-minimal", [FileSpec("usr/lib/os-release", b'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\n'),
-                        FileSpec("usr/lib64/libfake.so", random_size=256 * KiB, random_seed=_seed("ubi"))]
+        "ubi-minimal",
+        [
+            FileSpec("usr/lib/os-release", b'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\n'),
+            FileSpec("usr/lib64/libfake.so", random_size=256 * KiB, random_seed=_seed("ubi")),
+        ],
     )
 
     def push(ref: str, digest: str, size: int, dest: str) -> None:
@@ -210,12 +219,15 @@ def build_catalog(
                 f"op-{b.name}",
                 [FileSpec("usr/bin/manager", random_size=192 * KiB, random_seed=_seed("op", b.name))],
             )
-            d, s = _image(layout, [base, own], {"Entrypoint": ["/usr/bin/manager"], "Labels": {"version": b.version}})
+            d, s = _image(
+                layout, [base, own], {"Entrypoint": ["/usr/bin/manager"], "Labels": {"version": b.version}}
+            )
             push(f"op-{b.name}", d, s, f"{repo}:v{b.version}")
             operator_images[(pkg.name, b.version)] = f"{upstream}/{repo}@{d}"
         if pkg.tag_related:
             own = layout.add_layer(
-                f"tag-{pkg.name}", [FileSpec("srv/plugin.js", random_size=64 * KiB, random_seed=_seed("tag", pkg.name))]
+                f"tag-{pkg.name}",
+                [FileSpec("srv/plugin.js", random_size=64 * KiB, random_seed=_seed("tag", pkg.name))],
             )
             d, s = _image(layout, [base, own], {"Labels": {"component": pkg.tag_related}})
             push(f"tag-{pkg.name}", d, s, f"{OPERATOR_PREFIX}/{pkg.tag_related}")
@@ -225,8 +237,12 @@ def build_catalog(
     bundle_refs: dict[str, str] = {}
     for pkg in PACKAGES:
         objs: list[dict[str, Any]] = [
-            {"schema": "olm.package", "name": pkg.name, "defaultChannel": pkg.default_channel,
-             "description": f"{pkg.name} (ocp-airgap lab)"}
+            {
+                "schema": "olm.package",
+                "name": pkg.name,
+                "defaultChannel": pkg.default_channel,
+                "description": f"{pkg.name} (ocp-airgap lab)",
+            }
         ]
         channels: dict[str, list[dict[str, Any]]] = {}
         for b in pkg.bundles:
@@ -248,10 +264,18 @@ def build_catalog(
             csv = {
                 "apiVersion": "operators.coreos.com/v1alpha1",
                 "kind": "ClusterServiceVersion",
-                "metadata": {"name": b.name, "annotations": {**_csv_annotations(b), "containerImage": op_image}},
-                "spec": {"version": b.version, "replaces": b.replaces or None, "displayName": pkg.name,
-                         "customresourcedefinitions": {"owned": [{"name": f"{kind.lower()}s.{group}",
-                                                                  "version": "v1", "kind": kind}]}},
+                "metadata": {
+                    "name": b.name,
+                    "annotations": {**_csv_annotations(b), "containerImage": op_image},
+                },
+                "spec": {
+                    "version": b.version,
+                    "replaces": b.replaces or None,
+                    "displayName": pkg.name,
+                    "customresourcedefinitions": {
+                        "owned": [{"name": f"{kind.lower()}s.{group}", "version": "v1", "kind": kind}]
+                    },
+                },
             }
             annotations = {
                 "annotations": {
@@ -265,7 +289,9 @@ def build_catalog(
             own = layout.add_layer(
                 f"bundle-{b.name}",
                 [
-                    FileSpec(f"manifests/{pkg.name}.clusterserviceversion.yaml", json.dumps(csv, indent=1).encode()),
+                    FileSpec(
+                        f"manifests/{pkg.name}.clusterserviceversion.yaml", json.dumps(csv, indent=1).encode()
+                    ),
                     FileSpec("metadata/annotations.yaml", json.dumps(annotations, indent=1).encode()),
                 ],
             )
@@ -279,34 +305,52 @@ def build_catalog(
                 {"type": "olm.gvk", "value": {"group": group, "version": "v1", "kind": kind}},
             ]
             for dep, rng in b.requires:
-                props.append({"type": "olm.package.required", "value": {"packageName": dep, "versionRange": rng}})
+                props.append(
+                    {"type": "olm.package.required", "value": {"packageName": dep, "versionRange": rng}}
+                )
             if b.max_ocp:
                 props.append({"type": "olm.maxOpenShiftVersion", "value": b.max_ocp})
             props.append(
-                {"type": "olm.csv.metadata", "value": {"annotations": _csv_annotations(b), "displayName": pkg.name}}
+                {
+                    "type": "olm.csv.metadata",
+                    "value": {"annotations": _csv_annotations(b), "displayName": pkg.name},
+                }
             )
             related = [
                 {"name": "", "image": bundle_ref},
                 {"name": "manager", "image": op_image},
             ]
             if pkg.tag_related:
-                related.append({"name": "console-plugin", "image": f"{upstream}/{OPERATOR_PREFIX}/{pkg.tag_related}"})
+                related.append(
+                    {"name": "console-plugin", "image": f"{upstream}/{OPERATOR_PREFIX}/{pkg.tag_related}"}
+                )
             objs.append(
-                {"schema": "olm.bundle", "name": b.name, "package": pkg.name, "image": bundle_ref,
-                 "properties": props, "relatedImages": related}
+                {
+                    "schema": "olm.bundle",
+                    "name": b.name,
+                    "package": pkg.name,
+                    "image": bundle_ref,
+                    "properties": props,
+                    "relatedImages": related,
+                }
             )
         objs_by_pkg[pkg.name] = objs
 
     def configs_files(objs_by: dict[str, list[dict[str, Any]]]) -> list[FileSpec]:
         return [
-            FileSpec(f"configs/{name}/catalog.json",
-                     b"".join(json.dumps(o, indent=4).encode() + b"\n" for o in objs))
+            FileSpec(
+                f"configs/{name}/catalog.json",
+                b"".join(json.dumps(o, indent=4).encode() + b"\n" for o in objs),
+            )
             for name, objs in sorted(objs_by.items())
         ]
 
     opm = layout.add_layer(
-        "opm-base", [FileSpec("bin/opm", random_size=512 * KiB, random_seed=_seed("opm"), mode=0o755),
-                     FileSpec("bin/grpc_health_probe", random_size=64 * KiB, random_seed=_seed("probe"), mode=0o755)]
+        "opm-base",
+        [
+            FileSpec("bin/opm", random_size=512 * KiB, random_seed=_seed("opm"), mode=0o755),
+            FileSpec("bin/grpc_health_probe", random_size=64 * KiB, random_seed=_seed("probe"), mode=0o755),
+        ],
     )
     index_config = {
         "Entrypoint": ["/bin/opm"],
@@ -322,8 +366,12 @@ def build_catalog(
         digest = hashlib.sha256(json.dumps(objs_by, sort_keys=True).encode()).hexdigest()[:16]
         cache = layout.add_layer(
             f"cache-{key}",
-            [FileSpec("tmp/cache/pogreb.v1/digest", digest.encode()),
-             FileSpec("tmp/cache/pogreb.v1/db/main.pix", random_size=32 * KiB, random_seed=_seed("cache", key))],
+            [
+                FileSpec("tmp/cache/pogreb.v1/digest", digest.encode()),
+                FileSpec(
+                    "tmp/cache/pogreb.v1/db/main.pix", random_size=32 * KiB, random_seed=_seed("cache", key)
+                ),
+            ],
         )
         return _image(layout, [base, opm, configs, cache], index_config)
 

@@ -38,8 +38,13 @@ class CatalogScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="operators")
         yield self.field("Packages", "catalog-packages", "", placeholder="default: the installed operators")
-        yield self.field("Channels", "catalog-channels", "", placeholder="PACKAGE=CHANNEL, ... (default: subscribed "
-                         "+ the one to update a blocking operator through)")
+        yield self.field(
+            "Channels",
+            "catalog-channels",
+            "",
+            placeholder="PACKAGE=CHANNEL, ... (default: subscribed "
+            "+ the one to update a blocking operator through)",
+        )
         yield self.field("Catalog", "catalog-name", "", placeholder="e.g. redhat-operators")
         yield self.field(
             "Index image",
@@ -95,7 +100,9 @@ class CatalogScreen(StepScreen):
                 finally:
                     regs.close()
             except AirgapError as exc:
-                ctx.emit.warning(f"the index image could not be read ({exc.message}); using the catalog read last")
+                ctx.emit.warning(
+                    f"the index image could not be read ({exc.message}); using the catalog read last"
+                )
                 saved = inst.load_saved_catalog()
                 cat = saved[1] if saved else None
             return inst.assess(ctx, ctx.plan.release.version, cat)
@@ -108,7 +115,9 @@ class CatalogScreen(StepScreen):
         lines = []
         for o in ops:
             state = f"BLOCKS {target}" if o.blocks(target) else "compatible"
-            extra = f" -> update to {o.update_to['version']} ({o.update_to['channel']})" if o.update_to else ""
+            extra = (
+                f" -> update to {o.update_to['version']} ({o.update_to['channel']})" if o.update_to else ""
+            )
             lines.append(f"{o.namespace}/{o.subscription or o.csv} {o.version} [{o.channel}] {state}{extra}")
         self.query_one("#operators", Static).update(escape("\n".join(lines) or "No operator is installed."))
 
@@ -118,14 +127,18 @@ class CatalogScreen(StepScreen):
         from engine.catalogs.mirror import mirror_catalog
 
         opts = self._options(dry_run=True)
-        self.start("Sizing the filtered catalog (dry run)", lambda ctx: mirror_catalog(ctx, opts), self._sized)
+        self.start(
+            "Sizing the filtered catalog (dry run)", lambda ctx: mirror_catalog(ctx, opts), self._sized
+        )
 
     def _sized(self, result: Any) -> None:
         from engine.util import format_bytes
 
         sizes = ", ".join(f"{p} {format_bytes(n)}" for p, n in result.sizes.items())
-        self.run.add_line(f"Filtered catalog: {len(result.packages)} package(s), {format_bytes(result.bytes_total)}: "
-                          f"{sizes}")
+        self.run.add_line(
+            f"Filtered catalog: {len(result.packages)} package(s), {format_bytes(result.bytes_total)}: "
+            f"{sizes}"
+        )
         self.sync()
 
     def action_mirror(self) -> None:
@@ -138,17 +151,25 @@ class CatalogScreen(StepScreen):
 
         def prepare(ctx: Context) -> Any:
             result = mirror_catalog(ctx, opts)
-            return ap.prepare_apply(ctx, {"mirrored_index": result.mirrored_index, "idms": result.idms,
-                                          "itms": result.itms})
+            return ap.prepare_apply(
+                ctx, {"mirrored_index": result.mirrored_index, "idms": result.idms, "itms": result.itms}
+            )
 
         def apply(ctx: Context, plan: Any) -> Any:
             data = ap.apply(ctx, plan) if plan.steps else {"image": plan.image, "catalogs": plan.catalogs}
-            data["states"] = ap.wait_ready(ctx, plan.catalogs, plan.image, interval=self.wizard.watch_interval)
+            data["states"] = ap.wait_ready(
+                ctx, plan.catalogs, plan.image, interval=self.wizard.watch_interval
+            )
             return data
 
-        self.prepare_then_apply("mirror the filtered catalog and point the cluster at it", prepare,
-                                lambda plan: list(plan.changes), apply, self._applied,
-                                confirm_title="Point the cluster at the mirrored catalog?")
+        self.prepare_then_apply(
+            "mirror the filtered catalog and point the cluster at it",
+            prepare,
+            lambda plan: list(plan.changes),
+            apply,
+            self._applied,
+            confirm_title="Point the cluster at the mirrored catalog?",
+        )
 
     def _applied(self, data: dict[str, Any]) -> None:
         self.run.add_line(f"{', '.join(data.get('catalogs') or [])} serve {data.get('image')}")
@@ -160,29 +181,41 @@ class CatalogScreen(StepScreen):
             return
         ops = [o for o in getattr(self, "_ops", []) if o.update_to and o.subscription]
         if not ops:
-            self.notify("No blocking operator with a compatible version: read the operators first (o).",
-                        severity="warning")
+            self.notify(
+                "No blocking operator with a compatible version: read the operators first (o).",
+                severity="warning",
+            )
             return
         from engine.catalogs import apply as ap
 
         def prepare(ctx: Context) -> Any:
-            return [(o, ap.prepare_channel(ctx, o.namespace, o.subscription, o.update_to["channel"])[1]) for o in ops]
+            return [
+                (o, ap.prepare_channel(ctx, o.namespace, o.subscription, o.update_to["channel"])[1])
+                for o in ops
+            ]
 
         def apply(ctx: Context, prepared: Any) -> Any:
             done = []
             for o, change in prepared:
                 if change is not None:
                     ap.set_channel(ctx, o.namespace, o.subscription, o.update_to["channel"], change)
-                done.append(ap.wait_installed(ctx, o.namespace, o.subscription, interval=self.wizard.watch_interval))
+                done.append(
+                    ap.wait_installed(ctx, o.namespace, o.subscription, interval=self.wizard.watch_interval)
+                )
             return done
 
         def updated(done: list[str]) -> None:
             self.run.add_line(f"installed: {', '.join(done)}")
             self.action_operators()
 
-        self.prepare_then_apply("move the blocking operators to their compatible channel", prepare,
-                                lambda prepared: [c for _o, c in prepared if c is not None], apply, updated,
-                                confirm_title="Change the operators' channels?")
+        self.prepare_then_apply(
+            "move the blocking operators to their compatible channel",
+            prepare,
+            lambda prepared: [c for _o, c in prepared if c is not None],
+            apply,
+            updated,
+            confirm_title="Change the operators' channels?",
+        )
 
     def action_accept(self) -> None:
         if not self.check_not_running():
@@ -190,7 +223,9 @@ class CatalogScreen(StepScreen):
         target = self.wizard.plan.release.version
         blocking = [o for o in getattr(self, "_ops", []) if o.blocks(target)]
         if not blocking:
-            self.notify("No installed operator blocks the target (read them first with o).", severity="warning")
+            self.notify(
+                "No installed operator blocks the target (read them first with o).", severity="warning"
+            )
             return
         from engine.catalogs import gate
         from engine.changes import Change
@@ -203,12 +238,18 @@ class CatalogScreen(StepScreen):
         )
 
         def go() -> None:
-            self.start("Recording the decision",
-                       lambda ctx: gate.accept(ctx, [o.csv for o in blocking], "accepted in the wizard"),
-                       lambda _r: self.run.add_line("Accepted (journaled): the update step will start anyway."))
+            self.start(
+                "Recording the decision",
+                lambda ctx: gate.accept(ctx, [o.csv for o in blocking], "accepted in the wizard"),
+                lambda _r: self.run.add_line("Accepted (journaled): the update step will start anyway."),
+            )
 
-        self.confirm_changes("Start the update although these operators block it?", [change], go,
-                             question="OLM still reports Upgradeable=False for them. Accept?")
+        self.confirm_changes(
+            "Start the update although these operators block it?",
+            [change],
+            go,
+            question="OLM still reports Upgradeable=False for them. Accept?",
+        )
 
     def _listed(self, catalogs: list[Any]) -> None:
         lines = [f"{c.name}: {c.state or '?'}  {c.image}" for c in catalogs[:4]] or ["No CatalogSource."]
@@ -227,8 +268,10 @@ class CatalogScreen(StepScreen):
         self.set_focus(None)
 
     def primary_hint(self) -> str:
-        return ("o: installed operators, d: size, m: mirror and apply, u: update blocking operators, a: accept; "
-                "r: set one catalog's image; s: skip")
+        return (
+            "o: installed operators, d: size, m: mirror and apply, u: update blocking operators, a: accept; "
+            "r: set one catalog's image; s: skip"
+        )
 
     def action_primary(self) -> None:
         cat = engine_module(*NEEDS)

@@ -58,38 +58,65 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     op = psub.add_parser("operators", help="installed operators: compatible with the target or blocking it")
     add_plan_arg(op)
-    op.add_argument("--index", default="", help="index image to look up updates in (default: the plan's, or the "
-                    "catalog read last)")
-    op.add_argument("--offline", action="store_true", help="do not read the index image; use the catalog read last")
+    op.add_argument(
+        "--index",
+        default="",
+        help="index image to look up updates in (default: the plan's, or the catalog read last)",
+    )
+    op.add_argument(
+        "--offline", action="store_true", help="do not read the index image; use the catalog read last"
+    )
     add_output_args(op)
     op.set_defaults(func=handle_errors(_operators))
 
     pk = psub.add_parser("packages", help="what an index image holds")
     add_plan_arg(pk)
-    pk.add_argument("--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)")
+    pk.add_argument(
+        "--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)"
+    )
     add_output_args(pk)
     pk.set_defaults(func=handle_errors(_packages))
 
     mi = psub.add_parser("mirror", help="mirror a filtered catalog and its images (direct, to or from media)")
     add_plan_arg(mi)
-    mi.add_argument("--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)")
-    mi.add_argument("--package", action="append", default=[], metavar="NAME",
-                    help="package to keep (repeat; default: the installed operators)")
-    mi.add_argument("--channel", action="append", default=[], metavar="PACKAGE=CHANNEL",
-                    help="channel to keep for a package (repeat; default: the subscribed one, plus the one to "
-                    "update a blocking operator through)")
+    mi.add_argument(
+        "--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)"
+    )
+    mi.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="package to keep (repeat; default: the installed operators)",
+    )
+    mi.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="PACKAGE=CHANNEL",
+        help="channel to keep for a package (repeat; default: the subscribed one, plus the one to "
+        "update a blocking operator through)",
+    )
     mi.add_argument("--to-dir", default="", help="write to removable media (this folder)")
-    mi.add_argument("--from-dir", default="", help="upload from removable media (the folder written by --to-dir)")
+    mi.add_argument(
+        "--from-dir", default="", help="upload from removable media (the folder written by --to-dir)"
+    )
     mi.add_argument("--dry-run", action="store_true", help="show what would be copied, copy nothing")
     mi.add_argument("--no-verify", action="store_true", help="do not verify the copy")
-    mi.add_argument("--output-dir", default="", help="where the ImageDigestMirrorSet/ImageTagMirrorSet files go")
+    mi.add_argument(
+        "--output-dir", default="", help="where the ImageDigestMirrorSet/ImageTagMirrorSet files go"
+    )
     add_output_args(mi)
     mi.set_defaults(func=handle_errors(_mirror))
 
     ap = psub.add_parser("apply", help="point the cluster at the mirrored catalog")
     add_plan_arg(ap)
-    ap.add_argument("--image", default="", help="the mirrored index by digest (default: the last mirrored one)")
-    ap.add_argument("--name", default="", help="CatalogSource to use (default: the ones the Subscriptions use)")
+    ap.add_argument(
+        "--image", default="", help="the mirrored index by digest (default: the last mirrored one)"
+    )
+    ap.add_argument(
+        "--name", default="", help="CatalogSource to use (default: the ones the Subscriptions use)"
+    )
     _wait_args(ap)
     add_change_args(ap)
     add_output_args(ap)
@@ -105,14 +132,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_plan_arg(ch)
     ch.add_argument("subscription", help="NAMESPACE/NAME of the Subscription")
     ch.add_argument("channel", help="the channel to move to")
-    ch.add_argument("--until", default="", help="wait until this CSV is installed (default: the channel head)")
+    ch.add_argument(
+        "--until", default="", help="wait until this CSV is installed (default: the channel head)"
+    )
     _wait_args(ch)
     add_change_args(ch)
     add_output_args(ch)
     ch.set_defaults(func=handle_errors(_channel))
 
-    ab = psub.add_parser("accept-blocking", help="accept, explicitly and journaled, that installed operators block "
-                         "the target minor (the update step then starts anyway)")
+    ab = psub.add_parser(
+        "accept-blocking",
+        help="accept, explicitly and journaled, that installed operators block "
+        "the target minor (the update step then starts anyway)",
+    )
     add_plan_arg(ab)
     ab.add_argument("--reason", required=True, help="why (kept in the journal)")
     add_change_args(ab)
@@ -189,7 +221,9 @@ def _operators(args: argparse.Namespace) -> int:
             finally:
                 regs.close()
         except AirgapError as exc:
-            ctx.emit.warning(f"the index image could not be read ({exc.message}); using the catalog read last")
+            ctx.emit.warning(
+                f"the index image could not be read ({exc.message}); using the catalog read last"
+            )
     if cat is None:
         saved = inst.load_saved_catalog()
         if saved:
@@ -207,11 +241,16 @@ def _operators(args: argparse.Namespace) -> int:
             f"{o.namespace + '/' + (o.subscription or o.csv):<50} {o.version or '?':<10} "
             f"{o.channel or '-':<16} max OCP {o.max_openshift or '-':<6} {state}{extra}"
         )
-    data = {"target": target, "catalog": source, "operators": [o.to_dict() for o in ops],
-            "blocking": [o.package for o in blocking]}
+    data = {
+        "target": target,
+        "catalog": source,
+        "operators": [o.to_dict() for o in ops],
+        "blocking": [o.package for o in blocking],
+    }
     ctx.emit.result(
         StepStatus.FAILED if blocking else StepStatus.SUCCEEDED,
-        f"{len(blocking)} of {len(ops)} operator(s) block {target}" if blocking
+        f"{len(blocking)} of {len(ops)} operator(s) block {target}"
+        if blocking
         else f"{len(ops)} operator(s), none blocks {target}",
         data,
     )
@@ -234,13 +273,18 @@ def _packages(args: argparse.Namespace) -> int:
     for r in rows:
         for ch, info in r["channels"].items():
             default = " (default)" if ch == r["defaultChannel"] else ""
-            ctx.emit.info(f"{r['package']:<36} {ch + default:<24} head {info['head'] or '?':<44} "
-                          f"{', '.join(info['versions'])}")
+            ctx.emit.info(
+                f"{r['package']:<36} {ch + default:<24} head {info['head'] or '?':<44} "
+                f"{', '.join(info['versions'])}"
+            )
     problems = fbc.validate(cat)
     for p in problems:
         ctx.emit.warning(p)
-    ctx.emit.result(StepStatus.SUCCEEDED, f"{len(rows)} package(s) in {index}@{idx.digest}",
-                    {"index": index, "digest": idx.digest, "packages": rows, "problems": problems})
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"{len(rows)} package(s) in {index}@{idx.digest}",
+        {"index": index, "digest": idx.digest, "packages": rows, "problems": problems},
+    )
     return EXIT_OK
 
 
@@ -253,12 +297,21 @@ def _mirror(args: argparse.Namespace) -> int:
     for c in args.channel:
         pkg, sep, ch = c.partition("=")
         if not sep or not pkg or not ch:
-            raise InputError(f"--channel {c!r}: expected PACKAGE=CHANNEL", fix="e.g. --channel cluster-logging=stable-5.9")
+            raise InputError(
+                f"--channel {c!r}: expected PACKAGE=CHANNEL", fix="e.g. --channel cluster-logging=stable-5.9"
+            )
         channels.setdefault(pkg, []).append(ch)
     ctx = Context(load_plan(args), emitter(args, "catalog"))
-    opts = CatalogOptions(index=args.index, packages=list(args.package), channels=channels, to_dir=args.to_dir,
-                          from_dir=args.from_dir, dry_run=args.dry_run, verify=not args.no_verify,
-                          output_dir=args.output_dir)
+    opts = CatalogOptions(
+        index=args.index,
+        packages=list(args.package),
+        channels=channels,
+        to_dir=args.to_dir,
+        from_dir=args.from_dir,
+        dry_run=args.dry_run,
+        verify=not args.no_verify,
+        output_dir=args.output_dir,
+    )
     mirror_catalog(ctx, opts)
     return EXIT_OK
 
@@ -290,9 +343,14 @@ def _apply(args: argparse.Namespace) -> int:
     else:
         ctx.emit.info("The cluster already uses the mirrored catalog.")
     if not args.no_wait:
-        data["states"] = ap.wait_ready(ctx, plan.catalogs, plan.image, timeout=args.timeout, interval=args.interval)
-    ctx.emit.result(StepStatus.SUCCEEDED, f"{', '.join(plan.catalogs)} serve{'s' if len(plan.catalogs) == 1 else ''} "
-                    f"{plan.image}", data)
+        data["states"] = ap.wait_ready(
+            ctx, plan.catalogs, plan.image, timeout=args.timeout, interval=args.interval
+        )
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"{', '.join(plan.catalogs)} serve{'s' if len(plan.catalogs) == 1 else ''} {plan.image}",
+        data,
+    )
     return EXIT_OK
 
 
@@ -319,7 +377,9 @@ def _channel(args: argparse.Namespace) -> int:
 
     ns, sep, name = args.subscription.partition("/")
     if not sep or not ns or not name:
-        raise InputError(f"{args.subscription!r}: expected NAMESPACE/NAME", fix="e.g. openshift-logging/cluster-logging")
+        raise InputError(
+            f"{args.subscription!r}: expected NAMESPACE/NAME", fix="e.g. openshift-logging/cluster-logging"
+        )
     ctx = Context(load_plan(args), emitter(args, "catalog"))
     _sub, change = ap.prepare_channel(ctx, ns, name, args.channel)
     if change is not None:
@@ -329,10 +389,15 @@ def _channel(args: argparse.Namespace) -> int:
         ap.set_channel(ctx, ns, name, args.channel, change)
     data = {"subscription": f"{ns}/{name}", "channel": args.channel}
     if not args.no_wait:
-        data["installed"] = ap.wait_installed(ctx, ns, name, until_csv=args.until, timeout=args.timeout,
-                                              interval=args.interval)
-    ctx.emit.result(StepStatus.SUCCEEDED, f"{ns}/{name} on channel {args.channel}"
-                    + (f", {data['installed']} installed" if "installed" in data else ""), data)
+        data["installed"] = ap.wait_installed(
+            ctx, ns, name, until_csv=args.until, timeout=args.timeout, interval=args.interval
+        )
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"{ns}/{name} on channel {args.channel}"
+        + (f", {data['installed']} installed" if "installed" in data else ""),
+        data,
+    )
     return EXIT_OK
 
 
@@ -348,11 +413,17 @@ def _accept_blocking(args: argparse.Namespace) -> int:
         ctx.emit.result(StepStatus.SUCCEEDED, f"no installed operator blocks {target}: nothing to accept")
         return EXIT_OK
     text = "\n".join(f"  {o.namespace}/{o.subscription or o.csv}: {o.why(target)}" for o in blocking)
-    if not confirm(args, f"Start the update to {target} although these operators block it?",
-                   f"These operators block {target}; OLM reports Upgradeable=False for them:\n{text}\n"):
+    if not confirm(
+        args,
+        f"Start the update to {target} although these operators block it?",
+        f"These operators block {target}; OLM reports Upgradeable=False for them:\n{text}\n",
+    ):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was recorded")
         return EXIT_OK
     gate.accept(ctx, [o.csv for o in blocking], args.reason)
-    ctx.emit.result(StepStatus.SUCCEEDED, f"accepted (journaled): {', '.join(o.csv for o in blocking)} block {target}",
-                    {"accepted": [o.csv for o in blocking]})
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"accepted (journaled): {', '.join(o.csv for o in blocking)} block {target}",
+        {"accepted": [o.csv for o in blocking]},
+    )
     return EXIT_OK

@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.catalogs.installed import SUBSCRIPTION, list_operators
 from engine.changes import Change
-from engine.cluster import CATALOG_SOURCE, IDMS, Resource, retry_on_conflict
+from engine.cluster import CATALOG_SOURCE, ICSP, IDMS, Resource, retry_on_conflict
 from engine.context import Context
 from engine.errors import AirgapError, InputError, NotFound, NotReady
 from engine.util import BY_DIGEST, minor_of
@@ -36,8 +36,12 @@ STEP = "catalog"
 NS = "openshift-marketplace"
 NAME = "ocp-airgap-operators"
 OPERATORHUB = Resource("config.openshift.io", "v1", "operatorhubs", "OperatorHub", False, "operatorhub")
-ITMS = Resource("config.openshift.io", "v1", "imagetagmirrorsets", "ImageTagMirrorSet", False, "imagetagmirrorset")
-CLUSTER_CATALOG = Resource("olm.operatorframework.io", "v1", "clustercatalogs", "ClusterCatalog", False, "clustercatalog")
+ITMS = Resource(
+    "config.openshift.io", "v1", "imagetagmirrorsets", "ImageTagMirrorSet", False, "imagetagmirrorset"
+)
+CLUSTER_CATALOG = Resource(
+    "olm.operatorframework.io", "v1", "clustercatalogs", "ClusterCatalog", False, "clustercatalog"
+)
 DEFAULT_SOURCES = ("redhat-operators", "certified-operators", "community-operators", "redhat-marketplace")
 MANAGED_BY = "operatorframework.io/managed-by"
 
@@ -66,7 +70,14 @@ class ApplyPlan:
 
 
 def _yaml_cmd(ctx: Context, verb: str, kind: str, name: str, ns: str | None = None) -> list[str]:
-    return ["oc", *ctx.cluster.oc_args(), *(["-n", ns] if ns else []), verb, "-f", f"{kind.lower()}-{name}.yaml"]
+    return [
+        "oc",
+        *ctx.cluster.oc_args(),
+        *(["-n", ns] if ns else []),
+        verb,
+        "-f",
+        f"{kind.lower()}-{name}.yaml",
+    ]
 
 
 def _spec_entries(entries: list[dict[str, Any]], key: str) -> dict[str, Any]:
@@ -85,7 +96,13 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
     body: dict[str, Any]
     before: dict[str, Any]
     # which catalogs the installed operators use
-    used = sorted({o.source for o in list_operators(ctx) if o.subscription and o.source and o.source_namespace in ("", NS)})
+    used = sorted(
+        {
+            o.source
+            for o in list_operators(ctx)
+            if o.subscription and o.source and o.source_namespace in ("", NS)
+        }
+    )
     if name:
         used = [name]
     if not used:
@@ -95,7 +112,9 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
     need_hub = False
     for cs_name in used:
         cs = cluster.get_or_none(CATALOG_SOURCE, cs_name, NS)
-        managed = ((cs or {}).get("metadata", {}).get("annotations") or {}).get(MANAGED_BY) == "marketplace-operator"
+        managed = ((cs or {}).get("metadata", {}).get("annotations") or {}).get(
+            MANAGED_BY
+        ) == "marketplace-operator"
         if cs_name in DEFAULT_SOURCES and (cs is None or managed) and not hub_disabled:
             need_hub = True
         if cs is not None and not (cs_name in DEFAULT_SOURCES and managed):
@@ -103,16 +122,44 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
                 continue
             before = {"spec": {"image": (cs.get("spec") or {}).get("image", "")}}
             body = {"spec": {"image": image}}
-            plan.steps.append(Step("set-image", CATALOG_SOURCE, cs_name, NS, body, {"spec": copy.deepcopy(cs.get("spec"))},
-                                   Change(f"Point CatalogSource {cs_name} at the mirrored catalog",
-                                          f"catalogsource/{NS}/{cs_name}", before, body,
-                                          ["oc", *cluster.oc_args(), "-n", NS, "patch", "catalogsource", cs_name,
-                                           "--type", "merge", "-p", json.dumps(body, separators=(",", ":"))])))
+            plan.steps.append(
+                Step(
+                    "set-image",
+                    CATALOG_SOURCE,
+                    cs_name,
+                    NS,
+                    body,
+                    {"spec": copy.deepcopy(cs.get("spec"))},
+                    Change(
+                        f"Point CatalogSource {cs_name} at the mirrored catalog",
+                        f"catalogsource/{NS}/{cs_name}",
+                        before,
+                        body,
+                        [
+                            "oc",
+                            *cluster.oc_args(),
+                            "-n",
+                            NS,
+                            "patch",
+                            "catalogsource",
+                            cs_name,
+                            "--type",
+                            "merge",
+                            "-p",
+                            json.dumps(body, separators=(",", ":")),
+                        ],
+                    ),
+                )
+            )
         else:
             body = {
                 "apiVersion": "operators.coreos.com/v1alpha1",
                 "kind": "CatalogSource",
-                "metadata": {"name": cs_name, "namespace": NS, "labels": {"app.kubernetes.io/managed-by": "ocp-airgap"}},
+                "metadata": {
+                    "name": cs_name,
+                    "namespace": NS,
+                    "labels": {"app.kubernetes.io/managed-by": "ocp-airgap"},
+                },
                 "spec": {
                     "sourceType": "grpc",
                     "image": image,
@@ -121,36 +168,104 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
                     "updateStrategy": {"registryPoll": {"interval": "30m"}},
                 },
             }
-            plan.steps.append(Step("create-catalog", CATALOG_SOURCE, cs_name, NS, body, None,
-                                   Change(f"Create CatalogSource {cs_name} with the mirrored catalog (by digest)",
-                                          f"catalogsource/{NS}/{cs_name}", None, body,
-                                          _yaml_cmd(ctx, "apply", "CatalogSource", cs_name, NS))))
+            plan.steps.append(
+                Step(
+                    "create-catalog",
+                    CATALOG_SOURCE,
+                    cs_name,
+                    NS,
+                    body,
+                    None,
+                    Change(
+                        f"Create CatalogSource {cs_name} with the mirrored catalog (by digest)",
+                        f"catalogsource/{NS}/{cs_name}",
+                        None,
+                        body,
+                        _yaml_cmd(ctx, "apply", "CatalogSource", cs_name, NS),
+                    ),
+                )
+            )
         plan.catalogs.append(cs_name)
     if need_hub:
         before_spec = copy.deepcopy((hub or {}).get("spec") or {})
         body = {"spec": {"disableAllDefaultSources": True}}
-        plan.steps.insert(0, Step("operatorhub", OPERATORHUB, "cluster", None, body, {"spec": before_spec},
-                                  Change("Disable the default catalog sources (the marketplace operator resets them)",
-                                         "operatorhub/cluster", {"spec": {"disableAllDefaultSources": bool(before_spec.get("disableAllDefaultSources"))}},
-                                         body,
-                                         ["oc", *cluster.oc_args(), "patch", "operatorhub", "cluster", "--type",
-                                          "merge", "-p", '{"spec":{"disableAllDefaultSources":true}}'])))
-    for kind, res, entries, key in (("idms", IDMS, record.get("idms") or [], "imageDigestMirrors"),
-                                    ("itms", ITMS, record.get("itms") or [], "imageTagMirrors")):
+        plan.steps.insert(
+            0,
+            Step(
+                "operatorhub",
+                OPERATORHUB,
+                "cluster",
+                None,
+                body,
+                {"spec": before_spec},
+                Change(
+                    "Disable the default catalog sources (the marketplace operator resets them)",
+                    "operatorhub/cluster",
+                    {"spec": {"disableAllDefaultSources": bool(before_spec.get("disableAllDefaultSources"))}},
+                    body,
+                    [
+                        "oc",
+                        *cluster.oc_args(),
+                        "patch",
+                        "operatorhub",
+                        "cluster",
+                        "--type",
+                        "merge",
+                        "-p",
+                        '{"spec":{"disableAllDefaultSources":true}}',
+                    ],
+                ),
+            ),
+        )
+    cv = cluster.cluster_version()
+    version = (((cv.get("status") or {}).get("desired") or {}).get("version")) or ""
+    cluster_minor = minor_of(version) or (0, 0)
+    sets: list[tuple[str, Resource, list[dict[str, Any]], str]] = [
+        ("idms", IDMS, record.get("idms") or [], "imageDigestMirrors"),
+        ("itms", ITMS, record.get("itms") or [], "imageTagMirrors"),
+    ]
+    if cluster_minor < (4, 13):
+        # before 4.13 there is no ImageDigestMirrorSet/ImageTagMirrorSet: an ImageContentSourcePolicy (digest pulls
+        # only); images the catalog names by tag cannot be redirected on such a cluster
+        sets = [("icsp", ICSP, record.get("idms") or [], "repositoryDigestMirrors")]
+        if record.get("itms"):
+            ctx.emit.warning(
+                f"OpenShift {version} has no ImageTagMirrorSet: {len(record['itms'])} image(s) the catalog names "
+                "by tag cannot be redirected to the mirror ("
+                + ", ".join(e["source"] for e in record["itms"])
+                + ")"
+            )
+    for kind, res, entries, key in sets:
         if not entries:
             continue
         have = cluster.get_or_none(res, NAME)
         spec = _spec_entries(entries, key)
         if have is not None and (have.get("spec") or {}) == spec:
             continue
-        body = {"apiVersion": "config.openshift.io/v1", "kind": res.kind, "metadata": {"name": NAME}, "spec": spec}
-        plan.steps.append(Step(kind, res, NAME, None, body, ({"spec": have.get("spec")} if have else None),
-                               Change(f"{'Update' if have else 'Create'} {res.kind} {NAME} for the operator images",
-                                      f"{res.plural[:-1]}/{NAME}", ({"spec": have.get("spec")} if have else None),
-                                      {"spec": spec}, _yaml_cmd(ctx, "apply", res.kind, NAME))))
-    cv = cluster.cluster_version()
-    version = (((cv.get("status") or {}).get("desired") or {}).get("version")) or ""
-    if (minor_of(version) or (0, 0)) >= (4, 18):
+        body = {
+            "apiVersion": res.api_version,
+            "kind": res.kind,
+            "metadata": {"name": NAME},
+            "spec": spec,
+        }
+        plan.steps.append(
+            Step(
+                kind,
+                res,
+                NAME,
+                None,
+                body,
+                ({"spec": have.get("spec")} if have else None),
+                Change(
+                    f"{'Update' if have else 'Create'} {res.kind} {NAME} for the operator images",
+                    f"{res.plural[:-1]}/{NAME}",
+                    ({"spec": have.get("spec")} if have else None),
+                    {"spec": spec},
+                    _yaml_cmd(ctx, "apply", res.kind, NAME),
+                ),
+            )
+        )
+    if cluster_minor >= (4, 18):
         have = cluster.get_or_none(CLUSTER_CATALOG, NAME)
         body = {
             "apiVersion": "olm.operatorframework.io/v1",
@@ -158,12 +273,30 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
             "metadata": {"name": NAME},
             "spec": {"source": {"type": "Image", "image": {"ref": image}}, "priority": 0},
         }
-        if have is None or ((have.get("spec") or {}).get("source") or {}).get("image", {}).get("ref") != image:
-            plan.steps.append(Step("clustercatalog", CLUSTER_CATALOG, NAME, None, body,
-                                   ({"spec": have.get("spec")} if have else None),
-                                   Change(f"{'Update' if have else 'Create'} ClusterCatalog {NAME} (OLM v1)",
-                                          f"clustercatalog/{NAME}", ({"spec": have.get("spec")} if have else None),
-                                          {"spec": body["spec"]}, _yaml_cmd(ctx, "apply", "ClusterCatalog", NAME))))
+        if (
+            have is None
+            or ((have.get("spec") or {}).get("source") or {}).get("image", {}).get("ref") != image
+        ):
+            plan.steps.append(
+                Step(
+                    "clustercatalog",
+                    CLUSTER_CATALOG,
+                    NAME,
+                    None,
+                    body,
+                    ({"spec": have.get("spec")} if have else None),
+                    Change(
+                        f"{'Update' if have else 'Create'} ClusterCatalog {NAME} (OLM v1)",
+                        f"clustercatalog/{NAME}",
+                        ({"spec": have.get("spec")} if have else None),
+                        {"spec": body["spec"]},
+                        _yaml_cmd(ctx, "apply", "ClusterCatalog", NAME),
+                    ),
+                )
+            )
+    # the mirror sets first: as soon as a catalog serves, OLM unpacks bundles, which must be pullable then
+    order = {"idms": 0, "itms": 0, "icsp": 0, "operatorhub": 1, "create-catalog": 2, "set-image": 2}
+    plan.steps.sort(key=lambda s: order.get(s.kind, 3))
     return plan
 
 
@@ -173,7 +306,9 @@ def _wait_gone(ctx: Context, name: str, timeout: float, interval: float) -> None
         cs = ctx.cluster.get_or_none(CATALOG_SOURCE, name, NS)
         if cs is None:
             return
-        managed = ((cs.get("metadata") or {}).get("annotations") or {}).get(MANAGED_BY) == "marketplace-operator"
+        managed = ((cs.get("metadata") or {}).get("annotations") or {}).get(
+            MANAGED_BY
+        ) == "marketplace-operator"
         if not managed:
             return
         if time.monotonic() > deadline:
@@ -192,6 +327,7 @@ def _apply_step(ctx: Context, s: Step, *, timeout: float, interval: float) -> No
     if s.kind == "operatorhub":
         cluster.merge_patch(OPERATORHUB, "cluster", s.body)
     elif s.kind == "set-image":
+
         def attempt() -> dict[str, Any]:
             cs = cluster.get(CATALOG_SOURCE, s.name, NS)
             cs = copy.deepcopy(cs)
@@ -226,11 +362,26 @@ def apply(ctx: Context, plan: ApplyPlan, *, timeout: float = 300.0, interval: fl
     journal.step_started(STEP, action="apply-catalog", image=plan.image)
     for s in plan.steps:
         ctx.check_cancel()
-        journal.change(STEP, f"catalog-{s.kind}", s.change.resource, before=s.before, after=s.body,
-                       command=" ".join(s.change.command), phase="intent", apply_id=plan.image)
+        journal.change(
+            STEP,
+            f"catalog-{s.kind}",
+            s.change.resource,
+            before=s.before,
+            after=s.body,
+            command=" ".join(s.change.command),
+            phase="intent",
+            apply_id=plan.image,
+        )
         _apply_step(ctx, s, timeout=timeout, interval=interval)
-        journal.change(STEP, f"catalog-{s.kind}", s.change.resource, before=s.before, after=s.body,
-                       phase="done", apply_id=plan.image)
+        journal.change(
+            STEP,
+            f"catalog-{s.kind}",
+            s.change.resource,
+            before=s.before,
+            after=s.body,
+            phase="done",
+            apply_id=plan.image,
+        )
         ctx.emit.info(f"{s.change.title}: done")
     journal.step_finished(STEP, "succeeded", f"cluster pointed at {plan.image}", catalogs=plan.catalogs)
     return {"image": plan.image, "catalogs": plan.catalogs, "changes": len(plan.steps)}
@@ -241,7 +392,9 @@ def _state(cs: dict[str, Any] | None) -> str:
     return str((((cs or {}).get("status") or {}).get("connectionState") or {}).get("lastObservedState", ""))
 
 
-def wait_ready(ctx: Context, names: list[str], image: str, *, timeout: float = 300.0, interval: float = 2.0) -> dict[str, str]:
+def wait_ready(
+    ctx: Context, names: list[str], image: str, *, timeout: float = 300.0, interval: float = 2.0
+) -> dict[str, str]:
     """Every catalog READY with ``image``, then every Subscription on them resolved (catalog healthy, no
     ResolutionFailed/BundleUnpackFailed)."""
     cluster = ctx.cluster
@@ -279,8 +432,15 @@ def wait_ready(ctx: Context, names: list[str], image: str, *, timeout: float = 3
             return states
         hard = [p for p in problems if "Failed" in p]
         if time.monotonic() > deadline or (hard and time.monotonic() > deadline - timeout / 2):
-            what = hard[0] if hard else (problems[0] if problems else
-                                         ", ".join(f"{n} is {v or 'without a state'}" for n, v in states.items()))
+            what = (
+                hard[0]
+                if hard
+                else (
+                    problems[0]
+                    if problems
+                    else ", ".join(f"{n} is {v or 'without a state'}" for n, v in states.items())
+                )
+            )
             raise NotReady(
                 f"the mirrored catalog is not serving after {timeout:.0f} s: {what}",
                 fix="TRANSIENT_FAILURE: the cluster cannot pull the index image (is it in the mirror, does the pull "
@@ -293,8 +453,11 @@ def wait_ready(ctx: Context, names: list[str], image: str, *, timeout: float = 3
 
 # ----- restoring --------------------------------------------------------------------------------------------
 def _last_apply(ctx: Context) -> list[dict[str, Any]]:
-    recs = [r.data for r in ctx.journal.changes(STEP) if str(r.data.get("action", "")).startswith("catalog-")
-            and r.data.get("phase") == "done"]
+    recs = [
+        r.data
+        for r in ctx.journal.changes(STEP)
+        if str(r.data.get("action", "")).startswith("catalog-") and r.data.get("phase") == "done"
+    ]
     if not recs:
         return []
     last_id = recs[-1].get("apply_id")
@@ -321,6 +484,7 @@ def prepare_restore(ctx: Context) -> ApplyPlan:
         "catalog-create-catalog": (CATALOG_SOURCE, NS),
         "catalog-idms": (IDMS, None),
         "catalog-itms": (ITMS, None),
+        "catalog-icsp": (ICSP, None),
         "catalog-clustercatalog": (CLUSTER_CATALOG, None),
     }
     for r in recs:  # newest first: undo in reverse order
@@ -335,10 +499,29 @@ def prepare_restore(ctx: Context) -> ApplyPlan:
         else:
             body = {"spec": before.get("spec")}
             title = f"Put back {res.kind} {name} as it was"
-            cmd = ["oc", *cluster.oc_args(), *(["-n", ns] if ns else []), "patch", res.oc_name, name, "--type",
-                   "merge", "-p", json.dumps(body, separators=(",", ":"))]
-        plan.steps.append(Step("restore-" + action.removeprefix("catalog-"), res, name, ns, body, r.get("after"),
-                               Change(title, str(r["resource"]), r.get("after"), None if before is None else body, cmd)))
+            cmd = [
+                "oc",
+                *cluster.oc_args(),
+                *(["-n", ns] if ns else []),
+                "patch",
+                res.oc_name,
+                name,
+                "--type",
+                "merge",
+                "-p",
+                json.dumps(body, separators=(",", ":")),
+            ]
+        plan.steps.append(
+            Step(
+                "restore-" + action.removeprefix("catalog-"),
+                res,
+                name,
+                ns,
+                body,
+                r.get("after"),
+                Change(title, str(r["resource"]), r.get("after"), None if before is None else body, cmd),
+            )
+        )
     return plan
 
 
@@ -348,8 +531,15 @@ def restore(ctx: Context, plan: ApplyPlan) -> dict[str, Any]:
     journal.step_started(STEP, action="revert-catalog", image=plan.image)
     for s in plan.steps:
         ctx.emit.command(s.change.command)
-        journal.change(STEP, f"catalog-{s.kind}", s.change.resource, before=s.before, after=s.body,
-                       phase="intent", apply_id=f"revert:{plan.image}")
+        journal.change(
+            STEP,
+            f"catalog-{s.kind}",
+            s.change.resource,
+            before=s.before,
+            after=s.body,
+            phase="intent",
+            apply_id=f"revert:{plan.image}",
+        )
         if s.body.get("delete"):
             try:
                 cluster.delete(s.resource, s.name, s.namespace)
@@ -360,6 +550,7 @@ def restore(ctx: Context, plan: ApplyPlan) -> dict[str, Any]:
             spec.setdefault("disableAllDefaultSources", False)
             cluster.merge_patch(OPERATORHUB, "cluster", {"spec": spec})
         else:
+
             def attempt(s: Step = s) -> dict[str, Any]:
                 obj = copy.deepcopy(cluster.get(s.resource, s.name, s.namespace))
                 obj["spec"] = s.body.get("spec")
@@ -367,20 +558,31 @@ def restore(ctx: Context, plan: ApplyPlan) -> dict[str, Any]:
                 return cluster.replace(s.resource, obj, s.namespace)
 
             retry_on_conflict(attempt)
-        journal.change(STEP, f"catalog-{s.kind}", s.change.resource, before=s.before, after=s.body,
-                       phase="done", apply_id=f"revert:{plan.image}")
+        journal.change(
+            STEP,
+            f"catalog-{s.kind}",
+            s.change.resource,
+            before=s.before,
+            after=s.body,
+            phase="done",
+            apply_id=f"revert:{plan.image}",
+        )
         ctx.emit.info(f"{s.change.title}: done")
     journal.step_finished(STEP, "succeeded", f"catalog changes for {plan.image} reverted")
     return {"reverted": len(plan.steps), "image": plan.image}
 
 
 # ----- one operator through the mirrored catalog -------------------------------------------------------------
-def prepare_channel(ctx: Context, namespace: str, name: str, channel: str) -> tuple[dict[str, Any], Change | None]:
+def prepare_channel(
+    ctx: Context, namespace: str, name: str, channel: str
+) -> tuple[dict[str, Any], Change | None]:
     cluster = ctx.cluster
     sub = cluster.get_or_none(SUBSCRIPTION, name, namespace)
     if sub is None:
-        raise NotFound(f"subscription {namespace}/{name} does not exist",
-                       fix="List the operators with 'ocp-airgap catalog operators --plan P'.")
+        raise NotFound(
+            f"subscription {namespace}/{name} does not exist",
+            fix="List the operators with 'ocp-airgap catalog operators --plan P'.",
+        )
     current = str((sub.get("spec") or {}).get("channel") or "")
     if current == channel:
         return sub, None
@@ -390,27 +592,64 @@ def prepare_channel(ctx: Context, namespace: str, name: str, channel: str) -> tu
         f"subscription/{namespace}/{name}",
         {"spec": {"channel": current}},
         body,
-        ["oc", *cluster.oc_args(), "-n", namespace, "patch", "subscriptions.operators.coreos.com", name,
-         "--type", "merge", "-p", json.dumps(body, separators=(",", ":"))],
+        [
+            "oc",
+            *cluster.oc_args(),
+            "-n",
+            namespace,
+            "patch",
+            "subscriptions.operators.coreos.com",
+            name,
+            "--type",
+            "merge",
+            "-p",
+            json.dumps(body, separators=(",", ":")),
+        ],
     )
 
 
 def set_channel(ctx: Context, namespace: str, name: str, channel: str, change: Change) -> None:
     cluster = ctx.cluster
-    ctx.journal.change(STEP, "subscription-channel", change.resource, before=change.before, after=change.after,
-                       command=" ".join(change.command), phase="intent")
+    ctx.journal.change(
+        STEP,
+        "subscription-channel",
+        change.resource,
+        before=change.before,
+        after=change.after,
+        command=" ".join(change.command),
+        phase="intent",
+    )
     ctx.emit.command(change.command)
     cluster.merge_patch(SUBSCRIPTION, name, {"spec": {"channel": channel}}, namespace)
-    ctx.journal.change(STEP, "subscription-channel", change.resource, before=change.before, after=change.after,
-                       phase="done")
+    ctx.journal.change(
+        STEP, "subscription-channel", change.resource, before=change.before, after=change.after, phase="done"
+    )
 
 
-def wait_installed(ctx: Context, namespace: str, name: str, *, until_csv: str = "", timeout: float = 600.0,
-                   interval: float = 2.0) -> str:
+def wait_installed(
+    ctx: Context,
+    namespace: str,
+    name: str,
+    *,
+    until_csv: str = "",
+    timeout: float = 600.0,
+    interval: float = 2.0,
+) -> str:
     """Wait until the Subscription is at the latest version of its channel (or at ``until_csv``)."""
     cluster = ctx.cluster
-    ctx.emit.command(["oc", *cluster.oc_args(), "-n", namespace, "get", "subscriptions.operators.coreos.com", name,
-                      "-o", "jsonpath={.status.installedCSV} {.status.state}"])
+    ctx.emit.command(
+        [
+            "oc",
+            *cluster.oc_args(),
+            "-n",
+            namespace,
+            "get",
+            "subscriptions.operators.coreos.com",
+            name,
+            "-o",
+            "jsonpath={.status.installedCSV} {.status.state}",
+        ]
+    )
     deadline = time.monotonic() + timeout
     last = ""
     while True:
@@ -424,15 +663,20 @@ def wait_installed(ctx: Context, namespace: str, name: str, *, until_csv: str = 
         conds = {c.get("type"): c for c in st.get("conditions") or []}
         for t in ("ResolutionFailed", "BundleUnpackFailed"):
             if conds.get(t, {}).get("status") == "True":
-                raise NotReady(f"subscription {namespace}/{name}: {t}: {conds[t].get('message', '')}",
-                               fix="Mirror the catalog with this channel (ocp-airgap catalog mirror --channel "
-                               "PKG=CHANNEL) and apply it, then run the same command again.")
+                raise NotReady(
+                    f"subscription {namespace}/{name}: {t}: {conds[t].get('message', '')}",
+                    fix="Mirror the catalog with this channel (ocp-airgap catalog mirror --channel "
+                    "PKG=CHANNEL) and apply it, then run the same command again.",
+                )
         installed = str(st.get("installedCSV") or "")
-        if (until_csv and installed == until_csv) or (not until_csv and st.get("state") == "AtLatestKnown"
-                                                       and installed == st.get("currentCSV")):
+        if (until_csv and installed == until_csv) or (
+            not until_csv and st.get("state") == "AtLatestKnown" and installed == st.get("currentCSV")
+        ):
             ctx.journal.note(STEP, f"subscription {namespace}/{name} at {installed}")
             return installed
         if time.monotonic() > deadline:
-            raise NotReady(f"subscription {namespace}/{name} is at {installed or 'nothing'} after {timeout:.0f} s",
-                           fix="Check 'oc get installplan,csv -n " + namespace + "'.")
+            raise NotReady(
+                f"subscription {namespace}/{name} is at {installed or 'nothing'} after {timeout:.0f} s",
+                fix="Check 'oc get installplan,csv -n " + namespace + "'.",
+            )
         ctx.cancel.wait(interval)

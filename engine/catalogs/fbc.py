@@ -183,7 +183,11 @@ class Bundle:
         """The bundle property, or the ``olm.properties`` annotation of its CSV (``olm.csv.metadata``)."""
         values = [str(v) for v in self.props(MAX_OCP) if v not in (None, "")]
         for meta in self.props(CSV_METADATA):
-            ann = ((meta or {}).get("annotations") or {}).get("olm.properties") if isinstance(meta, dict) else None
+            ann = (
+                ((meta or {}).get("annotations") or {}).get("olm.properties")
+                if isinstance(meta, dict)
+                else None
+            )
             values += max_versions_from_annotation(ann or "")
         if not values:
             return ""
@@ -313,7 +317,9 @@ def _entry(d: Any, where: str) -> Entry:
     if not isinstance(d, dict) or not d.get("name"):
         raise InputError(f"{where}: a channel entry without a name")
     skips = d.get("skips") or []
-    return Entry(str(d["name"]), str(d.get("replaces") or ""), [str(s) for s in skips], str(d.get("skipRange") or ""))
+    return Entry(
+        str(d["name"]), str(d.get("replaces") or ""), [str(s) for s in skips], str(d.get("skipRange") or "")
+    )
 
 
 def build(objs: Iterable[dict[str, Any]]) -> Catalog:
@@ -339,16 +345,22 @@ def build(objs: Iterable[dict[str, Any]]) -> Catalog:
     for o in channels:
         pkg = cat.packages.get(str(o.get("package") or ""))
         if pkg is None:
-            raise InputError(f"channel {o.get('name')!r} names package {o.get('package')!r}, which is not declared")
+            raise InputError(
+                f"channel {o.get('name')!r} names package {o.get('package')!r}, which is not declared"
+            )
         where = f"channel {o.get('name')!r} of {pkg.name}"
-        ch = Channel(pkg.name, str(o.get("name") or ""), [_entry(e, where) for e in o.get("entries") or []], o)
+        ch = Channel(
+            pkg.name, str(o.get("name") or ""), [_entry(e, where) for e in o.get("entries") or []], o
+        )
         if ch.name in pkg.channels:
             raise InputError(f"package {pkg.name!r} declares channel {ch.name!r} twice")
         pkg.channels[ch.name] = ch
     for o in bundles:
         pkg = cat.packages.get(str(o.get("package") or ""))
         if pkg is None:
-            raise InputError(f"bundle {o.get('name')!r} names package {o.get('package')!r}, which is not declared")
+            raise InputError(
+                f"bundle {o.get('name')!r} names package {o.get('package')!r}, which is not declared"
+            )
         b = Bundle(
             pkg.name,
             str(o.get("name") or ""),
@@ -370,8 +382,15 @@ def render_package(pkg: Package) -> bytes:
     objs: list[dict[str, Any]] = [pkg.raw]
     for name in sorted(pkg.channels):
         ch = pkg.channels[name]
-        objs.append({**ch.raw, "schema": CHANNEL, "package": pkg.name, "name": ch.name,
-                     "entries": [e.to_dict() for e in ch.entries]})
+        objs.append(
+            {
+                **ch.raw,
+                "schema": CHANNEL,
+                "package": pkg.name,
+                "name": ch.name,
+                "entries": [e.to_dict() for e in ch.entries],
+            }
+        )
     for name in sorted(pkg.bundles):
         objs.append(pkg.bundles[name].raw)
     objs += pkg.others
@@ -490,9 +509,7 @@ def _keep_channel(pkg: Package, ch: Channel, min_version: Version | None) -> Cha
     for e in ch.entries:
         b = pkg.bundles.get(e.name)
         v = b.version if b else None
-        if e.name in heads:
-            keep.append(e)
-        elif min_version is not None and v is not None and v >= min_version:
+        if e.name in heads or (min_version is not None and v is not None and v >= min_version):
             keep.append(e)
     return Channel(pkg.name, ch.name, keep, ch.raw)
 
@@ -534,11 +551,15 @@ def filter_catalog(cat: Catalog, selections: list[Selection]) -> FilterResult:
             wanted.append(src.default_channel)
             res.notes.append(f"{src.name}: default channel {src.default_channel!r} kept (its head only)")
         for c in wanted:
-            kept = _keep_channel(src, src.channels[c], minv if c in (sel.channels or [src.default_channel]) else None)
+            kept = _keep_channel(
+                src, src.channels[c], minv if c in (sel.channels or [src.default_channel]) else None
+            )
             prev = dst.channels.get(c)
             if prev is not None:
                 names = {e.name for e in prev.entries}
-                kept = Channel(src.name, c, prev.entries + [e for e in kept.entries if e.name not in names], kept.raw)
+                kept = Channel(
+                    src.name, c, prev.entries + [e for e in kept.entries if e.name not in names], kept.raw
+                )
                 kept.entries.sort(key=lambda e: [x.name for x in src.channels[c].entries].index(e.name))
             dst.channels[c] = kept
             for e in kept.entries:
@@ -574,7 +595,9 @@ def summary(cat: Catalog) -> list[dict[str, Any]]:
                 "channels": {
                     c.name: {
                         "head": (c.heads()[0] if len(c.heads()) == 1 else ""),
-                        "versions": [p.bundles[e.name].version_text for e in c.entries if e.name in p.bundles],
+                        "versions": [
+                            p.bundles[e.name].version_text for e in c.entries if e.name in p.bundles
+                        ],
                     }
                     for c in sorted(p.channels.values(), key=lambda c: c.name)
                 },

@@ -90,7 +90,9 @@ def _tar_files(fileobj: Any, prefix: str, files: dict[str, bytes], limit: list[i
             parent = posixpath.dirname(name)
             if not (name == prefix or name.startswith(prefix + "/")):
                 # a whiteout of the configs directory itself (or a parent) removes everything below it
-                if base.startswith(".wh.") and (prefix + "/").startswith(posixpath.join(parent, base[4:]) + "/"):
+                if base.startswith(".wh.") and (prefix + "/").startswith(
+                    posixpath.join(parent, base[4:]) + "/"
+                ):
                     files.clear()
                 continue
             if base == ".wh..wh..opq":
@@ -162,7 +164,9 @@ def read_index(store: ImageStore, repository: str, ref: str, architecture: str =
             try:
                 _tar_files(tmp, prefix, files, limit)
             except tarfile.TarError as exc:
-                raise RegistryError(f"layer {layer.digest} of the index image is not a tar archive: {exc}") from None
+                raise RegistryError(
+                    f"layer {layer.digest} of the index image is not a tar archive: {exc}"
+                ) from None
     rel = {k[len(prefix) + 1 :]: v for k, v in files.items()}
     return IndexImage(repository, top.digest, top, images, configs, rel)
 
@@ -228,7 +232,9 @@ class BuiltIndex:
     notes: list[str]
 
 
-def build_filtered(index: IndexImage, catalog_files: dict[str, bytes], staging: DirStore, repository: str) -> BuiltIndex:
+def build_filtered(
+    index: IndexImage, catalog_files: dict[str, bytes], staging: DirStore, repository: str
+) -> BuiltIndex:
     """Write the filtered index image into ``staging`` (new blobs and manifests only: the base layers stay where
     they are and are copied from the source by the mirror run). Deterministic: the same catalog gives the same
     digest."""
@@ -266,7 +272,11 @@ def build_filtered(index: IndexImage, catalog_files: dict[str, bytes], staging: 
         doc["config"] = {**doc["config"], "digest": cfg_digest, "size": len(cfg_bytes)}
         doc["layers"] = [
             *doc.get("layers", []),
-            {"mediaType": DOCKER_LAYER if docker else OCI_LAYER, "digest": layer_digest, "size": len(layer_gz)},
+            {
+                "mediaType": DOCKER_LAYER if docker else OCI_LAYER,
+                "digest": layer_digest,
+                "size": len(layer_gz),
+            },
         ]
         data = json.dumps(doc, indent=2).encode()
         m = Manifest(data, manifest.media_type or OCI_MANIFEST, "sha256:" + hashlib.sha256(data).hexdigest())
@@ -274,7 +284,12 @@ def build_filtered(index: IndexImage, catalog_files: dict[str, bytes], staging: 
         last = m
         if desc is not None:
             new_children.append(
-                {"mediaType": m.media_type, "digest": m.digest, "size": len(data), **({"platform": desc.platform} if desc.platform else {})}
+                {
+                    "mediaType": m.media_type,
+                    "digest": m.digest,
+                    "size": len(data),
+                    **({"platform": desc.platform} if desc.platform else {}),
+                }
             )
     assert last is not None
     if index.top.is_index:
@@ -294,7 +309,12 @@ class OverlayStore:
     base layers stay in the source registry until the copy)."""
 
     def __init__(self, staging: DirStore, staging_repo: str, source: ImageStore, source_repo: str) -> None:
-        self.staging, self.staging_repo, self.source, self.source_repo = staging, staging_repo, source, source_repo
+        self.staging, self.staging_repo, self.source, self.source_repo = (
+            staging,
+            staging_repo,
+            source,
+            source_repo,
+        )
 
     @property
     def name(self) -> str:
@@ -331,4 +351,12 @@ class OverlayStore:
         return None
 
 
-__all__ = ["BuiltIndex", "IndexImage", "OverlayStore", "build_filtered", "configs_layer", "read_index", "DOCKER_LIST"]
+__all__ = [
+    "BuiltIndex",
+    "IndexImage",
+    "OverlayStore",
+    "build_filtered",
+    "configs_layer",
+    "read_index",
+    "DOCKER_LIST",
+]

@@ -26,7 +26,9 @@ from engine.fsutil import atomic_write_text
 from engine.journal import state_root
 from engine.util import minor_of
 
-SUBSCRIPTION = Resource("operators.coreos.com", "v1alpha1", "subscriptions", "Subscription", True, "subscription")
+SUBSCRIPTION = Resource(
+    "operators.coreos.com", "v1alpha1", "subscriptions", "Subscription", True, "subscription"
+)
 CSV = Resource(
     "operators.coreos.com", "v1alpha1", "clusterserviceversions", "ClusterServiceVersion", True, "csv"
 )
@@ -94,7 +96,9 @@ def max_openshift_version(annotation: str) -> str:
     except ValueError:
         raise ValueError(f'failed to parse "{value}" as semver') from None
     if v.patch or v.pre:
-        raise ValueError(f"{fbc.MAX_OCP} must specify only <major>.<minor> version, got invalid value {value}")
+        raise ValueError(
+            f"{fbc.MAX_OCP} must specify only <major>.<minor> version, got invalid value {value}"
+        )
     return f"{v.major}.{v.minor}"
 
 
@@ -126,7 +130,9 @@ def list_operators(ctx: Context) -> list[Operator]:
 
 def _operator(ns: str, sub: str, spec: dict[str, Any], csv_name: str, csv: dict[str, Any] | None) -> Operator:
     version = str(((csv or {}).get("spec") or {}).get("version") or "")
-    annotation = str((((csv or {}).get("metadata") or {}).get("annotations") or {}).get(PROPERTIES_ANNOTATION) or "")
+    annotation = str(
+        (((csv or {}).get("metadata") or {}).get("annotations") or {}).get(PROPERTIES_ANNOTATION) or ""
+    )
     op = Operator(
         namespace=ns,
         subscription=sub,
@@ -145,7 +151,9 @@ def _operator(ns: str, sub: str, spec: dict[str, Any], csv_name: str, csv: dict[
 
 
 # ----- what the catalog offers ------------------------------------------------------------------------------
-def _upgrade_reachable(pkg: fbc.Package, channel: fbc.Channel, installed: str, version: fbc.Version | None) -> bool:
+def _upgrade_reachable(
+    pkg: fbc.Package, channel: fbc.Channel, installed: str, version: fbc.Version | None
+) -> bool:
     """Can OLM move from ``installed`` along ``channel``? (an entry replaces/skips it or its skipRange holds it,
     or it is in the channel)."""
     for e in channel.entries:
@@ -176,6 +184,7 @@ def suggest(op: Operator, cat: fbc.Catalog, target: str) -> dict[str, str]:
         inst_v: fbc.Version | None = fbc.Version.parse(op.version) if op.version else None
     except ValueError:
         inst_v = None
+
     def head_version(c: str) -> fbc.Version:
         h = pkg.channel_head(c) if pkg else None
         return (h.version if h else None) or fbc.Version(0, 0, 0)
@@ -211,7 +220,9 @@ def _catalog_cache() -> Path:
 def save_catalog(index_ref: str, digest: str, cat: fbc.Catalog) -> None:
     files = {k: v.decode() for k, v in fbc.render(cat).items()}
     path = _catalog_cache()
-    atomic_write_text(path, json.dumps({"index": index_ref, "digest": digest, "files": files}) + "\n", mode=0o644)
+    atomic_write_text(
+        path, json.dumps({"index": index_ref, "digest": digest, "files": files}) + "\n", mode=0o644
+    )
 
 
 def load_saved_catalog() -> tuple[str, fbc.Catalog] | None:

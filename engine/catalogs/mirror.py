@@ -146,7 +146,9 @@ def read_catalog(ctx: Context, regs: Registries, index: str) -> tuple[Any, fbc.C
     return idx, cat
 
 
-def selections(ctx: Context, cat: fbc.Catalog, options: CatalogOptions) -> tuple[list[fbc.Selection], list[str]]:
+def selections(
+    ctx: Context, cat: fbc.Catalog, options: CatalogOptions
+) -> tuple[list[fbc.Selection], list[str]]:
     """What to keep: the given packages (heads only unless installed), or every installed operator from its
     installed version — plus, for one that blocks the target, the channel to update it through."""
     notes: list[str] = []
@@ -195,15 +197,22 @@ def _collect_images(ctx: Context, cat: fbc.Catalog) -> list[Image]:
                 key = f"{ref.registry}/{ref.repository}@{ref.digest}" if ref.digest else src
                 img = by_key.get(key)
                 if img is None:
-                    img = Image(src, ref.repository, ref.digest, "" if ref.digest else ref.ref,
-                                kind="bundle" if i == 0 else "related")
+                    img = Image(
+                        src,
+                        ref.repository,
+                        ref.digest,
+                        "" if ref.digest else ref.ref,
+                        kind="bundle" if i == 0 else "related",
+                    )
                     by_key[key] = img
                 if pkg.name not in img.packages:
                     img.packages.append(pkg.name)
     return list(by_key.values())
 
 
-def _mirror_sets(ctx: Context, images: list[Image], index_source: Reference) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _mirror_sets(
+    ctx: Context, images: list[Image], index_source: Reference
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     reg = ctx.plan.mirror.registry
     digest_repos: dict[str, str] = {}
     tag_repos: dict[str, str] = {}
@@ -220,13 +229,27 @@ def _mirror_sets(ctx: Context, images: list[Image], index_source: Reference) -> 
 
 
 def idms_yaml(entries: list[dict[str, Any]], name: str) -> str:
-    return yaml.safe_dump({"apiVersion": "config.openshift.io/v1", "kind": "ImageDigestMirrorSet",
-                           "metadata": {"name": name}, "spec": {"imageDigestMirrors": entries}}, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": "config.openshift.io/v1",
+            "kind": "ImageDigestMirrorSet",
+            "metadata": {"name": name},
+            "spec": {"imageDigestMirrors": entries},
+        },
+        sort_keys=False,
+    )
 
 
 def itms_yaml(entries: list[dict[str, Any]], name: str) -> str:
-    return yaml.safe_dump({"apiVersion": "config.openshift.io/v1", "kind": "ImageTagMirrorSet",
-                           "metadata": {"name": name}, "spec": {"imageTagMirrors": entries}}, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": "config.openshift.io/v1",
+            "kind": "ImageTagMirrorSet",
+            "metadata": {"name": name},
+            "spec": {"imageTagMirrors": entries},
+        },
+        sort_keys=False,
+    )
 
 
 def last_mirror_path() -> Path:
@@ -272,7 +295,11 @@ def mirror_catalog(ctx: Context, options: CatalogOptions | None = None) -> Catal
             if problems:
                 raise PreconditionFailed(
                     f"the filtered catalog is not valid, nothing was mirrored: {problems[0]}"
-                    + (f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""),
+                    + (
+                        f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})"
+                        if len(problems) > 1
+                        else ""
+                    ),
                     fix="Choose other packages or channels (--package/--channel), or use an index image whose "
                     "catalog is valid; 'ocp-airgap catalog packages --plan P' lists what the index holds.",
                 )
@@ -280,8 +307,14 @@ def mirror_catalog(ctx: Context, options: CatalogOptions | None = None) -> Catal
                 ctx.emit.info(n)
             src_ref = Reference.parse(index)
             images = _collect_images(ctx, res.catalog)
-            result = CatalogResult(mode, index, idx.digest, dry_run=options.dry_run, notes=notes,
-                                   packages=fbc.summary(res.catalog))
+            result = CatalogResult(
+                mode,
+                index,
+                idx.digest,
+                dry_run=options.dry_run,
+                notes=notes,
+                packages=fbc.summary(res.catalog),
+            )
             idms, itms = _mirror_sets(ctx, images, src_ref)
             result.idms, result.itms = idms, itms
             # ----- the filtered index, built locally -----
@@ -290,8 +323,12 @@ def mirror_catalog(ctx: Context, options: CatalogOptions | None = None) -> Catal
             built = build_filtered(idx, fbc.render(res.catalog), staging, src_ref.repository)
             result.filtered_digest = built.digest
             result.notes += built.notes
-            ctx.emit.info(f"Filtered index image built: {built.digest} (+{format_bytes(built.layer_size)} catalog layer)")
-            index_store = OverlayStore(staging, src_ref.repository, regs.get(src_ref.registry), src_ref.repository)
+            ctx.emit.info(
+                f"Filtered index image built: {built.digest} (+{format_bytes(built.layer_size)} catalog layer)"
+            )
+            index_store = OverlayStore(
+                staging, src_ref.repository, regs.get(src_ref.registry), src_ref.repository
+            )
             tag = src_ref.tag or "latest"
             target: ImageStore
             if mode == "to-media":
@@ -314,19 +351,36 @@ def mirror_catalog(ctx: Context, options: CatalogOptions | None = None) -> Catal
                     img.digest = digest
                 # on media the repositories are the source paths; the far side adds its own prefix
                 dest = img.repository if mode == "to-media" else target_repo(ctx, img.repository)
-                jobs.append(ImageJob(f"{','.join(img.packages)} {img.kind}", store, ref.repository, digest,
-                                     dest, img.tag or digest))
+                jobs.append(
+                    ImageJob(
+                        f"{','.join(img.packages)} {img.kind}",
+                        store,
+                        ref.repository,
+                        digest,
+                        dest,
+                        img.tag or digest,
+                    )
+                )
             index_dest = src_ref.repository if mode == "to-media" else target_repo(ctx, src_ref.repository)
-            index_job = ImageJob("filtered index", index_store, src_ref.repository, built.digest, index_dest, tag)
-            result.mirrored_index = f"{plan.mirror.registry}/{target_repo(ctx, src_ref.repository)}@{built.digest}"
-            return _copy(ctx, options, result, jobs, index_job, target, images, media, conc, started, journals)
+            index_job = ImageJob(
+                "filtered index", index_store, src_ref.repository, built.digest, index_dest, tag
+            )
+            result.mirrored_index = (
+                f"{plan.mirror.registry}/{target_repo(ctx, src_ref.repository)}@{built.digest}"
+            )
+            return _copy(
+                ctx, options, result, jobs, index_job, target, images, media, conc, started, journals
+            )
         finally:
             regs.close()
     except BaseException as exc:
         for jr in journals:
             with contextlib.suppress(Exception):
-                jr.step_finished(STEP, "cancelled" if isinstance(exc, Cancelled | KeyboardInterrupt) else "failed",
-                                 str(exc) if isinstance(exc, AirgapError) else type(exc).__name__)
+                jr.step_finished(
+                    STEP,
+                    "cancelled" if isinstance(exc, Cancelled | KeyboardInterrupt) else "failed",
+                    str(exc) if isinstance(exc, AirgapError) else type(exc).__name__,
+                )
         if isinstance(exc, TransientError):
             raise RegistryError(
                 f"{exc.message} (still failing after {options.retry.attempts} attempts)",
@@ -343,7 +397,11 @@ def _sizes(jobs: list[ImageJob], images: list[Image], index_job: ImageJob) -> tu
     everything: dict[str, int] = {}
     by_digest = {(img.digest): img for img in images}
     for job in jobs + [index_job]:
-        pkgs = by_digest[job.digest].packages if job is not index_job and job.digest in by_digest else ["(index)"]
+        pkgs = (
+            by_digest[job.digest].packages
+            if job is not index_job and job.digest in by_digest
+            else ["(index)"]
+        )
         for b in job.blobs:
             everything[b.digest] = max(0, b.size)
             for p in pkgs:
@@ -366,7 +424,9 @@ def _copy(
     started: float,
     journals: list[Journal],
 ) -> CatalogResult:
-    copier = Copier(ctx, target, concurrency=conc, retry=options.retry, progress_interval=options.progress_interval)
+    copier = Copier(
+        ctx, target, concurrency=conc, retry=options.retry, progress_interval=options.progress_interval
+    )
     all_jobs = jobs + [index_job]
     ctx.emit.info(f"Checking {len(all_jobs)} images in {result.target} …")
     copier.plan(all_jobs, fetch_present=True)
@@ -395,8 +455,13 @@ def _copy(
             ctx.emit.info(f"Removed {removed} partial file(s) left by an interrupted run.")
     journals[:] = _journals(ctx, media if options.mode == "to-media" else "")
     for jr in journals:
-        jr.step_started(STEP, mode=options.mode, index=result.index_source, filtered=result.filtered_digest,
-                        target=result.target)
+        jr.step_started(
+            STEP,
+            mode=options.mode,
+            index=result.index_source,
+            filtered=result.filtered_digest,
+            target=result.target,
+        )
     failures = copier.copy([jobs, [index_job]], needed)
     tracker = copier.tracker
     result.images_copied = len(missing)
@@ -408,8 +473,9 @@ def _copy(
         )
     copied_now = [j for j in all_jobs if not j.present]
     if options.verify and copied_now:
-        report = _verify_jobs(ctx, target, copied_now, deep=False, light=True, concurrency=conc,
-                              name=result.target, info=None)
+        report = _verify_jobs(
+            ctx, target, copied_now, deep=False, light=True, concurrency=conc, name=result.target, info=None
+        )
         result.verified = not report.problems
         if report.problems:
             raise RegistryError(
@@ -418,12 +484,21 @@ def _copy(
                 fix="Run the same command again to copy what is missing.",
             )
     elif options.verify:
-        ctx.emit.check("catalog mirror contents", CheckStatus.PASS,
-                       f"all {len(all_jobs)} images already in {result.target} with the right digests")
+        ctx.emit.check(
+            "catalog mirror contents",
+            CheckStatus.PASS,
+            f"all {len(all_jobs)} images already in {result.target} with the right digests",
+        )
     result.seconds = time.monotonic() - started
     for jr in journals:  # before the media's checksum manifest is written: the journal is on the media
-        jr.step_finished(STEP, "succeeded", _line(result), filtered=result.filtered_digest,
-                         mirrored_index=result.mirrored_index, sizes=result.sizes)
+        jr.step_finished(
+            STEP,
+            "succeeded",
+            _line(result),
+            filtered=result.filtered_digest,
+            mirrored_index=result.mirrored_index,
+            sizes=result.sizes,
+        )
     if options.mode == "to-media":
         _write_media(ctx, media, result, jobs, index_job, images)
     else:
@@ -459,21 +534,38 @@ def _write_cluster_files(ctx: Context, options: CatalogOptions, result: CatalogR
     }
     atomic_write_text(last_mirror_path(), json.dumps(record, indent=1) + "\n", mode=0o644)
     result.files["record"] = str(last_mirror_path())
-    ctx.emit.info(f"Mirror configuration written to {out} (apply it with 'ocp-airgap catalog apply --plan P')")
+    ctx.emit.info(
+        f"Mirror configuration written to {out} (apply it with 'ocp-airgap catalog apply --plan P')"
+    )
 
 
-def _write_media(ctx: Context, media: str, result: CatalogResult, jobs: list[ImageJob], index_job: ImageJob,
-                 images: list[Image]) -> None:
+def _write_media(
+    ctx: Context,
+    media: str,
+    result: CatalogResult,
+    jobs: list[ImageJob],
+    index_job: ImageJob,
+    images: list[Image],
+) -> None:
     doc = {
         "format": FORMAT,
         "index_source": result.index_source,
         "index_digest": result.index_digest,
         "filtered_digest": result.filtered_digest,
-        "index": {"repository": index_job.target_repo, "digest": index_job.digest, "tag": index_job.tag,
-                  "source": Reference.parse(result.index_source).repository},
+        "index": {
+            "repository": index_job.target_repo,
+            "digest": index_job.digest,
+            "tag": index_job.tag,
+            "source": Reference.parse(result.index_source).repository,
+        },
         "images": [
-            {"repository": j.target_repo, "digest": j.digest, "tag": j.tag, "source": img.source,
-             "packages": img.packages}
+            {
+                "repository": j.target_repo,
+                "digest": j.digest,
+                "tag": j.tag,
+                "source": img.source,
+                "packages": img.packages,
+            }
             for j, img in zip(jobs, images, strict=True)
         ],
         "packages": result.packages,
@@ -487,7 +579,9 @@ def _write_media(ctx: Context, media: str, result: CatalogResult, jobs: list[Ima
     ctx.emit.info("On the disconnected side: ocp-airgap catalog mirror --plan P --from-dir " + media)
 
 
-def _from_media(ctx: Context, options: CatalogOptions, media: str, conc: int, started: float) -> CatalogResult:
+def _from_media(
+    ctx: Context, options: CatalogOptions, media: str, conc: int, started: float
+) -> CatalogResult:
     plan = ctx.plan
     doc_path = Path(media) / STATE_DIR / MEDIA_DOC
     if not doc_path.is_file():
@@ -512,16 +606,37 @@ def _from_media(ctx: Context, options: CatalogOptions, media: str, conc: int, st
         images, jobs = [], []
         for e in doc["images"]:
             ref = Reference.parse(e["source"])
-            img = Image(e["source"], ref.repository, e["digest"], "" if ref.digest else ref.ref, list(e["packages"]))
+            img = Image(
+                e["source"], ref.repository, e["digest"], "" if ref.digest else ref.ref, list(e["packages"])
+            )
             images.append(img)
-            jobs.append(ImageJob(",".join(img.packages), src, e["repository"], e["digest"],
-                                 target_repo(ctx, e["repository"]), e["tag"]))
+            jobs.append(
+                ImageJob(
+                    ",".join(img.packages),
+                    src,
+                    e["repository"],
+                    e["digest"],
+                    target_repo(ctx, e["repository"]),
+                    e["tag"],
+                )
+            )
         ix = doc["index"]
-        index_job = ImageJob("filtered index", src, ix["repository"], ix["digest"],
-                             target_repo(ctx, ix["repository"]), ix["tag"])
-        result = CatalogResult("from-media", doc["index_source"], doc["index_digest"], doc["filtered_digest"],
-                               f"{plan.mirror.registry}/{target_repo(ctx, '')}".rstrip("/"),
-                               packages=doc.get("packages") or [])
+        index_job = ImageJob(
+            "filtered index",
+            src,
+            ix["repository"],
+            ix["digest"],
+            target_repo(ctx, ix["repository"]),
+            ix["tag"],
+        )
+        result = CatalogResult(
+            "from-media",
+            doc["index_source"],
+            doc["index_digest"],
+            doc["filtered_digest"],
+            f"{plan.mirror.registry}/{target_repo(ctx, '')}".rstrip("/"),
+            packages=doc.get("packages") or [],
+        )
         src_ref = Reference.parse(doc["index_source"])
         result.idms, result.itms = _mirror_sets(ctx, images, src_ref)
         result.mirrored_index = f"{plan.mirror.registry}/{target_repo(ctx, ix['repository'])}@{ix['digest']}"

@@ -55,6 +55,7 @@ def _check_installed_operators(run: _Run) -> None:
         NAME,
         status,
         f"{len(blocking)} operator(s) block {target}: " + "; ".join(parts),
-        fix="; ".join(fixes) + " (mirror the catalog and apply it first: ocp-airgap catalog mirror / catalog apply)",
+        fix="; ".join(fixes)
+        + " (mirror the catalog and apply it first: ocp-airgap catalog mirror / catalog apply)",
         why="olm",
     )

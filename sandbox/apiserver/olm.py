@@ -82,8 +82,14 @@ def seed(store: Store, cluster: ClusterConfig) -> None:
     for op in (cluster.olm or {}).get("installed") or []:
         ns, pkg, csv_name = op["namespace"], op["package"], op["csv"]
         if store.find(NAMESPACE, None, ns) is None:
-            store.upsert(NAMESPACE, {"metadata": {"name": ns, "creationTimestamp": when}, "spec": {"finalizers": ["kubernetes"]},
-                                     "status": {"phase": "Active"}})
+            store.upsert(
+                NAMESPACE,
+                {
+                    "metadata": {"name": ns, "creationTimestamp": when},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+            )
         store.upsert(
             SUBSCRIPTION,
             {
@@ -103,17 +109,30 @@ def seed(store: Store, cluster: ClusterConfig) -> None:
                 },
             },
         )
-        store.upsert(CSV, _csv_object(ns, csv_name, op["version"], op.get("replaces", ""), op["annotations"], when))
+        store.upsert(
+            CSV, _csv_object(ns, csv_name, op["version"], op.get("replaces", ""), op["annotations"], when)
+        )
 
 
-def _csv_object(ns: str, name: str, version: str, replaces: str, annotations: dict[str, str], when: str) -> Obj:
+def _csv_object(
+    ns: str, name: str, version: str, replaces: str, annotations: dict[str, str], when: str
+) -> Obj:
     spec: Obj = {"version": version, "displayName": name.split(".v")[0]}
     if replaces:
         spec["replaces"] = replaces
     return {
-        "metadata": {"name": name, "namespace": ns, "annotations": dict(annotations), "creationTimestamp": when},
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "annotations": dict(annotations),
+            "creationTimestamp": when,
+        },
         "spec": spec,
-        "status": {"phase": "Succeeded", "reason": "InstallSucceeded", "message": "install strategy completed with no errors"},
+        "status": {
+            "phase": "Succeeded",
+            "reason": "InstallSucceeded",
+            "message": "install strategy completed with no errors",
+        },
     }
 
 
@@ -137,9 +156,18 @@ def _range_ok(version: str, expr: str) -> bool:
             m = re.match(r"^(>=|<=|>|<|=|==|!=)?(.+)$", p)
             assert m
             op, w = m.group(1) or "=", _ver(m.group(2))
-            ok = ok and {
-                ">=": v >= w, "<=": v <= w, ">": v > w, "<": v < w, "=": v == w, "==": v == w, "!=": v != w
-            }[op]
+            ok = (
+                ok
+                and {
+                    ">=": v >= w,
+                    "<=": v <= w,
+                    ">": v > w,
+                    "<": v < w,
+                    "=": v == w,
+                    "==": v == w,
+                    "!=": v != w,
+                }[op]
+            )
         if ok:
             return True
     return False
@@ -174,7 +202,9 @@ def _candidates(store: Store, cluster: ClusterConfig, image: str) -> list[Any]:
         if full == source or full.startswith(source.rstrip("/") + "/"):
             suffix = full[len(source.rstrip("/")) :]
             for m in mirrors:
-                cand = parse_ref(m.rstrip("/") + suffix + (f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}"))
+                cand = parse_ref(
+                    m.rstrip("/") + suffix + (f"@{ref.digest}" if ref.digest else f":{ref.tag or 'latest'}")
+                )
                 if cand not in out and reachable(cluster, cand.registry):
                     out.append(cand)
     if reachable(cluster, ref.registry):
@@ -211,12 +241,20 @@ def load_index(store: Store, cluster: ClusterConfig, image: str) -> dict[str, An
                 manifest, _media, _digest = client.manifest(c)
                 if manifest.get("manifests"):  # an index: take the amd64 image
                     child = next(
-                        (m for m in manifest["manifests"] if (m.get("platform") or {}).get("architecture") == "amd64"),
+                        (
+                            m
+                            for m in manifest["manifests"]
+                            if (m.get("platform") or {}).get("architecture") == "amd64"
+                        ),
                         manifest["manifests"][0],
                     )
                     manifest, _media, _digest = client.manifest(c, child["digest"])
                 config = json.loads(client.blob(c, manifest["config"]["digest"]))
-                root = ((config.get("config") or {}).get("Labels") or {}).get(CONFIGS_LABEL, "/configs").strip("/")
+                root = (
+                    ((config.get("config") or {}).get("Labels") or {})
+                    .get(CONFIGS_LABEL, "/configs")
+                    .strip("/")
+                )
                 layers = [client.blob(c, layer["digest"]) for layer in manifest.get("layers") or []]
             return _parse_configs(layers, root)
         except (PayloadError, ValueError, KeyError) as exc:
@@ -295,7 +333,9 @@ class OlmOperators:
         hub = self.store.find(OPERATORHUB, None, "cluster")
         spec = (hub or {}).get("spec") or {}
         disable_all = bool(spec.get("disableAllDefaultSources"))
-        per = {s.get("name"): bool(s.get("disabled")) for s in spec.get("sources") or [] if isinstance(s, dict)}
+        per = {
+            s.get("name"): bool(s.get("disabled")) for s in spec.get("sources") or [] if isinstance(s, dict)
+        }
         statuses = []
         for name, image in ((self.cluster.olm or {}).get("default_sources") or {}).items():
             disabled = per.get(name, disable_all)
@@ -307,7 +347,9 @@ class OlmOperators:
                 "updateStrategy": {"registryPoll": {"interval": "10m"}},
             }
             have = self.store.find(CATALOGSOURCE, MARKETPLACE_NS, name)
-            annotated = ((have or {}).get("metadata", {}).get("annotations") or {}).get(MANAGED_BY) == MANAGED_BY_VALUE
+            annotated = ((have or {}).get("metadata", {}).get("annotations") or {}).get(
+                MANAGED_BY
+            ) == MANAGED_BY_VALUE
             if disabled:
                 if have is not None and annotated:
                     self.store.delete(CATALOGSOURCE, MARKETPLACE_NS, name)
@@ -315,10 +357,17 @@ class OlmOperators:
             elif have is None:
                 self.store.upsert(
                     CATALOGSOURCE,
-                    {"metadata": {"name": name, "namespace": MARKETPLACE_NS,
-                                  "annotations": {MANAGED_BY: MANAGED_BY_VALUE}}, "spec": want},
+                    {
+                        "metadata": {
+                            "name": name,
+                            "namespace": MARKETPLACE_NS,
+                            "annotations": {MANAGED_BY: MANAGED_BY_VALUE},
+                        },
+                        "spec": want,
+                    },
                 )
             elif not (annotated and _shallow_equal(want, have.get("spec") or {})):
+
                 def reset(o: Obj, want: Obj = want) -> None:
                     o["spec"] = dict(want)
                     o["metadata"].setdefault("annotations", {})[MANAGED_BY] = MANAGED_BY_VALUE
@@ -328,6 +377,7 @@ class OlmOperators:
                 log.info("marketplace: restoring CatalogSource %s", name)
             statuses.append({"name": name, "disabled": disabled, "status": "Success"})
         if hub is not None and (hub.get("status") or {}).get("sources") != statuses:
+
             def st(o: Obj) -> None:
                 o["status"] = {"sources": statuses}
 
@@ -370,7 +420,10 @@ class OlmOperators:
         if state != "READY":
             return None
         with self._lock:
-            return self._content.get((ns, name, (cs.get("spec") or {}).get("image", "")))
+            found: dict[str, Any] | None = self._content.get(
+                (ns, name, (cs.get("spec") or {}).get("image", ""))
+            )
+            return found
 
     # ---- subscriptions
     def _subscriptions(self, now: float) -> None:
@@ -406,35 +459,68 @@ class OlmOperators:
         ns = sub["metadata"]["namespace"]
         src, src_ns = spec.get("source", ""), spec.get("sourceNamespace", MARKETPLACE_NS)
         cs = self.store.find(CATALOGSOURCE, src_ns, src)
-        health = [{
-            "catalogSourceRef": {"name": src, "namespace": src_ns, "kind": "CatalogSource"},
-            "healthy": bool(cs) and ((cs.get("status") or {}).get("connectionState") or {}).get("lastObservedState") == "READY",
-            "lastUpdated": now_iso(),
-        }]
+        health = [
+            {
+                "catalogSourceRef": {"name": src, "namespace": src_ns, "kind": "CatalogSource"},
+                "healthy": (((cs or {}).get("status") or {}).get("connectionState") or {}).get(
+                    "lastObservedState"
+                )
+                == "READY",
+                "lastUpdated": now_iso(),
+            }
+        ]
         content = self.content_for(src_ns, src)
         if content is None:
             why = "not found" if cs is None else "unhealthy"
             self._set_sub(
                 sub,
                 catalogHealth=[{**health[0], "lastUpdated": st.get("lastUpdated", now_iso())}],
-                conditions=[{"type": "CatalogSourcesUnhealthy", "status": "True", "reason": "UnhealthyCatalogSourceFound",
-                             "message": f"targeted catalogsource {src_ns}/{src} {why}"}],
+                conditions=[
+                    {
+                        "type": "CatalogSourcesUnhealthy",
+                        "status": "True",
+                        "reason": "UnhealthyCatalogSourceFound",
+                        "message": f"targeted catalogsource {src_ns}/{src} {why}",
+                    }
+                ],
             )
             return
-        healthy = {"type": "CatalogSourcesUnhealthy", "status": "False", "reason": "AllCatalogSourcesHealthy",
-                   "message": "all available catalogsources are healthy"}
+        healthy = {
+            "type": "CatalogSourcesUnhealthy",
+            "status": "False",
+            "reason": "AllCatalogSourcesHealthy",
+            "message": "all available catalogsources are healthy",
+        }
         pkg = content.get(spec.get("name", ""))
         if pkg is None:
-            self._set_sub(sub, conditions=[healthy, {"type": "ResolutionFailed", "status": "True",
-                          "reason": "ConstraintsNotSatisfiable",
-                          "message": f"no operators found in package {spec.get('name')} in the catalog referenced by subscription {sub['metadata']['name']}"}])
+            self._set_sub(
+                sub,
+                conditions=[
+                    healthy,
+                    {
+                        "type": "ResolutionFailed",
+                        "status": "True",
+                        "reason": "ConstraintsNotSatisfiable",
+                        "message": f"no operators found in package {spec.get('name')} in the catalog referenced by subscription {sub['metadata']['name']}",
+                    },
+                ],
+            )
             return
         channel = spec.get("channel") or pkg["default"]
         entries = pkg["channels"].get(channel)
         if entries is None:
-            self._set_sub(sub, conditions=[healthy, {"type": "ResolutionFailed", "status": "True",
-                          "reason": "ConstraintsNotSatisfiable",
-                          "message": f"no operators found in channel {channel} of package {spec.get('name')} in the catalog referenced by subscription {sub['metadata']['name']}"}])
+            self._set_sub(
+                sub,
+                conditions=[
+                    healthy,
+                    {
+                        "type": "ResolutionFailed",
+                        "status": "True",
+                        "reason": "ConstraintsNotSatisfiable",
+                        "message": f"no operators found in channel {channel} of package {spec.get('name')} in the catalog referenced by subscription {sub['metadata']['name']}",
+                    },
+                ],
+            )
             return
         installed = st.get("installedCSV", "")
         nxt = self._next(pkg, entries, installed)
@@ -457,7 +543,11 @@ class OlmOperators:
     def _next(pkg: dict[str, Any], entries: list[Obj], installed: str) -> Obj | None:
         names = {e["name"] for e in entries}
         if not installed:
-            heads = names - {e.get("replaces") for e in entries} - {s for e in entries for s in e.get("skips") or []}
+            heads = (
+                names
+                - {e.get("replaces") for e in entries}
+                - {s for e in entries for s in e.get("skips") or []}
+            )
             head = sorted(heads)[0] if heads else None
             return pkg["bundles"].get(head) if head else None
         inst_b = next((b for b in pkg["bundles"].values() if b["name"] == installed), None)
@@ -476,46 +566,75 @@ class OlmOperators:
                 cands.append(pkg["bundles"][e["name"]])
         if not cands:
             return None
-        return max(cands, key=lambda b: _ver(_bundle_version(b)))
+        best: Obj = max(cands, key=lambda b: _ver(_bundle_version(b)))
+        return best
 
-    def _install(self, ns: str, bundle: Obj, content: dict[str, Any], src: str, src_ns: str, replaced: str) -> Obj | None:
+    def _install(
+        self, ns: str, bundle: Obj, content: dict[str, Any], src: str, src_ns: str, replaced: str
+    ) -> Obj | None:
         # dependencies first (olm.package.required)
         for p in bundle.get("properties") or []:
             if p.get("type") != "olm.package.required":
                 continue
             dep, rng = p["value"].get("packageName", ""), p["value"].get("versionRange", "")
-            have = [c for c in self.store.list(CSV, ns)[0] if c["metadata"]["name"].startswith(dep + ".v")
-                    and _range_ok(c["spec"].get("version", "0.0.0"), rng or ">=0.0.0")]
+            have = [
+                c
+                for c in self.store.list(CSV, ns)[0]
+                if c["metadata"]["name"].startswith(dep + ".v")
+                and _range_ok(c["spec"].get("version", "0.0.0"), rng or ">=0.0.0")
+            ]
             if have:
                 continue
-            dpkg = content.get(dep)
-            ok = dpkg and any(_range_ok(_bundle_version(b), rng or ">=0.0.0") for b in dpkg["bundles"].values())
+            dpkg: dict[str, Any] = content.get(dep) or {}
+            ok = dpkg and any(
+                _range_ok(_bundle_version(b), rng or ">=0.0.0") for b in dpkg["bundles"].values()
+            )
             if not ok:
-                return {"type": "ResolutionFailed", "status": "True", "reason": "ConstraintsNotSatisfiable",
-                        "message": f"constraints not satisfiable: bundle {bundle['name']} requires an operator with "
-                        f"package: {dep} and with version in range: {rng}, no operators found in package {dep} in "
-                        f"the catalog referenced by subscription"}
+                return {
+                    "type": "ResolutionFailed",
+                    "status": "True",
+                    "reason": "ConstraintsNotSatisfiable",
+                    "message": f"constraints not satisfiable: bundle {bundle['name']} requires an operator with "
+                    f"package: {dep} and with version in range: {rng}, no operators found in package {dep} in "
+                    f"the catalog referenced by subscription",
+                }
             dsub = f"{dep}-{dpkg['default']}-{src}-{src_ns}"
             if self.store.find(SUBSCRIPTION, ns, dsub) is None:
-                self.store.upsert(SUBSCRIPTION, {
-                    "metadata": {"name": dsub, "namespace": ns},
-                    "spec": {"channel": dpkg["default"], "name": dep, "source": src, "sourceNamespace": src_ns,
-                             "installPlanApproval": "Automatic"},
-                })
-        for image in [bundle.get("image", "")] + [r.get("image", "") for r in bundle.get("relatedImages") or []]:
+                self.store.upsert(
+                    SUBSCRIPTION,
+                    {
+                        "metadata": {"name": dsub, "namespace": ns},
+                        "spec": {
+                            "channel": dpkg["default"],
+                            "name": dep,
+                            "source": src,
+                            "sourceNamespace": src_ns,
+                            "installPlanApproval": "Automatic",
+                        },
+                    },
+                )
+        for image in [bundle.get("image", "")] + [
+            r.get("image", "") for r in bundle.get("relatedImages") or []
+        ]:
             if not image:
                 continue
             why = pullable(self.store, self.cluster, image)
             if why:
-                return {"type": "BundleUnpackFailed", "status": "True", "reason": "BundleUnpackFailed",
-                        "message": f"bundle unpacking failed: pulling {image}: {why}"}
+                return {
+                    "type": "BundleUnpackFailed",
+                    "status": "True",
+                    "reason": "BundleUnpackFailed",
+                    "message": f"bundle unpacking failed: pulling {image}: {why}",
+                }
         annotations: dict[str, str] = {}
         for p in bundle.get("properties") or []:
             if p.get("type") == "olm.csv.metadata":
                 annotations.update((p.get("value") or {}).get("annotations") or {})
         version = _bundle_version(bundle)
         entry_replaces = replaced
-        self.store.upsert(CSV, _csv_object(ns, bundle["name"], version, entry_replaces, annotations, now_iso()))
+        self.store.upsert(
+            CSV, _csv_object(ns, bundle["name"], version, entry_replaces, annotations, now_iso())
+        )
         if replaced and replaced != bundle["name"] and self.store.find(CSV, ns, replaced) is not None:
             self.store.delete(CSV, ns, replaced)
         log.info("olm: installed %s in %s (replacing %s)", bundle["name"], ns, replaced or "nothing")
@@ -538,13 +657,17 @@ class OlmOperators:
                     continue  # csv.IsCopied()
                 ns, name = csv["metadata"]["namespace"], csv["metadata"]["name"]
                 try:
-                    mx = max_openshift_version((csv["metadata"].get("annotations") or {}).get("olm.properties"))
+                    mx = max_openshift_version(
+                        (csv["metadata"].get("annotations") or {}).get("olm.properties")
+                    )
                 except ValueError as exc:
                     errs.append(f"{ns}/{name} has invalid olm.maxOpenShiftVersion properties: {exc}")
                     continue
                 if mx is None or mx >= nxt:
                     continue
-                skews.append(f"{ns}/{name} is incompatible with OpenShift minor versions greater than {mx[0]}.{mx[1]}")
+                skews.append(
+                    f"{ns}/{name} is incompatible with OpenShift minor versions greater than {mx[0]}.{mx[1]}"
+                )
             if errs or skews:
                 status, reason = "False", "IncompatibleOperatorsInstalled"
                 # skews.String(): error skews first, the others after them in reverse order, joined with ","
@@ -553,13 +676,19 @@ class OlmOperators:
         if co is None:
             return
         have = condition(co, "Upgradeable")
-        if have.get("status") == status and have.get("message", "") == message and have.get("reason", "") == reason:
+        if (
+            have.get("status") == status
+            and have.get("message", "") == message
+            and have.get("reason", "") == reason
+        ):
             return
         from .cvo import set_condition
 
         def apply(o: Obj) -> None:
             st = o.setdefault("status", {})
-            st["conditions"] = set_condition(st.get("conditions") or [], "Upgradeable", status, reason, message)
+            st["conditions"] = set_condition(
+                st.get("conditions") or [], "Upgradeable", status, reason, message
+            )
 
         self.store.mutate(CLUSTEROPERATOR, None, "operator-lifecycle-manager", apply)
 
@@ -587,7 +716,9 @@ def max_openshift_version(annotation: str | None) -> tuple[int, int, int, int] |
         props = json.loads(annotation)
     except ValueError as exc:
         raise ValueError(f"failed to unmarshal properties annotation: {exc}") from None
-    values = [p.get("value") for p in props if isinstance(p, dict) and p.get("type") == "olm.maxOpenShiftVersion"]
+    values = [
+        p.get("value") for p in props if isinstance(p, dict) and p.get("type") == "olm.maxOpenShiftVersion"
+    ]
     if not values:
         return None
     if len(values) > 1:

@@ -702,6 +702,9 @@ SERVED_SINCE: dict[tuple[str, str], tuple[int, int]] = {
     # operator.openshift.io/v1alpha1 ImageContentSourcePolicy); a 4.12 API server does not serve them.
     ("config.openshift.io", "imagedigestmirrorsets"): (4, 13),
     ("config.openshift.io", "imagetagmirrorsets"): (4, 13),
+    # OLM v1's ClusterCatalog (operator-framework/operator-controller api/v1 clustercatalog_types.go) is served
+    # from OpenShift 4.18 on.
+    ("olm.operatorframework.io", "clustercatalogs"): (4, 18),
 }
 
 

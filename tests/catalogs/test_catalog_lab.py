@@ -31,7 +31,9 @@ VERSIONS = ("4.16.18", "4.17.3")
 
 
 def _ok(res: Any, what: str) -> str:
-    assert res.returncode == 0, f"{what} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-3000:]}"
+    assert res.returncode == 0, (
+        f"{what} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-3000:]}"
+    )
     return str(res.stdout)
 
 
@@ -49,8 +51,14 @@ def _preflight_check(plan: Path, name: str) -> Any:
 
 def _tags(info: Any, repo: str) -> list[str]:
     try:
-        out = skopeo("list-tags", "--authfile", info.auth_file, "--cert-dir", info.mirror.cert_dir,
-                     f"docker://{info.mirror.registry}/{repo}")
+        out = skopeo(
+            "list-tags",
+            "--authfile",
+            info.auth_file,
+            "--cert-dir",
+            info.mirror.cert_dir,
+            f"docker://{info.mirror.registry}/{repo}",
+        )
     except Exception:  # noqa: BLE001 - skopeo fails on a repository that does not exist
         return []
     return list(json.loads(out)["Tags"])
@@ -59,55 +67,105 @@ def _tags(info: Any, repo: str) -> list[str]:
 def test_broken_catalogs_refused_before_anything_is_mirrored(sandbox: Any, tmp_path: Path) -> None:
     plan, state = lab_plan(sandbox, tmp_path), tmp_path / "state"
     P = ("--plan", str(plan))
-    heads = run_cli("catalog", "mirror", *P, "--index", sandbox.operator_index_variants["heads"],
-                    "--package", "cluster-logging", "--channel", "cluster-logging=stable-5.9", state=state)
+    heads = run_cli(
+        "catalog",
+        "mirror",
+        *P,
+        "--index",
+        sandbox.operator_index_variants["heads"],
+        "--package",
+        "cluster-logging",
+        "--channel",
+        "cluster-logging=stable-5.9",
+        state=state,
+    )
     assert heads.returncode == 3, heads.stdout + heads.stderr
-    assert ("the filtered catalog is not valid, nothing was mirrored: package 'cluster-logging', channel "
-            "'stable-5.9': multiple channel heads found in graph: cluster-logging.v5.8.0, cluster-logging.v5.9.1"
-            ) in heads.stderr
-    deps = run_cli("catalog", "mirror", *P, "--index", sandbox.operator_index_variants["deps"],
-                   "--package", "cluster-logging", "--channel", "cluster-logging=stable-5.9", state=state)
+    assert (
+        "the filtered catalog is not valid, nothing was mirrored: package 'cluster-logging', channel "
+        "'stable-5.9': multiple channel heads found in graph: cluster-logging.v5.8.0, cluster-logging.v5.9.1"
+    ) in heads.stderr
+    deps = run_cli(
+        "catalog",
+        "mirror",
+        *P,
+        "--index",
+        sandbox.operator_index_variants["deps"],
+        "--package",
+        "cluster-logging",
+        "--channel",
+        "cluster-logging=stable-5.9",
+        state=state,
+    )
     assert deps.returncode == 3, deps.stdout + deps.stderr
     assert "missing dependency: package 'loki-operator' >=5.9.0 <6.0.0 is not in the catalog" in deps.stderr
     assert "fix: " in deps.stderr
     assert _tags(sandbox, "olm/redhat/redhat-operator-index") == []
     assert _tags(sandbox, "olm/sandbox-operators/cluster-logging-operator-bundle") == []
     # an unknown channel is bad input
-    bad = run_cli("catalog", "mirror", *P, "--package", "cluster-logging", "--channel", "cluster-logging=fast",
-                  "--dry-run", state=state)
+    bad = run_cli(
+        "catalog",
+        "mirror",
+        *P,
+        "--package",
+        "cluster-logging",
+        "--channel",
+        "cluster-logging=fast",
+        "--dry-run",
+        state=state,
+    )
     assert bad.returncode == 2 and "has no channel 'fast'" in bad.stderr, bad.stderr
 
 
-def test_marketplace_resets_an_edited_default_source_and_catalog_set_refuses_it(sandbox_factory: Any,
-                                                                                 tmp_path: Path) -> None:
+def test_marketplace_resets_an_edited_default_source_and_catalog_set_refuses_it(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
     info = sandbox_factory(versions=VERSIONS, components=4, size_mb=1)
     cluster = admin(info)
     default = cluster.get(CATALOG_SOURCE, "redhat-operators", NS)["spec"]["image"]
     assert default.startswith("registry.redhat.io/redhat/redhat-operator-index:v4.16")
-    cluster.merge_patch(CATALOG_SOURCE, "redhat-operators", {"spec": {"image": f"{info.mirror.registry}/x@sha256:"
-                                                                     + "0" * 64}}, NS)
-    wait_until(lambda: cluster.get(CATALOG_SOURCE, "redhat-operators", NS)["spec"]["image"] == default, 20,
-               what="the marketplace operator to reset redhat-operators")
+    cluster.merge_patch(
+        CATALOG_SOURCE,
+        "redhat-operators",
+        {"spec": {"image": f"{info.mirror.registry}/x@sha256:" + "0" * 64}},
+        NS,
+    )
+    wait_until(
+        lambda: cluster.get(CATALOG_SOURCE, "redhat-operators", NS)["spec"]["image"] == default,
+        20,
+        what="the marketplace operator to reset redhat-operators",
+    )
     plan, state = lab_plan(info, tmp_path), tmp_path / "state"
-    res = run_cli("catalog", "set", "--plan", str(plan), "redhat-operators",
-                  f"{info.mirror.registry}/x@sha256:" + "1" * 64, "--yes", state=state)
+    res = run_cli(
+        "catalog",
+        "set",
+        "--plan",
+        str(plan),
+        "redhat-operators",
+        f"{info.mirror.registry}/x@sha256:" + "1" * 64,
+        "--yes",
+        state=state,
+    )
     assert res.returncode == 3 and "managed by the marketplace operator" in res.stderr, res.stderr
     # deleting it does not help either: it comes back
     cluster.delete(CATALOG_SOURCE, "redhat-operators", NS)
-    wait_until(lambda: cluster.get_or_none(CATALOG_SOURCE, "redhat-operators", NS) is not None, 20,
-               what="redhat-operators to be recreated")
+    wait_until(
+        lambda: cluster.get_or_none(CATALOG_SOURCE, "redhat-operators", NS) is not None,
+        20,
+        what="redhat-operators to be recreated",
+    )
 
 
-def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update(sandbox_factory: Any,
-                                                                                  tmp_path: Path) -> None:
+def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
     info = sandbox_factory(versions=VERSIONS, components=6, size_mb=2, profile="operators")
     cluster = admin(info)
     plan, state = lab_plan(info, tmp_path), tmp_path / "state"
     P = ("--plan", str(plan))
 
     # --- the lab's OLM blocks the next minor with OLM's own words
-    cond = wait_until(lambda: (c := _olm_upgradeable(info)).get("status") == "False" and c, 20,
-                      what="OLM Upgradeable=False")
+    wait_until(lambda: _olm_upgradeable(info).get("status") == "False", 20, what="OLM Upgradeable=False")
+    cond = _olm_upgradeable(info)
     assert cond["reason"] == "IncompatibleOperatorsInstalled"
     assert cond["message"] == (
         "ClusterServiceVersions blocking cluster upgrade: openshift-logging/cluster-logging.v5.8.1 is incompatible "
@@ -120,7 +178,11 @@ def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update
     data = json_events(res.stdout)[-1]["data"]
     assert data["blocking"] == ["cluster-logging"]
     logging = next(o for o in data["operators"] if o["package"] == "cluster-logging")
-    assert logging["update_to"] == {"channel": "stable-5.9", "version": "5.9.1", "bundle": "cluster-logging.v5.9.1"}
+    assert logging["update_to"] == {
+        "channel": "stable-5.9",
+        "version": "5.9.1",
+        "bundle": "cluster-logging.v5.9.1",
+    }
 
     # --- preflight names it, with the channel to update through; the update step refuses
     check = _preflight_check(plan, "Installed operators")
@@ -136,21 +198,31 @@ def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update
     res = run_cli("catalog", "mirror", *P, "--json", state=state, timeout=300)
     _ok(res, "catalog mirror")
     result = json_events(res.stdout)[-1]["data"]
-    assert [p["package"] for p in result["packages"]] == ["cluster-logging", "loki-operator",
-                                                          "openshift-pipelines-operator-rh"]
-    assert set(result["sizes"]) == {"(index)", "cluster-logging", "loki-operator", "openshift-pipelines-operator-rh"}
+    assert [p["package"] for p in result["packages"]] == [
+        "cluster-logging",
+        "loki-operator",
+        "openshift-pipelines-operator-rh",
+    ]
+    assert set(result["sizes"]) == {
+        "(index)",
+        "cluster-logging",
+        "loki-operator",
+        "openshift-pipelines-operator-rh",
+    }
     assert all(n > 0 for n in result["sizes"].values())
     assert result["verified"] is True
     assert any("pipelines-console-plugin-rhel9" in e["source"] for e in result["itms"])
     assert _tags(info, "olm/redhat/redhat-operator-index") == ["v4.17"]
     # a second run copies nothing (resume)
-    again = json_events(_ok(run_cli("catalog", "mirror", *P, "--json", state=state), "mirror again"))[-1]["data"]
+    again = json_events(_ok(run_cli("catalog", "mirror", *P, "--json", state=state), "mirror again"))[-1][
+        "data"
+    ]
     assert again["images_copied"] == 0 and again["filtered_digest"] == result["filtered_digest"]
 
     # --- point the cluster at it
     res = run_cli("catalog", "apply", *P, "--yes", "--interval", "0.1", "--timeout", "90", state=state)
     out = _ok(res, "catalog apply")
-    assert "patch operatorhub cluster --type merge -p '{\"spec\":{\"disableAllDefaultSources\":true}}'" in out
+    assert 'patch operatorhub cluster --type merge -p \'{"spec":{"disableAllDefaultSources":true}}\'' in out
     cs = cluster.get(CATALOG_SOURCE, "redhat-operators", NS)
     assert cs["spec"]["image"] == result["mirrored_index"]
     assert "operatorframework.io/managed-by" not in (cs["metadata"].get("annotations") or {})
@@ -160,8 +232,22 @@ def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update
     assert cluster.get_or_none(ITMS, "ocp-airgap-operators") is not None
 
     # --- the operator is updated through the mirrored catalog
-    out = _ok(run_cli("catalog", "channel", *P, "openshift-logging/cluster-logging", "stable-5.9", "--yes",
-                      "--interval", "0.1", "--timeout", "120", state=state), "catalog channel")
+    out = _ok(
+        run_cli(
+            "catalog",
+            "channel",
+            *P,
+            "openshift-logging/cluster-logging",
+            "stable-5.9",
+            "--yes",
+            "--interval",
+            "0.1",
+            "--timeout",
+            "120",
+            state=state,
+        ),
+        "catalog channel",
+    )
     assert "cluster-logging.v5.9.1 installed" in out
     wait_until(lambda: _olm_upgradeable(info).get("status") == "True", 20, what="OLM Upgradeable=True")
     assert _preflight_check(plan, "Installed operators").status == CheckStatus.PASS
@@ -172,7 +258,10 @@ def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update
     _ok(run_cli("credentials", "trust-ca", *P, "--cluster-only", "--yes", state=state), "trust-ca")
     _ok(run_cli("mirror", *P, state=state, timeout=600), "mirror")
     _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature apply")
-    _ok(run_cli("fix", "apply", "cloudcredential/upgradeable-to", *P, "--yes", "--acknowledge", state=state), "cco")
+    _ok(
+        run_cli("fix", "apply", "cloudcredential/upgradeable-to", *P, "--yes", "--acknowledge", state=state),
+        "cco",
+    )
     _ok(run_cli("mhc", "pause", *P, "--yes", state=state), "mhc pause")
     out = _ok(run_cli("upgrade", "start", *P, "--yes", state=state), "upgrade start")
     assert "installed operators compatible" in out
@@ -185,19 +274,32 @@ def test_operator_blocks_then_updated_through_mirrored_catalog_then_minor_update
     out = _ok(run_cli("catalog", "revert", *P, "--yes", state=state), "catalog revert")
     assert cluster.get(OPERATORHUB, "cluster")["spec"]["disableAllDefaultSources"] is False
     assert cluster.get_or_none(IDMS, "ocp-airgap-operators") is None
-    wait_until(lambda: (c := cluster.get_or_none(CATALOG_SOURCE, "redhat-operators", NS)) is not None
-               and c["spec"]["image"].startswith("registry.redhat.io/"), 20, what="the default redhat-operators")
+    wait_until(
+        lambda: (
+            (c := cluster.get_or_none(CATALOG_SOURCE, "redhat-operators", NS)) is not None
+            and c["spec"]["image"].startswith("registry.redhat.io/")
+        ),
+        20,
+        what="the default redhat-operators",
+    )
 
 
-def test_update_step_refuses_while_an_operator_blocks_unless_accepted(sandbox_factory: Any, tmp_path: Path) -> None:
+def test_update_step_refuses_while_an_operator_blocks_unless_accepted(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
     info = sandbox_factory(versions=VERSIONS, components=4, size_mb=1, profile="operators")
     plan, state = lab_plan(info, tmp_path), tmp_path / "state"
     P = ("--plan", str(plan))
     res = run_cli("upgrade", "start", *P, "--yes", state=state)
     assert res.returncode == 3, res.stdout + res.stderr
-    assert ("installed operators compatible: openshift-logging/cluster-logging: its CSV cluster-logging.v5.8.1 "
-            "declares olm.maxOpenShiftVersion 4.16, below 4.17") in res.stdout + res.stderr
-    _ok(run_cli("catalog", "accept-blocking", *P, "--reason", "vendor says it works", "--yes", state=state), "accept")
+    assert (
+        "installed operators compatible: openshift-logging/cluster-logging: its CSV cluster-logging.v5.8.1 "
+        "declares olm.maxOpenShiftVersion 4.16, below 4.17"
+    ) in res.stdout + res.stderr
+    _ok(
+        run_cli("catalog", "accept-blocking", *P, "--reason", "vendor says it works", "--yes", state=state),
+        "accept",
+    )
     res = run_cli("upgrade", "start", *P, "--yes", "--dry-run", state=state)
     assert "cluster-logging.v5.8.1 block 4.17.3, accepted by the admin's journaled decision" in res.stdout, (
         res.stdout + res.stderr
@@ -225,9 +327,26 @@ def test_catalog_through_media(sandbox_factory: Any, tmp_path: Path) -> None:
     bad = run_cli("catalog", "mirror", *P, "--from-dir", str(media), state=far_state)
     assert bad.returncode == 2 and "is damaged" in bad.stderr, bad.stderr
     # apply on the far side from its own record, then update the operator
-    _ok(run_cli("catalog", "apply", *P, "--yes", "--interval", "0.1", "--timeout", "90", state=far_state), "apply")
-    _ok(run_cli("catalog", "channel", *P, "openshift-logging/cluster-logging", "stable-5.9", "--yes",
-                "--interval", "0.1", "--timeout", "120", state=far_state), "channel")
+    _ok(
+        run_cli("catalog", "apply", *P, "--yes", "--interval", "0.1", "--timeout", "90", state=far_state),
+        "apply",
+    )
+    _ok(
+        run_cli(
+            "catalog",
+            "channel",
+            *P,
+            "openshift-logging/cluster-logging",
+            "stable-5.9",
+            "--yes",
+            "--interval",
+            "0.1",
+            "--timeout",
+            "120",
+            state=far_state,
+        ),
+        "channel",
+    )
     wait_until(lambda: _olm_upgradeable(info).get("status") == "True", 20, what="OLM Upgradeable=True")
     subs = {s["metadata"]["name"]: s["status"]["installedCSV"] for s in cluster.list(SUBSCRIPTION)}
     assert subs["cluster-logging"] == "cluster-logging.v5.9.1"

@@ -22,10 +22,19 @@ def chan(package: str, name: str, *entries: dict[str, Any]) -> dict[str, Any]:
     return {"schema": "olm.channel", "package": package, "name": name, "entries": list(entries)}
 
 
-def bundle(package: str, version: str, *, requires: tuple[str, str] | None = None, max_ocp: str = "") -> dict[str, Any]:
-    props: list[dict[str, Any]] = [{"type": "olm.package", "value": {"packageName": package, "version": version}}]
+def bundle(
+    package: str, version: str, *, requires: tuple[str, str] | None = None, max_ocp: str = ""
+) -> dict[str, Any]:
+    props: list[dict[str, Any]] = [
+        {"type": "olm.package", "value": {"packageName": package, "version": version}}
+    ]
     if requires:
-        props.append({"type": "olm.package.required", "value": {"packageName": requires[0], "versionRange": requires[1]}})
+        props.append(
+            {
+                "type": "olm.package.required",
+                "value": {"packageName": requires[0], "versionRange": requires[1]},
+            }
+        )
     if max_ocp:
         props.append({"type": "olm.maxOpenShiftVersion", "value": max_ocp})
     return {
@@ -45,7 +54,12 @@ def catalog(*objs: dict[str, Any]) -> fbc.Catalog:
 def logging_catalog() -> list[dict[str, Any]]:
     return [
         pkg("logging", "stable-5.9"),
-        chan("logging", "stable-5.8", {"name": "logging.v5.8.0"}, {"name": "logging.v5.8.1", "replaces": "logging.v5.8.0"}),
+        chan(
+            "logging",
+            "stable-5.8",
+            {"name": "logging.v5.8.0"},
+            {"name": "logging.v5.8.1", "replaces": "logging.v5.8.0"},
+        ),
         chan(
             "logging",
             "stable-5.9",
@@ -71,7 +85,10 @@ def test_json_stream_and_yaml_documents_load_alike() -> None:
     as_json = {"logging/catalog.json": b"".join(json.dumps(o, indent=2).encode() + b"\n" for o in objs)}
     import yaml
 
-    as_yaml = {"logging/catalog.yaml": yaml.safe_dump_all(objs).encode(), "logging/.hidden.json": b"{not json"}
+    as_yaml = {
+        "logging/catalog.yaml": yaml.safe_dump_all(objs).encode(),
+        "logging/.hidden.json": b"{not json",
+    }
     a, b = fbc.load_files(as_json), fbc.load_files(as_yaml)
     assert fbc.summary(a) == fbc.summary(b)
     assert a.packages["logging"].channel_head("stable-5.9").name == "logging.v5.9.1"  # type: ignore[union-attr]
@@ -104,8 +121,12 @@ def test_two_heads_and_missing_default_channel_are_reported_like_opm() -> None:
 
 def test_skip_range_adds_no_edge_to_the_graph() -> None:
     # opm's Channel.Head counts only replaces and skips: a bundle reached only through a skipRange is a head
-    c = catalog(pkg("p", "s"), chan("p", "s", {"name": "p.v1.0.0"}, {"name": "p.v1.1.0", "skipRange": "<1.1.0"}),
-                bundle("p", "1.0.0"), bundle("p", "1.1.0"))
+    c = catalog(
+        pkg("p", "s"),
+        chan("p", "s", {"name": "p.v1.0.0"}, {"name": "p.v1.1.0", "skipRange": "<1.1.0"}),
+        bundle("p", "1.0.0"),
+        bundle("p", "1.1.0"),
+    )
     assert c.packages["p"].channels["s"].heads() == ["p.v1.0.0", "p.v1.1.0"]
 
 
@@ -115,7 +136,9 @@ def test_filter_keeps_installed_to_head_and_adds_dependencies() -> None:
     out = res.catalog
     assert sorted(out.packages) == ["logging", "loki"]  # 'other' dropped, loki added as a dependency
     lg = out.packages["logging"]
-    assert [e.name for e in lg.channels["stable-5.8"].entries] == ["logging.v5.8.1"]  # 5.8.0 is older than installed
+    assert [e.name for e in lg.channels["stable-5.8"].entries] == [
+        "logging.v5.8.1"
+    ]  # 5.8.0 is older than installed
     assert [e.name for e in lg.channels["stable-5.9"].entries] == ["logging.v5.9.0", "logging.v5.9.1"]
     assert res.added_dependencies == ["loki >=5.9.0 <6.0.0 (required by logging.v5.9.0)"]
     assert sorted(out.packages["loki"].bundles) == ["loki.v5.9.0", "loki.v5.9.1"]
@@ -130,7 +153,9 @@ def test_default_channel_is_kept_when_not_chosen() -> None:
     cat = catalog(*logging_catalog())
     res = fbc.filter_catalog(cat, [fbc.Selection("logging", ["stable-5.8"], "5.8.1")])
     assert sorted(res.catalog.packages["logging"].channels) == ["stable-5.8", "stable-5.9"]
-    assert [e.name for e in res.catalog.packages["logging"].channels["stable-5.9"].entries] == ["logging.v5.9.1"]
+    assert [e.name for e in res.catalog.packages["logging"].channels["stable-5.9"].entries] == [
+        "logging.v5.9.1"
+    ]
     assert any("default channel 'stable-5.9' kept" in n for n in res.notes)
     assert fbc.validate(res.catalog) == []
 
@@ -195,10 +220,23 @@ def test_max_openshift_version_as_olm_reads_it(annotation: str, value: str, erro
 
 def test_blocking_and_the_version_to_update_to() -> None:
     cat = catalog(*logging_catalog())
-    op = Operator("ns", "logging", "logging", "stable-5.8", "redhat-operators", "openshift-marketplace",
-                  "logging.v5.8.1", "5.8.1", max_openshift="4.16")
+    op = Operator(
+        "ns",
+        "logging",
+        "logging",
+        "stable-5.8",
+        "redhat-operators",
+        "openshift-marketplace",
+        "logging.v5.8.1",
+        "5.8.1",
+        max_openshift="4.16",
+    )
     assert op.blocks("4.17.3") and not op.blocks("4.16.20")
-    assert suggest(op, cat, "4.17.3") == {"channel": "stable-5.9", "version": "5.9.1", "bundle": "logging.v5.9.1"}
+    assert suggest(op, cat, "4.17.3") == {
+        "channel": "stable-5.9",
+        "version": "5.9.1",
+        "bundle": "logging.v5.9.1",
+    }
     # nothing compatible and reachable: no suggestion
     stuck = Operator("ns", "loki", "loki", "stable", "", "", "loki.v0.1.0", "0.1.0", max_openshift="4.16")
     assert suggest(stuck, cat, "4.17.3") == {}
