@@ -122,7 +122,7 @@ class CatalogScreen(StepScreen):
         self.query_one("#operators", Static).update(escape("\n".join(lines) or "No operator is installed."))
 
     def action_size(self) -> None:
-        if not self.check_not_running() or self.check_blocked():
+        if not self.check_not_running():  # the operator catalog does not need the release mirrored
             return
         from engine.catalogs.mirror import mirror_catalog
 
@@ -142,7 +142,7 @@ class CatalogScreen(StepScreen):
         self.sync()
 
     def action_mirror(self) -> None:
-        if not self.check_not_running() or self.check_blocked():
+        if not self.check_not_running():  # the operator catalog does not need the release mirrored
             return
         from engine.catalogs import apply as ap
         from engine.catalogs.mirror import mirror_catalog
