@@ -3,7 +3,7 @@
 The Cluster Version Operator (CVO) accepts a release only when it finds a signature, made by a key it trusts,
 over the release image's digest. A disconnected cluster cannot reach Red Hat's signature store, so the signature
 is handed to it as a ConfigMap in ``openshift-config-managed`` labelled
-``release.openshift.io/verification-signatures`` (PROCEDURES.md §E, FORMATS.md §2).
+``release.openshift.io/verification-signatures`` (docs/steps/signature.md, release signatures as the CVO verifies them).
 
 What this module does, in order:
 
@@ -99,7 +99,7 @@ def _b64(data: bytes) -> str:
 
 
 def configmap_for_digest(digest: str, signatures: list[bytes]) -> dict[str, Any]:
-    """The ConfigMap ``oc adm release mirror`` writes (FORMATS.md §2.6): name ``sha256-<hex>``, keys ``-1``, ``-2``..."""
+    """The ConfigMap ``oc adm release mirror`` writes (release signatures as the CVO verifies them): name ``sha256-<hex>``, keys ``-1``, ``-2``..."""
     prefix = key_prefix(digest)
     if not signatures:
         raise SignatureError(f"no signature to put in a ConfigMap for {digest}")
@@ -116,7 +116,7 @@ def configmap_for_digest(digest: str, signatures: list[bytes]) -> dict[str, Any]
 
 
 def configmap_for_release(version: str, digest: str, signatures: list[bytes]) -> dict[str, Any]:
-    """The ConfigMap exactly as the documentation shows it (PROCEDURES.md §E): name ``release-image-<version>``,
+    """The ConfigMap exactly as the documentation shows it (docs/steps/signature.md): name ``release-image-<version>``,
     key ``sha256-<hex>`` for the first signature (further ones, rare, get ``-2``, ``-3``...: the CVO reads every key
     that starts with ``sha256-<hex>``)."""
     prefix = key_prefix(digest)
@@ -153,7 +153,7 @@ def signatures_in_configmap(cm: Mapping[str, Any], digest: str) -> list[bytes]:
 
 
 def signature_url(store_url: str, digest: str, index: int) -> str:
-    """``<store>/sha256=<hex>/signature-<index>`` (FORMATS.md §2.3)."""
+    """``<store>/sha256=<hex>/signature-<index>`` (release signatures as the CVO verifies them)."""
     hexpart = digest_hex(digest)
     return f"{store_url.rstrip('/')}/sha256={hexpart}/signature-{index}"
 
@@ -528,7 +528,7 @@ def load_keyring(path: str | Path) -> Keyring:
 
 def cluster_keyrings(cluster: Cluster) -> list[Keyring]:
     """Every ``verifier-public-key-*`` entry of ``openshift-config-managed/release-verification``: the keys the CVO
-    verifies release signatures with (FORMATS.md §2.1). Each entry must be satisfied by a signature."""
+    verifies release signatures with (release signatures as the CVO verifies them). Each entry must be satisfied by a signature."""
     cm = cluster.get_or_none(CONFIGMAP, VERIFICATION_CONFIGMAP, SIGNATURE_NAMESPACE)
     if cm is None:
         raise NotFound(
@@ -645,7 +645,7 @@ def _jtype(value: Any) -> str:
 
 
 def parse_signed_payload(payload: bytes, digest: str) -> dict[str, Any]:
-    """Check the signed JSON as the CVO does (FORMATS.md §2.5) and return it."""
+    """Check the signed JSON as the CVO does (release signatures as the CVO verifies them) and return it."""
     try:
         doc = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -74,7 +74,7 @@ def load_key(directory: str | Path, *, name: str = "release-signer") -> SigningK
 
 
 def signature_payload(digest: str, reference: str, *, creator: str = CREATOR) -> bytes:
-    """The atomic container signature JSON (FORMATS: critical.type/image/identity, optional.creator)."""
+    """The atomic container signature JSON (critical.type/image/identity, optional.creator)."""
     if not _DIGEST.match(digest):
         raise ValueError(f"not a sha256 digest: {digest!r}")
     doc = {
