@@ -200,7 +200,13 @@ class CatalogScreen(StepScreen):
                 if change is not None:
                     ap.set_channel(ctx, o.namespace, o.subscription, o.update_to["channel"], change)
                 done.append(
-                    ap.wait_installed(ctx, o.namespace, o.subscription, interval=self.wizard.watch_interval)
+                    ap.wait_installed(
+                        ctx,
+                        o.namespace,
+                        o.subscription,
+                        until_csv=o.update_to.get("bundle", ""),
+                        interval=self.wizard.watch_interval,
+                    )
                 )
             return done
 

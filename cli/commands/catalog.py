@@ -381,7 +381,15 @@ def _channel(args: argparse.Namespace) -> int:
             f"{args.subscription!r}: expected NAMESPACE/NAME", fix="e.g. openshift-logging/cluster-logging"
         )
     ctx = Context(load_plan(args), emitter(args, "catalog"))
-    _sub, change = ap.prepare_channel(ctx, ns, name, args.channel)
+    sub, change = ap.prepare_channel(ctx, ns, name, args.channel)
+    until = args.until
+    if not until:  # the channel head in the catalog read last, when it has the package
+        from engine.catalogs import installed as inst
+
+        saved = inst.load_saved_catalog()
+        pkg = saved[1].packages.get(str((sub.get("spec") or {}).get("name") or "")) if saved else None
+        head = pkg.channel_head(args.channel) if pkg else None
+        until = head.name if head else ""
     if change is not None:
         if not confirm(args, f"Move {ns}/{name} to channel {args.channel}?", render_changes([change])):
             ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
@@ -390,7 +398,7 @@ def _channel(args: argparse.Namespace) -> int:
     data = {"subscription": f"{ns}/{name}", "channel": args.channel}
     if not args.no_wait:
         data["installed"] = ap.wait_installed(
-            ctx, ns, name, until_csv=args.until, timeout=args.timeout, interval=args.interval
+            ctx, ns, name, until_csv=until, timeout=args.timeout, interval=args.interval
         )
     ctx.emit.result(
         StepStatus.SUCCEEDED,

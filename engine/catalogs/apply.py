@@ -634,9 +634,14 @@ def wait_installed(
     until_csv: str = "",
     timeout: float = 600.0,
     interval: float = 2.0,
+    settle: float = 10.0,
 ) -> str:
-    """Wait until the Subscription is at the latest version of its channel (or at ``until_csv``)."""
+    """Wait until the Subscription is at ``until_csv``, or else at the latest version of its channel. OLM reacts to
+    a channel change a moment later: without ``until_csv``, ``AtLatestKnown`` counts only once the status has
+    changed since the start, or after ``settle`` seconds."""
     cluster = ctx.cluster
+    started = time.monotonic()
+    first: dict[str, Any] | None = None
     ctx.emit.command(
         [
             "oc",
@@ -669,8 +674,14 @@ def wait_installed(
                     "PKG=CHANNEL) and apply it, then run the same command again.",
                 )
         installed = str(st.get("installedCSV") or "")
+        if first is None:
+            first = {k: st.get(k) for k in ("installedCSV", "currentCSV", "state", "lastUpdated")}
+        moved = first != {k: st.get(k) for k in first} or time.monotonic() - started > settle
         if (until_csv and installed == until_csv) or (
-            not until_csv and st.get("state") == "AtLatestKnown" and installed == st.get("currentCSV")
+            not until_csv
+            and moved
+            and st.get("state") == "AtLatestKnown"
+            and installed == st.get("currentCSV")
         ):
             ctx.journal.note(STEP, f"subscription {namespace}/{name} at {installed}")
             return installed

@@ -599,6 +599,11 @@ def _from_media(
         )
     doc = json.loads(doc_path.read_text())
     src = DirStore(media, fsync=False)
+    # the filtered catalog itself, from the index image on the media: what 'catalog operators --offline',
+    # preflight and 'catalog channel' look versions up in on this side
+    ix = doc["index"]
+    idx = read_index(src, ix["repository"], ix["digest"], plan.release.architecture)
+    inst.save_catalog(doc["index_source"].rsplit(":", 1)[0], ix["digest"], fbc.load_files(idx.files))
     regs = _registries(ctx, conc)
     journals: list[Journal] = []
     try:
