@@ -346,6 +346,10 @@ def _apply(args: argparse.Namespace) -> int:
         data["states"] = ap.wait_ready(
             ctx, plan.catalogs, plan.image, timeout=args.timeout, interval=args.interval
         )
+        if plan.cluster_catalog:
+            data["clustercatalog"] = ap.wait_cluster_catalog(
+                ctx, plan.image, timeout=args.timeout, interval=args.interval
+            )
     ctx.emit.result(
         StepStatus.SUCCEEDED,
         f"{', '.join(plan.catalogs)} serve{'s' if len(plan.catalogs) == 1 else ''} {plan.image}",

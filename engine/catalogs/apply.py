@@ -63,6 +63,8 @@ class ApplyPlan:
     image: str
     steps: list[Step] = field(default_factory=list)
     catalogs: list[str] = field(default_factory=list)
+    cluster_catalog: bool = False
+    """OLM v1 (4.18+): a ClusterCatalog serves the same index."""
 
     @property
     def changes(self) -> list[Change]:
@@ -266,6 +268,7 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
             )
         )
     if cluster_minor >= (4, 18):
+        plan.cluster_catalog = True
         have = cluster.get_or_none(CLUSTER_CATALOG, NAME)
         body = {
             "apiVersion": "olm.operatorframework.io/v1",
@@ -689,5 +692,30 @@ def wait_installed(
             raise NotReady(
                 f"subscription {namespace}/{name} is at {installed or 'nothing'} after {timeout:.0f} s",
                 fix="Check 'oc get installplan,csv -n " + namespace + "'.",
+            )
+        ctx.cancel.wait(interval)
+
+
+def wait_cluster_catalog(ctx: Context, image: str, *, timeout: float = 300.0, interval: float = 2.0) -> str:
+    """OLM v1: wait until ClusterCatalog ``ocp-airgap-operators`` serves ``image`` (``Serving=True``)."""
+    cluster = ctx.cluster
+    ctx.emit.command(["oc", *cluster.oc_args(), "get", "clustercatalog", NAME])
+    deadline = time.monotonic() + timeout
+    while True:
+        ctx.check_cancel()
+        cc = cluster.get_or_none(CLUSTER_CATALOG, NAME) or {}
+        st = cc.get("status") or {}
+        conds = {c.get("type"): c for c in st.get("conditions") or []}
+        resolved = ((st.get("resolvedSource") or {}).get("image") or {}).get("ref")
+        if conds.get("Serving", {}).get("status") == "True" and resolved == image:
+            ctx.emit.info(f"clustercatalog/{NAME}: Serving {image}")
+            return "Serving"
+        if time.monotonic() > deadline:
+            prog = conds.get("Progressing", {})
+            raise NotReady(
+                f"clustercatalog/{NAME} does not serve {image} after {timeout:.0f} s"
+                + (f": {prog.get('reason')}: {prog.get('message')}" if prog.get("message") else ""),
+                fix="The cluster cannot pull the index image: check it is in the mirror and the pull secret holds "
+                "the mirror login; 'oc describe clustercatalog " + NAME + "'.",
             )
         ctx.cancel.wait(interval)

@@ -57,6 +57,7 @@ OPERATORHUB = BY_KEY["operatorhubs.config.openshift.io"]
 SUBSCRIPTION = BY_KEY["subscriptions.operators.coreos.com"]
 CSV = BY_KEY["clusterserviceversions.operators.coreos.com"]
 ITMS = BY_KEY["imagetagmirrorsets.config.openshift.io"]
+CLUSTERCATALOG = BY_KEY["clustercatalogs.olm.operatorframework.io"]
 MARKETPLACE_NS = "openshift-marketplace"
 MANAGED_BY = "operatorframework.io/managed-by"
 MANAGED_BY_VALUE = "marketplace-operator"
@@ -318,6 +319,7 @@ class OlmOperators:
     _loading: set[tuple[str, str, str]] = field(default_factory=set)
     _load_errors: dict[tuple[str, str, str], tuple[str, float]] = field(default_factory=dict)
     _next_step: dict[tuple[str, str], float] = field(default_factory=dict)
+    _cc_tried: dict[str, tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reconcile(self, now: float) -> None:
@@ -327,6 +329,7 @@ class OlmOperators:
         self._catalogs(now)
         self._subscriptions(now)
         self._olm_upgradeable()
+        self._cluster_catalogs(now)
 
     # ---- marketplace operator
     def _marketplace(self) -> None:
@@ -639,6 +642,72 @@ class OlmOperators:
             self.store.delete(CSV, ns, replaced)
         log.info("olm: installed %s in %s (replacing %s)", bundle["name"], ns, replaced or "nothing")
         return None
+
+    # ---- OLM v1 catalogd (operator-framework/operator-controller, the ClusterCatalog controller's
+    # updateStatusProgressing / updateStatusServing / updateStatusNotServing): content pulled from
+    # spec.source.image.ref through the mirror configuration; Serving=True reason Available and Progressing=True
+    # reason Succeeded with the resolved source by digest, or Serving=False reason Unavailable and Progressing=True
+    # reason Retrying with the error.
+    def _cluster_catalogs(self, now: float) -> None:
+        for cc in self.store.list(CLUSTERCATALOG)[0]:
+            ref = str((((cc.get("spec") or {}).get("source") or {}).get("image") or {}).get("ref") or "")
+            have = ((cc.get("status") or {}).get("resolvedSource") or {}).get("image", {}).get("ref")
+            name = cc["metadata"]["name"]
+            tried = self._cc_tried.get(name)
+            if not ref or ref == have or (tried and tried[0] == ref and now - tried[1] < 60):
+                continue  # serving it, or tried it less than a minute ago (catalogd retries with backoff)
+            self._cc_tried[name] = (ref, now)
+            why = pullable(self.store, self.cluster, ref)
+            gen = cc["metadata"].get("generation", 1)
+
+            def apply(o: Obj, why: str = why, ref: str = ref, gen: int = gen) -> None:
+                now = now_iso()
+                if why:
+                    o["status"] = {
+                        "conditions": [
+                            {
+                                "type": "Progressing",
+                                "status": "True",
+                                "reason": "Retrying",
+                                "message": why,
+                                "lastTransitionTime": now,
+                                "observedGeneration": gen,
+                            },
+                            {
+                                "type": "Serving",
+                                "status": "False",
+                                "reason": "Unavailable",
+                                "message": "",
+                                "lastTransitionTime": now,
+                                "observedGeneration": gen,
+                            },
+                        ]
+                    }
+                    return
+                o["status"] = {
+                    "conditions": [
+                        {
+                            "type": "Progressing",
+                            "status": "True",
+                            "reason": "Succeeded",
+                            "message": "Successfully unpacked and stored content from resolved source",
+                            "lastTransitionTime": now,
+                            "observedGeneration": gen,
+                        },
+                        {
+                            "type": "Serving",
+                            "status": "True",
+                            "reason": "Available",
+                            "message": "Serving desired content from resolved source",
+                            "lastTransitionTime": now,
+                            "observedGeneration": gen,
+                        },
+                    ],
+                    "resolvedSource": {"type": "Image", "image": {"ref": ref}},
+                    "lastUnpacked": now,
+                }
+
+            self.store.mutate(CLUSTERCATALOG, None, cc["metadata"]["name"], apply)
 
     # ---- operator-lifecycle-manager ClusterOperator Upgradeable
     def _olm_upgradeable(self) -> None:

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.catalogs.apply import ITMS, OPERATORHUB
+from engine.catalogs.apply import CLUSTER_CATALOG, ITMS, OPERATORHUB
 from engine.catalogs.installed import SUBSCRIPTION
 from engine.cluster import CATALOG_SOURCE, CLUSTER_OPERATOR, IDMS
 from engine.context import Context
@@ -351,3 +351,27 @@ def test_catalog_through_media(sandbox_factory: Any, tmp_path: Path) -> None:
     subs = {s["metadata"]["name"]: s["status"]["installedCSV"] for s in cluster.list(SUBSCRIPTION)}
     assert subs["cluster-logging"] == "cluster-logging.v5.9.1"
     assert subs["loki-operator-stable-5.9-redhat-operators-openshift-marketplace"] == "loki-operator.v5.9.1"
+
+
+def test_olm_v1_cluster_catalog_on_4_18(sandbox_factory: Any, tmp_path: Path) -> None:
+    """On 4.18 the mirrored index is also given to OLM v1 as a ClusterCatalog (by digest), which the lab's
+    catalogd serves once it can pull it; revert deletes it."""
+    info = sandbox_factory(versions=("4.18.1", "4.18.5"), components=4, size_mb=1)
+    cluster = admin(info)
+    plan, state = lab_plan(info, tmp_path), tmp_path / "state"
+    P = ("--plan", str(plan))
+    result = json_events(_ok(run_cli("catalog", "mirror", *P, "--json", state=state, timeout=300), "mirror"))[
+        -1
+    ]
+    image = result["data"]["mirrored_index"]
+    assert image.endswith(result["data"]["filtered_digest"]) and "/olm/redhat/redhat-operator-index@" in image
+    out = _ok(
+        run_cli("catalog", "apply", *P, "--yes", "--interval", "0.1", "--timeout", "90", state=state), "apply"
+    )
+    assert "Create ClusterCatalog ocp-airgap-operators (OLM v1)" in out
+    cc = cluster.get(CLUSTER_CATALOG, "ocp-airgap-operators")
+    assert cc["spec"]["source"] == {"type": "Image", "image": {"ref": image}}
+    serving = {c["type"]: c for c in cc["status"]["conditions"]}["Serving"]
+    assert (serving["status"], serving["reason"]) == ("True", "Available")
+    _ok(run_cli("catalog", "revert", *P, "--yes", state=state), "revert")
+    assert cluster.get_or_none(CLUSTER_CATALOG, "ocp-airgap-operators") is None
