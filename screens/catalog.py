@@ -152,7 +152,13 @@ class CatalogScreen(StepScreen):
         def prepare(ctx: Context) -> Any:
             result = mirror_catalog(ctx, opts)
             return ap.prepare_apply(
-                ctx, {"mirrored_index": result.mirrored_index, "idms": result.idms, "itms": result.itms}
+                ctx,
+                {
+                    "mirrored_index": result.mirrored_index,
+                    "idms": result.idms,
+                    "itms": result.itms,
+                    "packages": [p["package"] for p in result.packages],
+                },
             )
 
         def apply(ctx: Context, plan: Any) -> Any:

@@ -98,11 +98,17 @@ def prepare_apply(ctx: Context, record: dict[str, Any], *, name: str = "") -> Ap
     body: dict[str, Any]
     before: dict[str, Any]
     # which catalogs the installed operators use
+    # the catalogs the installed Subscriptions of the mirrored packages use (a Subscription to a package this
+    # catalog does not hold keeps its own catalog)
+    mirrored = set(record.get("packages") or [])
     used = sorted(
         {
             o.source
             for o in list_operators(ctx)
-            if o.subscription and o.source and o.source_namespace in ("", NS)
+            if o.subscription
+            and o.source
+            and o.source_namespace in ("", NS)
+            and (not mirrored or o.package in mirrored)
         }
     )
     if name:

@@ -164,6 +164,16 @@ def selections(
         notes.append(f"installed operators not read ({exc.message}); only the given packages are kept")
     by_pkg = {o.package: o for o in installed if o.subscription}
     wanted = options.packages or sorted(by_pkg)
+    if not options.packages:
+        elsewhere = [p for p in wanted if p not in cat.packages]
+        if (
+            elsewhere
+        ):  # installed from another catalog (certified, community, a custom one): not in this index
+            notes.append(
+                f"installed but not in this index (from another catalog): {', '.join(elsewhere)}; mirror their "
+                "catalog separately with --index"
+            )
+            wanted = [p for p in wanted if p in cat.packages]
     if not wanted:
         raise InputError(
             "no operator is installed and no package was given",
