@@ -233,13 +233,17 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "catalog",
         "Operator catalog",
-        "Optional: points a CatalogSource at a newly mirrored index image so operators can update too; s "
-        "skips it.",
-        "Mirror the new index image first, then the CatalogSource in openshift-marketplace is pointed at it "
-        "by digest and followed until it is READY. Skip the step if you do not mirror operator catalogs.\n\n"
-        "Needs: Mirroring done; the catalog's name and the new index image by digest.\n\n"
-        "Changes: spec.image of one CatalogSource; the previous image is recorded in the journal for "
-        "restore.",
+        "Optional: reads the installed operators, mirrors a catalog filtered to them and updates those that "
+        "block the target; s skips it.",
+        "The installed operators are read, with those that block the target minor version. A catalog filtered "
+        "to those operators is mirrored and the cluster is pointed at it; the blocking operators are then "
+        "moved to a channel that reaches a compatible version. r instead points one CatalogSource at an index "
+        "image you mirrored yourself. Skip the step if no operator is installed.\n\n"
+        "Needs: the packages and channels (defaults: the installed operators and their channels); for r, the "
+        "catalog's name and the new index image by digest.\n\n"
+        "Changes: the mirror registry (the filtered catalog), the cluster's catalog source and its mirror sets, "
+        "and the channel of each blocking operator's Subscription, each shown first; the previous image is "
+        "recorded in the journal for restore.",
         skippable=True,
         commands=_catalog_cmds,
         engine="catalog",

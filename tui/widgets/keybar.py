@@ -70,17 +70,27 @@ class KeyBar(Static):
         if not self.is_attached or not self.size.width:
             return
         items, hidden = self.entries()
+        quit_keys = {
+            self.app.get_key_display(b)
+            for b in self.app.BINDINGS
+            if isinstance(b, Binding) and b.action == "safe_quit"
+        }
         width = self.size.width - 1
         help_full = "? " + _("Help")
         help_more = "? " + _("more keys")
+        # room is kept for the quit key whatever the screen's own keys take
+        reserved = sum(cell_len(f"{k} {d}") + len(SEP) for k, d in items if k in quit_keys)
         shown: list[str] = []
         used = 0
         for key, desc in items:
             part = f"{key} {desc}"
             need = cell_len(part) + len(SEP)
-            if used + need + cell_len(help_more) > width:
+            must = key in quit_keys
+            if used + need + cell_len(help_more) + (0 if must else reserved) > width:
                 hidden = True
                 continue
+            if must:
+                reserved = 0
             shown.append(f"[b]{escape(key)}[/b] {escape(desc)}")
             used += need
         shown.append(f"[b]?[/b] {escape(help_more[2:] if hidden else help_full[2:])}")
