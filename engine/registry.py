@@ -497,6 +497,8 @@ class RegistryClient:
         self._scheme: str | None = None  # "basic" | "bearer" once challenged
         self._challenge: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
+        self.tokens_fetched = 0
+        """Bearer tokens fetched so far (every scope, every renewal)."""
 
     @property
     def name(self) -> str:
@@ -575,10 +577,20 @@ class RegistryClient:
             ) from None
         token = str(doc.get("token") or doc.get("access_token") or "")
         register_secret(token)
-        ttl = float(doc.get("expires_in") or 60)
+        try:
+            ttl = float(doc.get("expires_in") or 60)  # token.md: "When omitted, this defaults to 60 seconds"
+        except (TypeError, ValueError):
+            ttl = 60.0
         with self._lock:
-            self._tokens[key] = (token, now + max(10.0, ttl - 10.0))
+            # renewed before it runs out (a tenth of its life early, at least 1 s), so a request never starts
+            # with a token that expires on the way; each set of scopes has its own token
+            self._tokens[key] = (token, now + max(1.0, ttl - max(1.0, ttl / 10)))
+            self.tokens_fetched += 1
         return token
+
+    def _forget_token(self, scopes: tuple[str, ...]) -> None:
+        with self._lock:
+            self._tokens.pop(" ".join(scopes), None)
 
     def _auth_failed(self, repository: str, creds: Credentials | None) -> RegistryAuthError:
         target = f"{self.host}/{repository}" if repository else self.host
@@ -655,9 +667,19 @@ class RegistryClient:
                 resp = self._client.send(req, stream=stream, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 raise self._transport_error(exc, f"{method} {url[len(self.base) :] or '/'}") from None
-            if resp.status_code != 401 or attempt == 1 or not replayable:
+            if resp.status_code != 401 or attempt == 1:
                 return resp
             had_auth = "Authorization" in hdrs
+            if not replayable:
+                # a streamed body cannot be sent again here: if a bearer token was refused (it expired, or the
+                # registry was restarted with another key), drop it and let the caller's retry start over
+                if had_auth and self._note_challenge(resp) == "bearer":
+                    self._forget_token(scopes)
+                    resp.close()
+                    raise TransientError(
+                        f"{self.host} refused the bearer token for {method} (expired); renewing it"
+                    )
+                return resp
             scheme = self._note_challenge(resp)
             if scheme == "bearer":
                 resp.close() if stream else None

@@ -3,7 +3,9 @@
 ``up`` starts, all on loopback and in the background (each in its own session, so the lab outlives the command
 that started it):
 
-* the **upstream registry** (plays quay.io): docker-registry with TLS from its own CA and htpasswd, holding the
+* the **upstream registry** (plays quay.io): docker-registry with TLS from its own CA and distribution's bearer
+  token auth, with the lab's **token service** as its realm (:mod:`sandbox.tokenserver`: anonymous pull of the
+  release repository, the pull secret's login for the component repository, short-lived tokens), holding the
   synthetic releases in ``openshift-release-dev/ocp-release`` and their components in
   ``openshift-release-dev/ocp-v4.0-art-dev``, pushed with skopeo;
 * the **mirror registry**: docker-registry with TLS from another CA and htpasswd (a read-write user and a
@@ -46,17 +48,27 @@ from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpa
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
 from sandbox.roproxy import start_roproxy
 from sandbox.sigstore import generate_key, sign_release, write_signature
+from sandbox.tokenserver import start_token_server
 
 SANDBOX_JSON = "sandbox.json"
 PROCESSES_JSON = "processes.json"
 DEFAULT_VERSIONS = ("4.16.18", "4.16.20", "4.17.3")
 MIRROR_REPOSITORY = "ocp4/openshift4"
 UPSTREAM_USER = "openshift-release-dev+ocm_access_sandbox"
+UPSTREAM_PUBLISHER = "openshift-release-dev+release_publisher"
+"""The lab's own account that pushes the releases upstream (the pull secret's account may only pull)."""
 MIRROR_USER = "mirror-admin"
 MIRROR_READONLY_USER = "mirror-reader"
 SANDBOX_EMAIL = "admin@sandbox.ocp-airgap.invalid"
 # stop order: the API (and its CVO, which may be talking to the mirror) first, the registries last
-STOP_ORDER = ("apiserver", "httpd", "mirror-readonly-proxy", "mirror-registry", "upstream-registry")
+STOP_ORDER = (
+    "apiserver",
+    "httpd",
+    "mirror-readonly-proxy",
+    "mirror-registry",
+    "upstream-registry",
+    "upstream-token-service",
+)
 
 
 # ----- the description of a running lab --------------------------------------------------------------------
@@ -76,6 +88,10 @@ class UpstreamInfo:
     release_repository: str = ""
     """``<registry>/openshift-release-dev/ocp-release``"""
     component_repository: str = ""
+    token_realm: str = ""
+    """The realm of the registry's bearer-token challenge (the lab's token service)."""
+    token_seconds: int = 0
+    token_log: str = ""
 
 
 @dataclass
@@ -293,6 +309,7 @@ def up(
     keep_layout: bool = False,
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
+    token_seconds: int = 60,
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
 
@@ -301,7 +318,8 @@ def up(
 
     ``versions``: releases to build, oldest first; the first is the cluster's current version, the last (or
     ``target_version``) the plan's target. ``speed``: simulated seconds per real second for the CVO.
-    ``api=False`` leaves out the simulated OpenShift API (registry-only tests). On any failure everything
+    ``api=False`` leaves out the simulated OpenShift API (registry-only tests). ``token_seconds``: lifetime of
+    the upstream registry's bearer tokens. On any failure everything
     already started is stopped again and SandboxError says what failed."""
     started = time.monotonic()
     d = Path(directory).resolve()
@@ -339,6 +357,7 @@ def up(
             jobs,
             say,
             chosen,
+            token_seconds,
         )
     except BaseException:
         down(d)
@@ -374,6 +393,7 @@ def _up(
     jobs: int,
     say: Callable[[str], None],
     profile: Profile,
+    token_seconds: int = 60,
 ) -> SandboxInfo:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
@@ -399,11 +419,19 @@ def _up(
     api_ca = make_ca(pki, "api-ca", common_name="ocp-airgap sandbox kube-apiserver CA")
     api_cert = make_server_cert(api_ca, pki, "api-server")
     upstream_password = secrets.token_urlsafe(24)
+    publisher_password = secrets.token_urlsafe(24)
     mirror_password = secrets.token_urlsafe(18)
     readonly_password = secrets.token_urlsafe(18)
     admin_token = "sha256~" + secrets.token_urlsafe(32)
     readonly_token = "sha256~" + secrets.token_urlsafe(32)
-    for s in (upstream_password, mirror_password, readonly_password, admin_token, readonly_token):
+    for s in (
+        upstream_password,
+        publisher_password,
+        mirror_password,
+        readonly_password,
+        admin_token,
+        readonly_token,
+    ):
         register_secret(s)
     mirror_password_file = d / "mirror-password"
     readonly_password_file = d / "mirror-readonly-password"
@@ -413,12 +441,30 @@ def _up(
 
     # --- registries -----------------------------------------------------------------------------------
     regs = d / "registries"
-    up_ht = make_htpasswd(regs / "upstream" / "htpasswd", {UPSTREAM_USER: upstream_password})
+    up_ht = make_htpasswd(
+        regs / "upstream-tokens" / "htpasswd",
+        {UPSTREAM_USER: upstream_password, UPSTREAM_PUBLISHER: publisher_password},
+    )
+    # quay.io: openshift-release-dev/ocp-release is public, ocp-v4.0-art-dev needs the pull secret
+    token_service, token_auth = start_token_server(
+        regs / "upstream-tokens",
+        tls=(upstream_cert.cert, upstream_cert.key),
+        htpasswd=up_ht,
+        users={
+            UPSTREAM_USER: {"pull": ["openshift-release-dev/*"]},
+            UPSTREAM_PUBLISHER: {"pull": ["*"], "push": ["*"]},
+        },
+        anonymous_pull=[RELEASE_REPO],
+        token_seconds=token_seconds,
+        timeout=timeout,
+    )
+    _remember(token_service.proc)
+    procs.add("upstream-token-service", token_service.pid, token_service.port, token_service.log_path)
     mi_ht = make_htpasswd(
         regs / "mirror" / "htpasswd", {MIRROR_USER: mirror_password, MIRROR_READONLY_USER: readonly_password}
     )
     upstream = RegistryProcess(
-        regs / "upstream", tls=(upstream_cert.cert, upstream_cert.key), htpasswd=up_ht, realm="quay-sandbox"
+        regs / "upstream", tls=(upstream_cert.cert, upstream_cert.key), token=token_auth
     )
     mirror = RegistryProcess(
         regs / "mirror", tls=(mirror_cert.cert, mirror_cert.key), htpasswd=mi_ht, realm="mirror-sandbox"
@@ -445,6 +491,10 @@ def _up(
     pull_secret_file, auth_file = d / "pull-secret.json", d / "auth.json"
     _write_json_secret(pull_secret_file, pull_secret)
     _write_json_secret(auth_file, auth)
+    publisher_auth = regs / "upstream-tokens" / "publisher-auth.json"
+    _write_json_secret(
+        publisher_auth, {"auths": {upstream.host: _auth_entry(UPSTREAM_PUBLISHER, publisher_password)}}
+    )
 
     # --- releases -------------------------------------------------------------------------------------
     key = generate_key(d / "signing")
@@ -564,7 +614,7 @@ def _up(
             d / "oci",
             release_set.pushes,
             upstream.host,
-            authfile=auth_file,
+            authfile=publisher_auth,
             cert_dir=upstream_cert_dir,
             jobs=jobs,
             timeout=max(timeout, 120.0),
@@ -653,6 +703,9 @@ def _up(
             username=UPSTREAM_USER,
             release_repository=release_repo,
             component_repository=f"{upstream.host}/{COMPONENT_REPO}",
+            token_realm=token_auth.realm,
+            token_seconds=token_seconds,
+            token_log=token_auth.log_file,
         ),
         mirror=MirrorInfo(
             registry=mirror.host,
@@ -713,7 +766,8 @@ def describe(info: SandboxInfo) -> list[str]:
         f"plan:              {info.plan}",
         f"auth file:         {info.auth_file}",
         f"pull secret:       {info.pull_secret}",
-        f"upstream registry: {info.upstream.registry}  (plays quay.io; CA {info.upstream.ca_file})",
+        f"upstream registry: {info.upstream.registry}  (plays quay.io; CA {info.upstream.ca_file}; "
+        f"tokens from {info.upstream.token_realm or '-'})",
         f"mirror registry:   {info.mirror.registry}/{info.mirror.repository}  (user {info.mirror.username}, "
         f"password in {info.mirror.password_file})",
         f"read-only mirror:  {info.mirror.readonly_registry}  (user {info.mirror.readonly_username})",

@@ -53,6 +53,7 @@ def test_sandbox_json_and_files(sandbox: SandboxInfo, record_property: Any) -> N
         "httpd",
         "mirror-readonly-proxy",
         "apiserver",
+        "upstream-token-service",
     }
     assert SandboxInfo.load(d) == sandbox
     assert sandbox.current_version == "4.16.18" and sandbox.target_version == "4.17.3"
@@ -152,15 +153,19 @@ def test_skopeo_sees_every_release_upstream(sandbox: SandboxInfo) -> None:
     r = _skopeo("inspect", "--raw", "--authfile", sandbox.pull_secret, "--cert-dir", sandbox.upstream.cert_dir,
                 f"docker://{sandbox.releases[0].pullspec}")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    # and without credentials the upstream refuses
+    # without credentials: the release image is public (as on quay.io), its components are not
     r = _skopeo(
         "inspect",
+        "--raw",
         "--no-creds",
         "--cert-dir",
         sandbox.upstream.cert_dir,
         f"docker://{sandbox.releases[0].pullspec}",
     )
-    assert r.returncode != 0 and "unauthorized" in r.stderr.lower()
+    assert r.returncode == 0, r.stderr
+    component = sandbox.upstream.component_repository
+    r = _skopeo("list-tags", "--no-creds", "--cert-dir", sandbox.upstream.cert_dir, f"docker://{component}")
+    assert r.returncode != 0 and "unauthorized" in r.stderr.lower(), r.stderr
 
 
 def test_release_components_exist_upstream(sandbox: SandboxInfo, tmp_path: Path) -> None:
@@ -301,6 +306,7 @@ def test_down_stops_every_process_and_is_idempotent(sandbox_factory: Any) -> Non
         "httpd",
         "mirror-readonly-proxy",
         "apiserver",
+        "upstream-token-service",
     }
     assert all(pid_alive(p) for p in pids.values())
     assert all(s["alive"] for s in status(info.directory).values())
@@ -346,7 +352,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         info = json.loads(r.stdout)
         pids = info["pids"]
-        assert len(pids) == 5
+        assert len(pids) == 6  # with the upstream registry's token service
         # a second 'up' in the same folder is refused with the fix
         again = cli("up", "--dir", str(d))
         assert again.returncode == 1 and "already running" in again.stderr and "fix:" in again.stderr
