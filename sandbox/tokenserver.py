@@ -360,6 +360,6 @@ def start_token_server(
         issuer=issuer,
         rootcertbundle=str(signer.cert),
         signing_key=str(signer.key),
-        log_file=cfg["log_file"],
+        log_file=str(cfg["log_file"]),
     )
     return proc, auth

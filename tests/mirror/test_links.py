@@ -1,0 +1,206 @@
+"""Mirroring over bad links: the lab's link shaper between the engine and real registries.
+
+Each test injects one fault the way a real network or proxy produces it, mirrors the release through it, and
+ends with ``mirror verify`` against the registry itself (not through the shaper)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.events import Progress
+from engine.mirror import MirrorOptions, mirror_release, verify_mirror
+from engine.plan import Plan
+from engine.registry import RetryPolicy
+from sandbox.shaper import Faults, Link, Rule, Shaper
+from tests.mirror.conftest import auth_entry, context
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
+    reason="docker-registry and skopeo are needed",
+)
+RETRY = RetryPolicy(attempts=6, base_delay=0.05, max_delay=0.5)
+
+
+@pytest.fixture
+def shapers() -> Iterator[list[Shaper]]:
+    made: list[Shaper] = []
+    yield made
+    for s in made:
+        s.stop()
+
+
+def _upstream_shaper(sandbox: Any, shapers: list[Shaper], faults: Faults, link: Link | None = None) -> Shaper:
+    pki = Path(sandbox.directory) / "pki"
+    s = Shaper(
+        f"https://{sandbox.upstream.registry}",
+        tls=(pki / "upstream-registry.crt", pki / "upstream-registry.key"),
+        upstream_ca=sandbox.upstream.ca_file,
+        link=link,
+        faults=faults,
+        max_seconds=300,
+        log_file=Path(sandbox.directory).parent / f"shaper-{len(shapers)}.log",
+    ).start()
+    shapers.append(s)
+    return s
+
+
+def _target_shaper(target: Any, pki: Any, shapers: list[Shaper], faults: Faults) -> Shaper:
+    s = Shaper(
+        f"https://{target.host}",
+        tls=(pki.server.cert, pki.server.key),
+        upstream_ca=target.ca_file,
+        faults=faults,
+        max_seconds=300,
+    ).start()
+    shapers.append(s)
+    return s
+
+
+def _through(plan: Plan, tmp_path: Path, sandbox: Any, *, source: Shaper | None = None, mirror: Shaper | None = None,
+             target: Any = None, **fields: Any) -> Plan:  # fmt: skip
+    """A copy of ``plan`` that reaches the upstream and/or the mirror through shapers."""
+    p = Plan.load(plan.source_path)
+    extra: dict[str, dict[str, str]] = {}
+    if source is not None:
+        up = sandbox.upstream
+        p.endpoints.release_source = up.release_repository.replace(up.registry, source.host)
+        p.endpoints.component_source = up.component_repository.replace(up.registry, source.host)
+        pull = json.loads(Path(sandbox.pull_secret).read_text())["auths"][up.registry]
+        extra[source.host] = pull
+    if mirror is not None:
+        p.mirror.registry = mirror.host
+        extra[mirror.host] = auth_entry(target.user, target.password)
+    if target is not None:
+        extra[target.host] = auth_entry(target.user, target.password)
+    doc = json.loads(Path(plan.auth_file).read_text())
+    doc["auths"].update(extra)
+    auth = tmp_path / f"auth-shaped-{id(p)}.json"
+    auth.write_text(json.dumps(doc))
+    auth.chmod(0o600)
+    p.auth_file = str(auth)
+    for dotted, value in fields.items():
+        section, _, name = dotted.partition("__")
+        setattr(getattr(p, section), name, value)
+    p.save(tmp_path / f"plan-shaped-{id(p)}.yaml")
+    return p
+
+
+def _verified(plan: Plan) -> None:
+    report = verify_mirror(context(plan)[0], deep=True)
+    assert report.ok, list(report.problems)
+
+
+def _blob_bytes(summary: Any) -> int:
+    return int(summary.bytes_copied)
+
+
+def test_download_cut_mid_blob_resumes_with_range(
+    sandbox: Any, registry_factory: Callable[..., Any], make_plan: Any, shapers: list[Shaper], tmp_path: Path
+) -> None:
+    # the same mirror over a clean link first: what the copy needs on the wire
+    clean_target = registry_factory()
+    shaper = _upstream_shaper(sandbox, shapers, Faults())
+    clean = _through(make_plan(clean_target, mirroring__concurrency=3), tmp_path, sandbox, source=shaper)
+    assert mirror_release(context(clean)[0], MirrorOptions(retry=RETRY)).verified
+    needed = shaper.reset_stats().bytes_down
+
+    target = registry_factory()
+    base = make_plan(target, mirroring__concurrency=3)
+    shaper.faults = Faults(cut_every=3 * 1024 * 1024, cut_mode="reset")
+    plan = _through(base, tmp_path, sandbox, source=shaper)
+    ctx, rec = context(plan)
+    summary = mirror_release(ctx, MirrorOptions(retry=RETRY))
+    assert summary.verified
+    stats = shaper.stats
+    assert stats.cuts >= 3, stats
+    resumed = [t for t in rec.texts() if "resuming from there" in t]
+    assert len(resumed) >= 3, rec.texts()
+    # a cut costs the bytes in flight (socket buffers the reset throws away), not the blob
+    wasted = stats.bytes_down - needed
+    assert wasted <= stats.cuts * 512 * 1024, (wasted, needed, stats)
+    last = [e for e in rec.of(Progress) if e.unit == "bytes"][-1]
+    assert last.retries is not None and last.retries >= len(resumed)
+    _verified(base)
+
+
+def test_upload_cut_mid_blob_restarts_cleanly(
+    sandbox: Any, registry_factory: Callable[..., Any], make_plan: Any, pki: Any, shapers: list[Shaper],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    target = registry_factory()
+    base = make_plan(target, mirroring__concurrency=3)
+    # distribution 2.8 cancels an upload whose stored size differs from the client's offset (blobupload.go,
+    # "upload resumed at wrong offset"), and a cut PATCH leaves part of its body stored: the blob starts again
+    faults = Faults(cut_upload_every=3 * 1024 * 1024, cut_mode="reset", cut_limit=3)
+    shaper = _target_shaper(target, pki, shapers, faults)
+    plan = _through(base, tmp_path, sandbox, mirror=shaper, target=target, mirroring__upload_chunk_mb=1)
+    ctx, rec = context(plan)
+    summary = mirror_release(ctx, MirrorOptions(retry=RETRY, verify=False))
+    assert shaper.stats.cuts == 3, shaper.stats
+    assert any("retrying in" in t for t in rec.texts())
+    assert summary.images_copied == summary.images_total
+    _verified(base)
+    # no upload session was left behind half-written under a blob's name: every stored blob has its digest
+    assert verify_mirror(context(base)[0], deep=True).ok
+
+
+def test_429_with_retry_after_is_honoured(
+    sandbox: Any, registry_factory: Callable[..., Any], make_plan: Any, shapers: list[Shaper], tmp_path: Path
+) -> None:
+    target = registry_factory()
+    base = make_plan(target, mirroring__concurrency=2)
+    rule = Rule(code=429, method="GET", path=r"/blobs/sha256:", retry_after=1.5, times=3)
+    shaper = _upstream_shaper(sandbox, shapers, Faults(rules=[rule]))
+    plan = _through(base, tmp_path, sandbox, source=shaper)
+    ctx, rec = context(plan)
+    started = time.monotonic()
+    summary = mirror_release(ctx, MirrorOptions(retry=RETRY))
+    assert summary.verified and rule.hits == 3
+    waits = [float(m.group(1)) for t in rec.texts() if "429" in t for m in [re.search(r"retrying in ([0-9.]+) s", t)] if m]
+    assert len(waits) == 3 and all(w >= 1.5 for w in waits), rec.texts()
+    assert time.monotonic() - started >= 1.5
+    _verified(base)
+
+
+def test_413_switches_to_chunked_uploads_and_says_so_once(
+    sandbox: Any, registry_factory: Callable[..., Any], make_plan: Any, pki: Any, shapers: list[Shaper],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    target = registry_factory()
+    base = make_plan(target, mirroring__concurrency=3)
+    limit = 256 * 1024
+    shaper = _target_shaper(target, pki, shapers, Faults(max_body=limit))
+    plan = _through(base, tmp_path, sandbox, mirror=shaper, target=target)
+    ctx, rec = context(plan)
+    summary = mirror_release(ctx, MirrorOptions(retry=RETRY))
+    assert summary.verified
+    notices = [t for t in rec.texts() if "413 Request Entity Too Large" in t and "pieces of" in t]
+    assert len(notices) == 1, notices
+    assert "mirroring.upload_chunk_mb" in notices[0]
+    assert shaper.stats.too_large >= 1
+    _verified(base)
+
+
+def test_stalled_connection_is_dropped_and_resumed(
+    sandbox: Any, registry_factory: Callable[..., Any], make_plan: Any, shapers: list[Shaper], tmp_path: Path
+) -> None:
+    target = registry_factory()
+    base = make_plan(target, mirroring__concurrency=2)
+    shaper = _upstream_shaper(sandbox, shapers, Faults(stall_after=2 * 1024 * 1024, stall_seconds=120))
+    plan = _through(base, tmp_path, sandbox, source=shaper, mirroring__stall_timeout=2)
+    ctx, rec = context(plan)
+    started = time.monotonic()
+    summary = mirror_release(ctx, MirrorOptions(retry=RETRY))
+    elapsed = time.monotonic() - started
+    assert summary.verified and shaper.stats.stalls == 1
+    assert elapsed < 60, "the stall was noticed after the stall timeout, not after the shaper gave up"
+    assert any("Timeout" in t or "timed out" in t for t in rec.texts()), rec.texts()
+    _verified(base)
