@@ -1058,7 +1058,10 @@ class RegistryClient:
                         self._with_digest(location, digest),
                         repository=repository,
                         push=True,
-                        headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))},
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Length": str(len(data)),
+                        },
                         content=data,
                     )
                     if resp.status_code != 413:

@@ -229,7 +229,9 @@ class Shaper:
 
     # ----- used by the handler -----------------------------------------------------------------------------
     def upstream_connection(self) -> http.client.HTTPSConnection:
-        return http.client.HTTPSConnection(self._up_host, self._up_port, context=self.upstream_ctx, timeout=120)
+        return http.client.HTTPSConnection(
+            self._up_host, self._up_port, context=self.upstream_ctx, timeout=120
+        )
 
     def count_down(self, n: int) -> tuple[bool, bool]:
         """Account ``n`` response bytes; (cut now, stall now)."""
@@ -254,7 +256,9 @@ class Shaper:
         with self._lock:
             before = self.stats.bytes_up
             self.stats.bytes_up += n
-            cut = f.cut_upload_every > 0 and before // f.cut_upload_every != (before + n) // f.cut_upload_every
+            cut = (
+                f.cut_upload_every > 0 and before // f.cut_upload_every != (before + n) // f.cut_upload_every
+            )
             cut = cut and not (f.cut_limit and self.stats.cuts >= f.cut_limit)
             if cut:
                 self.stats.cuts += 1
@@ -346,7 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
                 left -= len(piece)
                 yield piece
 
-    def _answer(self, code: int, body: dict[str, Any], extra: dict[str, str] | None = None, *, close: bool = False) -> None:
+    def _answer(
+        self, code: int, body: dict[str, Any], extra: dict[str, str] | None = None, *, close: bool = False
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -373,7 +379,11 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(min(sh.link.rtt, 10.0))
             code = rule.code
             self.server.log(f"injected {code} for {method} {self.path}")
-            errors = {"errors": [{"code": "TOOMANYREQUESTS" if code == 429 else "UNAVAILABLE", "message": "injected"}]}
+            errors = {
+                "errors": [
+                    {"code": "TOOMANYREQUESTS" if code == 429 else "UNAVAILABLE", "message": "injected"}
+                ]
+            }
             self._answer(code, errors, {"Retry-After": f"{rule.retry_after:g}"})
             return
         limit = sh.faults.max_body
@@ -417,7 +427,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._upconn is None:
             self._upconn = sh.upstream_connection()
         conn = self._upconn
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"]
+        headers = [
+            (k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"
+        ]
         conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         # keep the client's Host: the registry builds the absolute URLs it answers with (upload Location) from it,
         # as behind nginx with "proxy_set_header Host $http_host"

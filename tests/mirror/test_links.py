@@ -157,14 +157,20 @@ def test_429_with_retry_after_is_honoured(
 ) -> None:
     target = registry_factory()
     base = make_plan(target, mirroring__concurrency=2)
-    rule = Rule(code=429, method="GET", path=r"/blobs/sha256:", retry_after=1.5, times=3)
+    rule = Rule(code=429, method="GET", path=r"ocp-v4.0-art-dev/blobs/sha256:", retry_after=1.5, times=3)
     shaper = _upstream_shaper(sandbox, shapers, Faults(rules=[rule]))
     plan = _through(base, tmp_path, sandbox, source=shaper)
     ctx, rec = context(plan)
     started = time.monotonic()
     summary = mirror_release(ctx, MirrorOptions(retry=RETRY))
     assert summary.verified and rule.hits == 3
-    waits = [float(m.group(1)) for t in rec.texts() if "429" in t for m in [re.search(r"retrying in ([0-9.]+) s", t)] if m]
+    waits = [
+        float(m.group(1))
+        for t in rec.texts()
+        if "429" in t
+        for m in [re.search(r"retrying in ([0-9.]+) s", t)]
+        if m
+    ]
     assert len(waits) == 3 and all(w >= 1.5 for w in waits), rec.texts()
     assert time.monotonic() - started >= 1.5
     _verified(base)
