@@ -130,7 +130,7 @@ def _run_measured(argv: Sequence[str], env: dict[str, str] | None = None) -> tup
 
 
 def _ocp_airgap(plan_path: str, state: Path) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "mirror", "--plan", plan_path]
+    return [sys.executable, "-m", "cli.main", "mirror", "--plan", plan_path]
 
 
 def _env(state: Path) -> dict[str, str]:
@@ -156,7 +156,7 @@ def _lab(directory: Path, components: int, size_mb: float, big_layer_mb: float =
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from engine.payload import read_release_pullspec
+    from engine.oci.payload import read_release_pullspec
     from sandbox.lab import down
 
     base = Path(args.dir or tempfile.mkdtemp(prefix="ocp-airgap-bench-")).absolute()

@@ -29,7 +29,6 @@ since by someone else.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from engine.errors import (
 )
 from engine.events import StepResult, StepStatus
 from engine.journal import Journal
+from engine.util import minor_of
 
 STEP = "fixes"
 CLOUD_CREDENTIAL_ANNOTATION = "cloudcredential.openshift.io/upgradeable-to"
@@ -83,7 +83,6 @@ WHY_MCP = (
 )
 
 _SCALABLE_OWNERS = {"ReplicaSet", "StatefulSet", "ReplicationController", "Deployment"}
-_MINOR = re.compile(r"^v?(\d+)\.(\d+)")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -164,11 +163,6 @@ class Inspection:
     """fix id → why it does not apply now (the object is fine)"""
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     """fix id → the object as read"""
-
-
-def _minor(version: str) -> tuple[int, int] | None:
-    m = _MINOR.match(version or "")
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def pdb_id(namespace: str, name: str) -> str:
@@ -316,7 +310,7 @@ def _inspect_cloud_credential(ctx: Context, out: Inspection) -> None:
     target = ctx.plan.release.version
     ctx.emit.command(["oc", *cluster.oc_args(), "get", "clusterversion", "version"])
     current = current_version(cluster.cluster_version())
-    cur, tgt = _minor(current), _minor(target)
+    cur, tgt = minor_of(current), minor_of(target)
     if tgt is None:
         out.not_needed[fid] = "the plan names no target release (release.version)"
         return
@@ -325,7 +319,7 @@ def _inspect_cloud_credential(ctx: Context, out: Inspection) -> None:
         return
     annotations = dict((cc.get("metadata") or {}).get("annotations") or {})
     value = str(annotations.get(CLOUD_CREDENTIAL_ANNOTATION, ""))
-    marked = _minor(value)
+    marked = minor_of(value)
     if marked is not None and marked >= tgt:
         out.not_needed[fid] = f"{CLOUD_CREDENTIAL_ANNOTATION}={value} already covers {target}"
         return

@@ -30,6 +30,7 @@ import httpx
 from engine.errors import AirgapError, InputError, PreconditionFailed, TLSError
 from engine.events import Emitter
 from engine.fsutil import atomic_write_bytes
+from engine.util import minor_of, version_key
 
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "s390x": "s390x", "ppc64le": "ppc64le", "multi": "multi"}
 
@@ -44,20 +45,6 @@ def go_arch(architecture: str) -> str:
         raise InputError(
             f"unknown architecture {architecture!r}", fix="Use one of: " + ", ".join(GO_ARCH)
         ) from None
-
-
-def version_key(version: str) -> tuple[int, int, int, int, str]:
-    """Sort key for release versions (a pre-release sorts before its release)."""
-    m = _VERSION.match(version)
-    if not m:
-        return (-1, -1, -1, 0, version)
-    pre = m.group(4) or ""
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre)
-
-
-def minor_of(version: str) -> tuple[int, int] | None:
-    m = _VERSION.match(version)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 # ----- model --------------------------------------------------------------------------------------------

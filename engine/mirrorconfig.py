@@ -20,7 +20,6 @@ entries stay repository-scoped because ``oc adm release mirror`` flattens the re
 from __future__ import annotations
 
 import copy
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from engine.context import Context
 from engine.errors import InputError, NotFound, NotReady
 from engine.fsutil import atomic_write_text
 from engine.plan import Plan
+from engine.util import minor_of
 
 STEP = "mirror-config"
 DEFAULT_NAME = "ocp-airgap-release"
@@ -41,14 +41,9 @@ SCOPES = ("repository", "registry")
 IDMS_SINCE = (4, 13)
 
 
-def _minor(version: str) -> tuple[int, int] | None:
-    m = re.match(r"^(\d+)\.(\d+)", version or "")
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
 def choose_kind(version: str) -> tuple[Resource, str]:
     """(resource, why) for a cluster at ``version``."""
-    mm = _minor(version)
+    mm = minor_of(version)
     if mm is None:
         return IDMS, f"the cluster version {version!r} is unknown; ImageDigestMirrorSet is the current kind"
     if mm >= IDMS_SINCE:

@@ -19,6 +19,7 @@ import yaml
 
 from engine.errors import PlanError
 from engine.fsutil import atomic_write_text
+from engine.util import DIGEST
 
 DEFAULT_RELEASE_SOURCE = "quay.io/openshift-release-dev/ocp-release"
 DEFAULT_COMPONENT_SOURCE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev"
@@ -35,7 +36,6 @@ _HOSTPORT = re.compile(
     r"(?::(\d{1,5}))?$"
 )
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CHANNEL = re.compile(r"^(candidate|fast|stable|eus)-\d+\.\d+$")
 
 
@@ -53,7 +53,7 @@ def is_repository(value: str) -> bool:
 
 
 def is_digest(value: str) -> bool:
-    return bool(_DIGEST.match(value))
+    return bool(DIGEST.match(value))
 
 
 @dataclass
@@ -83,7 +83,10 @@ class MirrorSettings:
 @dataclass
 class ReleaseSettings:
     version: str = ""
-    """Target release (OCP_RELEASE), e.g. 4.17.3."""
+    """The release this pass updates to (OCP_RELEASE), e.g. 4.17.3: the target itself, or the next hop of a
+    longer path (the release step stores it)."""
+    target: str = ""
+    """The final target of the update; empty means ``version``. Kept when ``version`` is a hop on the way."""
     architecture: str = "x86_64"
     channel: str = ""
     """Update channel, e.g. stable-4.17; empty means the cluster's current channel."""
@@ -132,6 +135,9 @@ class Plan:
     """The merged pull secret (LOCAL_SECRET_JSON): upstream + mirror credentials, mode 0600."""
     oc_path: str = ""
     """Path of the oc binary; empty means search $PATH."""
+    state_dir: str = ""
+    """Where this plan's journals live (one per host role); empty means the user's state folder (per cluster,
+    or per media folder on the connected side). Relative to the plan file."""
 
     source_path: str | None = field(default=None, compare=False, repr=False)
 

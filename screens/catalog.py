@@ -3,7 +3,6 @@ image is journaled for restore) and wait until the catalog is READY. Skip it whe
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -12,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import workflow
 from engine.context import Context
+from engine.util import BY_DIGEST
 from screens._engine import engine_module, unavailable_text
 from screens.base import PlanValidator, StepScreen
 
 NEEDS = ("catalog", "list_catalogs", "prepare_set", "set_image", "wait_ready")
-_BY_DIGEST = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 
 
 class CatalogScreen(StepScreen):
@@ -33,7 +33,7 @@ class CatalogScreen(StepScreen):
             "Index image",
             "catalog-image",
             "",
-            PlanValidator(lambda v: bool(_BY_DIGEST.match(v)), "expected <registry>/<repo>@sha256:<64 hex>"),
+            PlanValidator(lambda v: bool(BY_DIGEST.match(v)), "expected <registry>/<repo>@sha256:<64 hex>"),
             placeholder="mirrored index image by digest",
         )
         yield Static("", classes="field-error", id="field-error")
@@ -111,6 +111,9 @@ class CatalogScreen(StepScreen):
     def action_skip(self) -> None:
         if not self.check_not_running():
             return
-        self.wizard.mark_step(self.STEP, "skipped", "no operator catalog mirrored")
+        reason = "no operator catalog mirrored"
+        if self.wizard.journal is not None:
+            workflow.skip(self.wizard.journal, self.STEP, reason)
+        self.wizard.mark_step(self.STEP, "skipped", reason)
         self.run.add_line("Skipped: the operator catalogs are left as they are.")
         self.refresh_state()

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 echo "== ruff"
-.venv/bin/ruff check engine screens tui sandbox tests benchmarks
-.venv/bin/ruff format --check engine screens tui sandbox tests benchmarks
+.venv/bin/ruff check engine screens tui cli sandbox tests benchmarks
+.venv/bin/ruff format --check engine screens tui cli sandbox tests benchmarks
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

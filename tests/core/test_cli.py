@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from tui.cli import build_parser, main
+from cli.main import build_parser, main
 
 
 def test_help_lists_commands_and_exit_codes(capsys):
@@ -23,6 +23,6 @@ def test_every_registered_command_has_help():
 
 def test_console_script_runs_as_module():
     out = subprocess.run(
-        [sys.executable, "-m", "tui", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cli", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("ocp-airgap ")

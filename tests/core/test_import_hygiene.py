@@ -1,4 +1,4 @@
-"""engine/ never imports Textual, Rich, screens or tui: checked statically (every import statement) and at runtime."""
+"""engine/ never imports Textual, Rich, screens, tui or cli: checked statically (every import statement) and at runtime."""
 
 import ast
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import engine
 
-FORBIDDEN = ("textual", "rich", "screens", "tui")
+FORBIDDEN = ("textual", "rich", "screens", "tui", "cli")
 ENGINE_DIR = Path(engine.__file__).parent
 
 
@@ -34,7 +34,7 @@ def test_static_no_forbidden_imports():
 
 
 def test_runtime_importing_every_engine_module_loads_no_ui():
-    modules = ["engine"] + [f"engine.{m.name}" for m in pkgutil.iter_modules([str(ENGINE_DIR)])]
+    modules = ["engine"] + [m.name for m in pkgutil.walk_packages([str(ENGINE_DIR)], prefix="engine.")]
     code = (
         "import importlib, json, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
@@ -47,9 +47,22 @@ def test_runtime_importing_every_engine_module_loads_no_ui():
 def test_headless_cli_does_not_load_textual():
     code = (
         "import json, sys\n"
-        "from tui.cli import build_parser\n"
+        "from cli.main import build_parser\n"
         "build_parser()\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'rich'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
+
+
+def test_front_ends_do_not_import_each_other():
+    """screens/ and tui/ are the wizard, cli/ the headless commands: the wizard never needs the CLI's modules
+    (both call the engine's use cases), and only cli.commands.demo and cli.main open the wizard."""
+    root = ENGINE_DIR.parent
+    bad = []
+    for pkg in ("screens", "tui"):
+        for path in sorted((root / pkg).rglob("*.py")):
+            for lineno, name in _imports(path):
+                if name.split(".")[0] == "cli":
+                    bad.append(f"{path.relative_to(root)}:{lineno} imports {name}")
+    assert not bad, "\n".join(bad)

@@ -3,7 +3,7 @@ import sys
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True)
 
 
 def test_new_check_show(tmp_path):

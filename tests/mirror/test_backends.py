@@ -24,9 +24,9 @@ import yaml
 from engine.context import Context
 from engine.errors import RegistryAuthError, TLSError, ToolMissing
 from engine.events import Command, Emitter, LogLine, Progress, Recorder
-from engine.media import CHECKSUMS_JSON
-from engine.ocbackend import extract_mirror_config, run_oc_backend
-from engine.ocmirror import build_argv, cluster_resources, image_set_config, run_oc_mirror
+from engine.mirror.media import CHECKSUMS_JSON
+from engine.mirror.ocbackend import extract_mirror_config, run_oc_backend
+from engine.mirror.ocmirror import build_argv, cluster_resources, image_set_config, run_oc_mirror
 from engine.plan import Plan
 
 STAND_IN_OC = textwrap.dedent(

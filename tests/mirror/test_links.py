@@ -17,8 +17,8 @@ import pytest
 
 from engine.events import Progress
 from engine.mirror import MirrorOptions, mirror_release, verify_mirror
+from engine.oci.registry import RetryPolicy
 from engine.plan import Plan
-from engine.registry import RetryPolicy
 from sandbox.shaper import Faults, Link, Rule, Shaper
 from tests.mirror.conftest import auth_entry, context
 

@@ -32,7 +32,7 @@ def run_cli(plan_path: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "mirror", "--plan", plan_path],
+        [sys.executable, "-m", "cli.main", "mirror", "--plan", plan_path],
         capture_output=True,
         text=True,
         env=env,

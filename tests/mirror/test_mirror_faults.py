@@ -17,7 +17,7 @@ import pytest
 from engine.errors import PreconditionFailed
 from engine.events import Emitter, LogLine, Progress, Recorder
 from engine.mirror import MirrorOptions, MirrorSummary, mirror_release, verify_mirror
-from engine.registry import RetryPolicy
+from engine.oci.registry import RetryPolicy
 from tests.helpers import wait_until
 from tests.mirror.conftest import context
 
@@ -83,7 +83,7 @@ def _cli(plan_path: str, *extra: str) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "mirror", "--plan", plan_path, "--json", *extra],
+        [sys.executable, "-m", "cli.main", "mirror", "--plan", plan_path, "--json", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -15,8 +15,8 @@ import pytest
 from engine.errors import RegistryError
 from engine.events import CheckResult, Command, Progress, StepResult
 from engine.journal import Journal
-from engine.media import CHECKSUMS_JSON, MEDIA_REPOSITORY, SHA256SUMS, STATE_DIR
 from engine.mirror import MirrorOptions, mirror_release, verify_mirror
+from engine.mirror.media import CHECKSUMS_JSON, MEDIA_REPOSITORY, SHA256SUMS, STATE_DIR
 from tests.mirror.conftest import TargetRegistry, context, sha256, skopeo_raw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -47,7 +47,7 @@ def assert_mirror_complete(target: TargetRegistry, plan: Any, sandbox: Any, repo
     assert sha256(raw) == rel.digest
     raw = skopeo_raw(target, plan.auth_file, f"{repo}:{rel.version}-x86_64")
     assert sha256(raw) == rel.digest
-    from engine.payload import read_release_pullspec
+    from engine.oci.payload import read_release_pullspec
 
     info = read_release_pullspec(rel.pullspec, auth_file=sandbox.auth_file, ca_file=sandbox.upstream.ca_file)
     assert len(info.components) == rel.components > 0
@@ -140,7 +140,7 @@ def test_verify_finds_a_deleted_blob(sandbox: Any, registry_factory: Any, make_p
     ctx, rec = context(plan)
     assert verify_mirror(ctx).ok
     # delete one component's own layer from the registry's storage
-    from engine.payload import read_release_pullspec
+    from engine.oci.payload import read_release_pullspec
 
     info = read_release_pullspec(
         sandbox.release(sandbox.target_version).pullspec,
@@ -170,7 +170,7 @@ def test_verify_finds_a_deleted_blob(sandbox: Any, registry_factory: Any, make_p
 def test_second_run_notices_a_deleted_image(sandbox: Any, registry_factory: Any, make_plan: Any) -> None:
     """The second run trusts its record only for tags the registry still lists at the recorded digest."""
     from engine.authfile import AuthFile
-    from engine.registry import RegistryClient
+    from engine.oci.registry import RegistryClient
 
     target = registry_factory()
     plan = make_plan(target)

@@ -11,15 +11,21 @@ from typing import Any
 
 import pytest
 
-from engine import registry as reg_mod
 from engine.authfile import AuthFile, candidate_paths, find_auth_file
 from engine.errors import DigestMismatch, InputError, RegistryError
-from engine.media import DirStore, check_media, find_signature_file, signature_file_name, write_checksums
 from engine.mirror import icsp_instructions, idms_instructions, mirror_sources
-from engine.payload import ReleaseInfo, parse_release_files
+from engine.mirror.media import (
+    DirStore,
+    check_media,
+    find_signature_file,
+    signature_file_name,
+    write_checksums,
+)
+from engine.oci import registry as reg_mod
+from engine.oci.payload import ReleaseInfo, parse_release_files
+from engine.oci.registry import Manifest, Reference, RegistryClient, sha256_digest
 from engine.plan import Plan
 from engine.redact import MASK, redact
-from engine.registry import Manifest, Reference, RegistryClient, sha256_digest
 
 
 def _b64(s: str) -> str:
@@ -147,7 +153,7 @@ def test_icsp_and_idms_text_exactly_as_oc_prints_them() -> None:
 def test_mirror_sources_are_release_and_component_repositories() -> None:
     plan = Plan()
     d = "sha256:" + "b" * 64
-    from engine.payload import Component
+    from engine.oci.payload import Component
 
     info = ReleaseInfo(
         "4.17.3",

@@ -94,7 +94,7 @@ def test_fail_backend_from_environment_in_the_cli(tmp_path):
         [
             sys.executable,
             "-m",
-            "tui",
+            "cli",
             "credentials",
             "store-password",
             "--plan",

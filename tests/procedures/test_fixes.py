@@ -66,7 +66,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run_cli(*args: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OCP_AIRGAP_STATE_DIR": str(state), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,

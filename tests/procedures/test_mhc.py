@@ -108,7 +108,7 @@ else:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, step, action, resource, *a, **kw)
     engine.journal.Journal.change = change
-from tui.cli import main
+from cli.main import main
 sys.exit(main(["mhc", "pause", "--plan", {str(env["plan"])!r}, "--yes"]))
 """
     proc = subprocess.run(

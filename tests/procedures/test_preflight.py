@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
+from cli.commands.preflight import parse_when
 from engine.cluster import CLOUD_CREDENTIAL, CLUSTER_VERSION, MCP, MERGE_PATCH, Cluster
 from engine.context import Context
 from engine.events import CheckResult, CheckStatus, Emitter, Recorder
 from engine.plan import Plan
 from engine.preflight import PreflightOptions, run_preflight
 from sandbox.certs import make_ca, make_server_cert
-from tui.commands.preflight import parse_when
 
 # The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("test_preflight")
@@ -196,7 +196,7 @@ def test_cli_exit_code_and_json(sandbox, state_dir, tmp_path):
         [
             sys.executable,
             "-m",
-            "tui",
+            "cli",
             "preflight",
             "--plan",
             sandbox.plan,
@@ -468,7 +468,7 @@ def test_media_space_against_the_release_size(private_lab, state_dir, tmp_path):
     media = checks["media free space"]
     assert media.status == CheckStatus.PASS, media.detail
     # the size is what skopeo (the reference tool) sees: every distinct blob of the release and its components
-    from engine.payload import read_release_pullspec
+    from engine.oci.payload import read_release_pullspec
 
     info = read_release_pullspec(
         target.pullspec, auth_file=plan.auth_file, ca_file=plan.endpoints.source_ca_file

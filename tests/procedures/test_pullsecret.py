@@ -152,7 +152,7 @@ def test_valid_secret_and_credentials():
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, input=stdin, timeout=60
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, input=stdin, timeout=60
     )
 
 
@@ -283,7 +283,7 @@ def test_merge_update_cluster_and_restore(sandbox, tmp_path):
     state = tmp_path / "state"
     env = dict(os.environ, OCP_AIRGAP_STATE_DIR=str(state))
     repo = Path(__file__).resolve().parents[2]
-    base = [sys.executable, "-m", "tui", "credentials"]
+    base = [sys.executable, "-m", "cli", "credentials"]
     res = subprocess.run(
         [
             *base,

@@ -46,7 +46,7 @@ def copy_plan(sandbox: Any, tmp_path: Path) -> Path:
 def cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, OCP_AIRGAP_STATE_DIR=str(state))
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
     )
 
 

@@ -277,7 +277,7 @@ def test_cli_trust_ca_dry_run_and_confirmation(sandbox, clean_cluster_trust, tmp
     from engine.cluster import CONFIGMAP
 
     env = dict(os.environ, OCP_AIRGAP_STATE_DIR=str(tmp_path / "state"))
-    base = [sys.executable, "-m", "tui", "credentials", "trust-ca", "--plan", sandbox.plan, "--cluster-only"]
+    base = [sys.executable, "-m", "cli", "credentials", "trust-ca", "--plan", sandbox.plan, "--cluster-only"]
     repo = Path(__file__).resolve().parents[2]
     res = subprocess.run([*base, "--dry-run"], capture_output=True, text=True, env=env, cwd=repo, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -47,7 +47,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OCP_AIRGAP_STATE_DIR": str(state), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -113,13 +113,10 @@ def skopeo_mirror(info: Any, version: str) -> int:
 
 
 def mirror_step(info: Any, plan: Path, state: Path) -> str:
-    """The mirror step: 'ocp-airgap mirror' once it exists, else skopeo."""
-    if (ROOT / "tui/commands/mirror.py").exists():
-        res = run_cli("mirror", "--plan", str(plan), state=state, timeout=600)
-        assert res.returncode == 0, res.stdout + res.stderr
-        return "ocp-airgap mirror"
-    skopeo_mirror(info, yaml.safe_load(plan.read_text())["release"]["version"])
-    return "skopeo"
+    """The mirror step, with the headless command."""
+    res = run_cli("mirror", "--plan", str(plan), state=state, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return "ocp-airgap mirror"
 
 
 def admin(info: Any) -> Cluster:
@@ -485,7 +482,7 @@ def test_05_update_already_in_progress(lab: Any, work: dict[str, Path]) -> None:
 def test_06_watch_reattaches_after_kill_and_completes(lab: Any, work: dict[str, Path]) -> None:
     env = {**os.environ, "OCP_AIRGAP_STATE_DIR": str(work["state"]), "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(
-        [sys.executable, "-m", "tui", "upgrade", "watch", "--plan", str(work["plan"]), "--interval", "0.1"],
+        [sys.executable, "-m", "cli", "upgrade", "watch", "--plan", str(work["plan"]), "--interval", "0.1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     watchdog = threading.Timer(120, first.kill)  # never hang the suite if the update does not show up

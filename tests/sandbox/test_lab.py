@@ -344,7 +344,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tui.cli", "sandbox", *args], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "cli.main", "sandbox", *args], capture_output=True, text=True,
                               timeout=120, env=env, cwd=ROOT)  # fmt: skip
 
     r = cli("up", "--dir", str(d), "--components", "3", "--size-mb", "1", "--speed", "600", "--json")

@@ -7,7 +7,7 @@ from rich.markup import escape
 from textual.widgets import Static
 
 from engine.events import Progress
-from tui.commands._common import format_bytes, format_duration
+from engine.util import format_bytes, format_duration
 
 BAR_WIDTH = 12
 

@@ -1,0 +1,237 @@
+"""Shared conventions of the headless commands.
+
+- ``--plan P`` loads a :class:`~engine.plan.Plan`; ``--json`` prints the engine's events as JSON lines, otherwise
+  readable lines with the equivalent ``oc`` commands (``$ oc ...``).
+- Commands that change the cluster or the host show the change and ask on a terminal; ``--yes`` confirms
+  non-interactively; with no terminal and no ``--yes`` they refuse (exit 3) and say why; ``--dry-run`` shows
+  the change and makes none.
+- Every :class:`~engine.errors.AirgapError` becomes one ``error:`` line (the cause) and one ``fix:`` line, and its
+  exit code. No traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from engine.errors import EXIT_CANCELLED, EXIT_OK, AirgapError, Cancelled, ConfirmationRequired
+from engine.events import (
+    CheckResult,
+    CheckStatus,
+    Command,
+    Emitter,
+    Event,
+    Level,
+    LogLine,
+    Progress,
+    StepResult,
+)
+from engine.plan import Plan
+from engine.redact import redact
+from engine.util import format_bytes, format_duration
+
+CommandFunc = Callable[[argparse.Namespace], int]
+
+
+def add_plan_arg(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--plan", required=required, metavar="P", help="the plan file (YAML), e.g. the sandbox's plan.yaml"
+    )
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the engine's events as JSON lines")
+
+
+def add_change_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="confirm the change without asking")
+    parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+
+
+def load_plan(args: argparse.Namespace) -> Plan:
+    return Plan.load(args.plan)
+
+
+class EventPrinter:
+    """A sink that prints events for a terminal or a script."""
+
+    def __init__(self, *, as_json: bool = False, out: TextIO | None = None, verbose: bool = False) -> None:
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.verbose = verbose
+        self.tty = self.out.isatty()
+        self._last_progress = 0.0
+        self._progress_shown = False
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if self.as_json:
+                self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
+                self.out.flush()
+                return
+            self._readable(event)
+
+    def _line(self, text: str) -> None:
+        if self._progress_shown and self.tty:
+            self.out.write("\r\x1b[K")
+            self._progress_shown = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _readable(self, event: Event) -> None:
+        if isinstance(event, LogLine):
+            if event.level == Level.DEBUG and not self.verbose:
+                return
+            prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: "}.get(event.level, "")
+            self._line(prefix + event.text)
+        elif isinstance(event, Command):
+            self._line(f"$ {event.shell}" + (f"    # {event.note}" if event.note else ""))
+        elif isinstance(event, CheckResult):
+            mark = {CheckStatus.PASS: "PASS", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}[
+                event.status
+            ]
+            self._line(f"[{mark}] {event.name}: {event.detail}")
+            if event.status != CheckStatus.PASS:
+                if event.why:
+                    self._line(f"       why: {event.why}")
+                if event.fix:
+                    self._line(f"       fix: {event.fix}")
+        elif isinstance(event, Progress):
+            self._progress(event)
+        elif isinstance(event, StepResult):
+            self._line(f"{event.status.value}: {event.summary}")
+
+    def _progress(self, event: Progress) -> None:
+        now = time.monotonic()
+        final = event.total is not None and event.done >= event.total
+        if not final and now - self._last_progress < (0.2 if self.tty else 5.0):
+            return
+        self._last_progress = now
+        text = format_progress(event)
+        if self.tty and not final:
+            self.out.write("\r\x1b[K" + text)
+            self.out.flush()
+            self._progress_shown = True
+        else:
+            self._line(text)
+
+
+def format_progress(event: Progress) -> str:
+    def amount(v: float) -> str:
+        return format_bytes(v) if event.unit == "bytes" else f"{v:g}"
+
+    text = f"{event.label + ': ' if event.label else ''}{amount(event.done)}"
+    if event.total:
+        text += f" of {amount(event.total)} {'' if event.unit == 'bytes' else event.unit}".rstrip()
+        frac = event.fraction
+        if frac is not None:
+            text += f" ({frac * 100:.0f}%)"
+    elif event.unit != "bytes":
+        text += f" {event.unit}"
+    if event.rate:
+        text += f", {format_bytes(event.rate)}/s" if event.unit == "bytes" else f", {event.rate:.1f}/s"
+    if event.eta_seconds is not None:
+        text += f", ETA {format_duration(event.eta_seconds)}"
+    if event.retries:
+        text += f", {event.retries} retr{'y' if event.retries == 1 else 'ies'}"
+    return text
+
+
+def emitter(args: argparse.Namespace, step: str) -> Emitter:
+    return Emitter(
+        step, EventPrinter(as_json=getattr(args, "json", False), verbose=getattr(args, "verbose", False))
+    )
+
+
+def confirm(args: argparse.Namespace, question: str, preview: str = "") -> bool:
+    """Show ``preview`` and get a yes. Returns False for --dry-run (nothing must change).
+
+    Raises :class:`ConfirmationRequired` with no terminal and no --yes, :class:`Cancelled` on a 'no'."""
+    out = sys.stdout if not getattr(args, "json", False) else sys.stderr
+    if preview:
+        out.write(redact(preview).rstrip("\n") + "\n")
+        out.flush()
+    if getattr(args, "dry_run", False):
+        out.write("dry run: nothing was changed.\n")
+        return False
+    if getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        raise ConfirmationRequired(
+            f"{question} — this needs confirmation and there is no terminal to ask on",
+            fix="Review the change above (or run with --dry-run) and run again with --yes.",
+        )
+    out.write(f"{question} [y/N] ")
+    out.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise Cancelled("Nothing was changed: the change was not confirmed.")
+    return True
+
+
+def handle_errors(func: CommandFunc) -> CommandFunc:
+    """Turn engine errors into an ``error:``/``fix:`` pair on stderr and the error's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except AirgapError as exc:
+            report_error(args, exc)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            return EXIT_CANCELLED
+
+    return wrapper
+
+
+def report_error(args: argparse.Namespace, exc: AirgapError) -> None:
+    if getattr(args, "json", False):
+        doc: dict[str, Any] = {"kind": "Error", "title": exc.title, "message": exc.message, "fix": exc.fix}
+        doc["exit_code"] = exc.exit_code
+        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.flush()
+    sys.stderr.write(f"error: {exc.message}\n")
+    if exc.fix:
+        sys.stderr.write(f"fix: {exc.fix}\n")
+    sys.stderr.flush()
+
+
+def run_wizard(args: argparse.Namespace) -> int:
+    """``ocp-airgap`` alone: the wizard on the current kubeconfig (or the given plan)."""
+    if getattr(args, "ascii", False):
+        os.environ.setdefault("NO_COLOR", "1")
+    try:
+        from tui.app import run_app
+    except ImportError as exc:  # pragma: no cover - only while the wizard is being built
+        sys.stderr.write(f"error: the wizard is not available in this build ({exc})\n")
+        return 1
+    code: int = run_app(plan_path=getattr(args, "plan", None), ascii_only=getattr(args, "ascii", False))
+    return code
+
+
+__all__ = [
+    "EXIT_OK",
+    "EventPrinter",
+    "add_change_args",
+    "add_output_args",
+    "add_plan_arg",
+    "confirm",
+    "emitter",
+    "format_bytes",
+    "format_duration",
+    "format_progress",
+    "handle_errors",
+    "load_plan",
+    "report_error",
+    "run_wizard",
+]

@@ -1,0 +1,91 @@
+"""``ocp-airgap demo [--speed S] [--keep] [--dir D]``: bring the sandbox lab up in a temporary folder, open the
+wizard on its plan, and tear the lab down when the wizard exits (also on a crash, Ctrl+C, SIGTERM, or a closed
+terminal / dropped SSH session: SIGHUP). With ``--keep`` the lab outlives the wizard and the exit says how to
+reopen and stop it.
+
+The demo's plan names its state folder inside the lab's folder (``state_dir``), so its journals never mix with
+those of real clusters and reopening the plan (``ocp-airgap --plan <lab>/plan.yaml``) finds them again. A second
+``demo --dir`` on a folder whose lab is running is refused and leaves that lab alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+from cli.commands._common import handle_errors
+from engine.errors import EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="walk the whole flow in the wizard on the built-in sandbox lab",
+        description=__doc__,
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="simulated cluster seconds per real second (default 60: the update takes about a minute)",
+    )
+    p.add_argument("--keep", action="store_true", help="leave the lab running after the wizard exits")
+    p.add_argument("--dir", metavar="D", help="folder for the lab (default: a new temporary folder)")
+    p.add_argument(
+        "--ascii",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="plain ASCII drawing and no colour, for serial consoles",
+    )
+    p.set_defaults(func=handle_errors(_demo))
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sandbox import lab
+
+    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ocp-airgap-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    started = False
+    try:
+        sys.stdout.write(
+            f"Starting the sandbox lab in {directory} (registries, releases, simulated cluster)...\n"
+        )
+        sys.stdout.flush()
+        info = lab.up(
+            directory,
+            speed=args.speed,
+            plan_state_dir="state",
+            progress=lambda msg: print(f"  {msg}", flush=True),
+        )
+        started = True
+        from tui.app import run_app
+
+        code = run_app(plan_path=info.plan, ascii_only=bool(getattr(args, "ascii", False)))
+    finally:
+        # lab.up stops what it started when it fails; a lab that was already running here is not ours to stop
+        if started and not args.keep:
+            lab.down(directory)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            if started and args.keep:
+                sys.stdout.write(
+                    f"The lab is still running in {directory}.\n"
+                    f"  reopen the wizard: ocp-airgap --plan {directory / 'plan.yaml'}\n"
+                    f"  stop the lab:      ocp-airgap sandbox down --dir {directory}\n"
+                )
+            elif started:
+                sys.stdout.write("Sandbox lab stopped.\n")
+            sys.stdout.flush()
+    return code if code is not None else EXIT_OK

@@ -1,0 +1,144 @@
+"""``ocp-airgap upgrade start|watch --plan P``: start the update by digest and follow it to completion.
+
+- ``start``: check the prerequisites (release mirrored, signature ConfigMap applied, MachineHealthChecks paused or
+  the journaled decision to skip) and ``oc adm upgrade``'s guards, show the ClusterVersion patch, confirm, write
+  it (``oc adm upgrade --allow-explicit-upgrade --to-image <mirror>/<repo>@<digest>``). Never forced.
+- ``watch``: follow the update (re-attaching to one already running) until it is complete; exit 0 then. Exit 1
+  with the reason and the fix when the cluster does not accept the release, 4 when ``--timeout`` passes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli.commands._common import (
+    add_change_args,
+    add_output_args,
+    add_plan_arg,
+    confirm,
+    emitter,
+    handle_errors,
+    load_plan,
+)
+from engine.errors import EXIT_OK, Cancelled
+from engine.events import StepStatus
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("upgrade", help="start the cluster update and watch it", description=__doc__)
+    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+
+    start = psub.add_parser(
+        "start",
+        help="start the update to the plan's release, by digest",
+        description="Start the update to <mirror.registry>/<mirror.repository>@<release.digest> as "
+        "'oc adm upgrade --allow-explicit-upgrade --to-image' does, with its guards.",
+    )
+    add_plan_arg(start)
+    start.add_argument(
+        "--accept-not-recommended",
+        action="store_true",
+        help="accept the risks of a conditional update that is not recommended (journaled)",
+    )
+    start.add_argument("--watch", action="store_true", help="watch the update to completion afterwards")
+    _watch_args(start)
+    add_change_args(start)
+    add_output_args(start)
+    start.set_defaults(func=handle_errors(_start))
+
+    watch = psub.add_parser(
+        "watch",
+        help="follow the update until it completes (exit 0 when complete)",
+        description="Follow the update (re-attaching to one already in progress) until it is complete.",
+    )
+    add_plan_arg(watch)
+    _watch_args(watch)
+    watch.add_argument(
+        "--resume-mhc",
+        action="store_true",
+        help="when complete, resume the MachineHealthChecks ocp-airgap paused (asks unless --yes)",
+    )
+    add_change_args(watch)
+    add_output_args(watch)
+    watch.set_defaults(func=handle_errors(_watch))
+
+
+def _watch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=0.0, help="give up after this many seconds (0: never)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks (default 2)")
+    p.add_argument(
+        "--no-wait-pools",
+        action="store_true",
+        help="end when the cluster version is Completed, without waiting for worker pools to finish rolling",
+    )
+    p.add_argument(
+        "--fail-after",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="exit with the reason when the cluster has refused the release this long (default 120)",
+    )
+
+
+def _start(args: argparse.Namespace) -> int:
+    from engine.changes import render_changes
+    from engine.context import Context
+    from engine.upgrade import prepare_start, start
+
+    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    plan = prepare_start(ctx, accept_not_recommended=args.accept_not_recommended)
+    if plan.change is None:
+        ctx.emit.result(
+            StepStatus.SUCCEEDED,
+            f"the cluster is already updating to (or at) {plan.image}; 'upgrade watch' follows it",
+            {"image": plan.image, "already": True},
+        )
+        return _watch(args) if args.watch else EXIT_OK
+    if not confirm(args, "Start the update?", render_changes(plan.changes)):
+        ctx.emit.result(StepStatus.SKIPPED, "dry run: the update was not started")
+        return EXIT_OK
+    data = start(ctx, plan)
+    ctx.emit.result(StepStatus.SUCCEEDED, f"requested update to release image {plan.image}", data)
+    if args.watch:
+        return _watch(args)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from engine.context import Context
+    from engine.mhc import paused_by_tool
+    from engine.upgrade import watch
+
+    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    snap = watch(
+        ctx,
+        timeout=args.timeout,
+        interval=args.interval,
+        problem_grace=args.fail_after,
+        wait_pools=not args.no_wait_pools,
+    )
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"update complete: the cluster is at {snap.history_head.get('version', '')}",
+        snap.to_dict(),
+    )
+    held = paused_by_tool(ctx.journal)
+    wants_resume = getattr(args, "resume_mhc", False)
+    if held and (wants_resume or (sys.stdin.isatty() and not getattr(args, "json", False))):
+        from engine.changes import render_changes
+        from engine.mhc import prepare_resume, resume
+
+        mctx = ctx.for_step("mhc")
+        plan = prepare_resume(mctx)
+        try:
+            go = bool(plan.changes) and confirm(
+                args, f"Resume {len(plan.changes)} MachineHealthCheck(s) now?", render_changes(plan.changes)
+            )
+        except Cancelled:
+            go = False
+            mctx.emit.info("Not resumed; later: ocp-airgap mhc resume --plan P")
+        if go:
+            data = resume(mctx, plan)
+            mctx.emit.result(StepStatus.SUCCEEDED, f"resumed {len(data['resumed'])}", data)
+    return EXIT_OK

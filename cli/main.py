@@ -1,0 +1,65 @@
+"""The ``ocp-airgap`` command: the wizard (no subcommand) and the headless subcommands scripts rely on.
+
+Subcommands live in ``cli/commands/<name>.py``; each module defines ``register(subparsers)``, which adds its parser
+and sets ``func`` (``args -> exit code``). They are discovered here, so adding a command never edits this file.
+Headless commands must not import Textual: only the wizard path does.
+
+Exit codes are stable (see :mod:`engine.errors`): 0 success, 1 failure, 2 bad input, 3 refused/needs
+confirmation, 4 not ready, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from engine import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocp-airgap",
+        description="Update a disconnected (air-gapped) OpenShift 4 cluster step by step, as the documented "
+        "procedures prescribe. Without a subcommand, opens the keyboard-driven wizard on the current kubeconfig.",
+        epilog="Exit codes: 0 success, 1 failure, 2 bad input, 3 refused (needs --yes or a guard failed), "
+        "4 not ready, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"ocp-airgap {__version__}")
+    parser.add_argument("--plan", help="plan file to open in the wizard (YAML)")
+    parser.add_argument(
+        "--ascii", action="store_true", help="plain ASCII drawing and no colour, for serial consoles"
+    )
+    parser.set_defaults(func=None)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    import cli.commands as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"cli.commands.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.func is None:
+        from cli.commands._common import run_wizard
+
+        return run_wizard(args)
+    code: int = args.func(args)
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
