@@ -210,3 +210,132 @@ def test_stalled_connection_is_dropped_and_resumed(
     assert elapsed < 60, "the stall was noticed after the stall timeout, not after the shaper gave up"
     assert any("Timeout" in t or "timed out" in t for t in rec.texts()), rec.texts()
     _verified(base)
+
+
+# ----- bearer tokens: renewal and per-repository scopes against distribution's token auth ----------------
+@pytest.fixture
+def token_upstream(tmp_path: Path, pki: Any) -> Iterator[tuple[Any, Any, Path]]:
+    """A token-auth docker-registry holding one tiny image in a public and a private repository; tokens live 2 s."""
+    import base64 as b64
+    import subprocess
+
+    from sandbox.certs import cert_dir_for
+    from sandbox.registry import RegistryProcess, make_htpasswd, pid_alive
+    from sandbox.releases import FileSpec, OciLayout
+    from sandbox.tokenserver import start_token_server
+
+    ht = make_htpasswd(tmp_path / "htpasswd", {"reader": "r-pass-123", "publisher": "p-pass-456"})
+    service, auth = start_token_server(
+        tmp_path / "tokens",
+        tls=(pki.server.cert, pki.server.key),
+        htpasswd=ht,
+        users={"reader": {"pull": ["org/*"]}, "publisher": {"pull": ["*"], "push": ["*"]}},
+        anonymous_pull=["org/public"],
+        token_seconds=2,
+    )
+    reg = RegistryProcess(tmp_path / "reg", tls=(pki.server.cert, pki.server.key), token=auth)
+    try:
+        reg.start()
+        layout = OciLayout(tmp_path / "oci")
+        layer = layout.add_layer("l", [FileSpec("f.txt", b"token test\n")])
+        layout.tag("v1", layout.add_image([layer], labels={"test": "tokens"}))
+        layout.write_index()
+        certs = cert_dir_for(pki.ca.cert, tmp_path / "certs.d")
+        entry = {"auth": b64.b64encode(b"publisher:p-pass-456").decode()}
+        pub = tmp_path / "pub.json"
+        pub.write_text(json.dumps({"auths": {reg.host: entry}}))
+        for repo in ("org/public", "org/private"):
+            subprocess.run(
+                ["skopeo", "copy", "--quiet", "--dest-authfile", str(pub), "--dest-cert-dir", str(certs),
+                 f"oci:{layout.root}:v1", f"docker://{reg.host}/{repo}:v1"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+        yield reg, auth, tmp_path
+    finally:
+        reg.stop()
+        service.stop()
+        assert not pid_alive(service.pid)
+
+
+def test_engine_renews_bearer_tokens_and_keeps_scopes_per_repository(token_upstream: Any, pki: Any) -> None:
+    from engine.authfile import AuthFile
+    from engine.oci.registry import RegistryClient
+    from tests.helpers import wait_until
+
+    reg, auth, tmp = token_upstream
+    doc = {"auths": {reg.host: {"auth": __import__("base64").b64encode(b"reader:r-pass-123").decode()}}}
+    client = RegistryClient(
+        reg.host, auth=AuthFile.parse(json.dumps(doc), "auth.json"), ca_file=str(pki.ca.cert)
+    )
+    with client:
+        public = client.get_manifest("org/public", "v1")
+        private = client.get_manifest("org/private", "v1")
+        assert public.digest == private.digest
+        assert client.tokens_fetched == 2, "one token per repository scope"
+        assert client.get_manifest("org/public", "v1").digest == public.digest
+        assert client.tokens_fetched == 2, "a live token is reused"
+        # the token lives 2 s: the client renews it before it runs out, without a 401 round trip
+        fetched = client.tokens_fetched
+        wait_until(
+            lambda: client.get_manifest("org/private", "v1") is not None and client.tokens_fetched > fetched,
+            timeout=10,
+            what="the client to renew its token",
+        )
+        # a token the registry no longer accepts (past exp + distribution's 60 s leeway): renewed on the 401
+        key = "repository:org/private:pull"
+        stale = auth.issuer_obj().mint("reader", [{"type": "repository", "name": "org/private", "actions": ["pull"]}],
+                                       seconds=2, now=time.time() - 120)  # fmt: skip
+        client._tokens[key] = (stale, time.monotonic() + 3600)
+        before = client.tokens_fetched
+        assert client.get_manifest("org/private", "v1").digest == private.digest
+        assert client.tokens_fetched == before + 1
+    granted = auth.issued()
+    assert any(line.startswith("issued token to reader for org/private:pull") for line in granted), granted
+
+
+# ----- what a person sees: current rate, ETA, retries --------------------------------------------------------
+def test_progress_carries_current_rate_eta_and_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.commands._common import format_progress
+    from engine.context import Context
+    from engine.events import Emitter, Recorder
+    from engine.mirror import core
+    from tui.widgets.progress import describe
+
+    clock = [1000.0]
+    monkeypatch.setattr(core.time, "monotonic", lambda: clock[0])
+    rec = Recorder()
+    tracker = core._Tracker(Context(Plan(), Emitter("mirror", rec)), 10, 1000 * 2**20, interval=0.0)
+    # 10 s at 10 MiB/s, then the link slows to 1 MiB/s for 10 s: the rate shown follows the link, not the average
+    for _ in range(10):
+        clock[0] += 1
+        tracker.add(10 * 2**20)
+    for _ in range(10):
+        clock[0] += 1
+        tracker.add(2**20)
+    tracker.retried()
+    tracker.retried()
+    last = [e for e in rec.of(Progress) if e.unit == "bytes"][-1]
+    assert last.rate is not None and 0.9 * 2**20 <= last.rate <= 1.3 * 2**20, last.rate
+    left = 1000 * 2**20 - 110 * 2**20
+    assert last.eta_seconds is not None and abs(last.eta_seconds - left / last.rate) < 1
+    assert last.retries == 2
+    text = format_progress(last)
+    assert (
+        "110.0 MiB of 1000.0 MiB" in text and "MiB/s" in text and "ETA 1" in text and "2 retries" in text
+    ), text
+    shown = describe(last)
+    assert "MiB/s" in shown and "ETA" in shown and shown.endswith("2 retries"), shown
+
+
+def test_plan_settings_for_links_are_checked(tmp_path: Path) -> None:
+    from engine.oci.registry import _smaller_chunk
+
+    plan = Plan()
+    plan.mirroring.upload_chunk_mb = -1
+    plan.mirroring.stall_timeout = 1
+    fields = {f for f, _ in plan.problems()}
+    assert {"mirroring.upload_chunk_mb", "mirroring.stall_timeout"} <= fields
+    # after a 413: 1 MiB (nginx's default limit) first, then halves, never under 64 KiB
+    assert _smaller_chunk(64 * 2**20) == 2**20
+    assert _smaller_chunk(2**20) == 2**19
+    assert _smaller_chunk(100 * 1024) == 64 * 1024
