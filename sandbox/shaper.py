@@ -391,6 +391,9 @@ class _Handler(BaseHTTPRequestHandler):
         chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         if limit and ((length and int(length) > limit) or chunked):
             if not chunked or self._chunked_too_large(limit):
+                if not chunked:
+                    for _ in self._body_pieces():  # nginx's lingering close: read and drop, then answer
+                        pass
                 with sh._lock:
                     sh.stats.too_large += 1
                 self.server.log(f"413 for {method} {self.path} ({length or 'chunked'} bytes > {limit})")

@@ -20,6 +20,7 @@ iterator, so memory use does not grow with blob size.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import json
 import os
@@ -348,6 +349,24 @@ def with_retries(
                     raise Cancelled() from None
             else:
                 time.sleep(delay)
+
+
+def parse_retry_after(value: str, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); None if absent or invalid."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _ssl_verify_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
@@ -763,9 +782,7 @@ class RegistryClient:
                 f"{what}: {target} answered 404 not found" + (f" ({detail})" if detail else "")
             )
         if code == 429 or code >= 500:
-            retry_after = None
-            with contextlib.suppress(ValueError):
-                retry_after = float(resp.headers.get("Retry-After", ""))
+            retry_after = parse_retry_after(resp.headers.get("Retry-After", ""))
             raise TransientError(
                 f"{what}: {self.host} answered {code}" + (f" ({detail})" if detail else ""),
                 fix=f"The registry at {self.host} is overloaded or failing; check its logs and run again.",

@@ -339,3 +339,12 @@ def test_plan_settings_for_links_are_checked(tmp_path: Path) -> None:
     assert _smaller_chunk(64 * 2**20) == 2**20
     assert _smaller_chunk(2**20) == 2**19
     assert _smaller_chunk(100 * 1024) == 64 * 1024
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    from engine.oci.registry import parse_retry_after
+
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("Sun, 29 Nov 2026 17:00:30 GMT", now=1795971600.0) == 30.0
+    assert parse_retry_after("") is None and parse_retry_after("soon") is None
