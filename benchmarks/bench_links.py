@@ -37,6 +37,8 @@ from benchmarks.bench_mirror import VERSION, Registries, _auth_file, _env, _lab,
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MBIT = 1_000_000 / 8
+MAX_RUNS = 3
+"""A tool that fails is run again (what a user does), at most this many runs in all."""
 PROFILES: dict[str, dict[str, Any]] = {
     "lan": {"rtt": 0.0, "rate": 0.0, "cut_every": 0},
     "wan": {"rtt": 0.040, "rate": 200 * MBIT, "cut_every": 0},
@@ -44,11 +46,14 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[bool, float, str]:
-    """Run argv; (ok, CPU seconds of that process and its children, stderr tail)."""
+def _run(
+    argv: Sequence[str], env: dict[str, str] | None = None, stdout: Path | None = None
+) -> tuple[bool, float, str]:
+    """Run argv; (ok, CPU seconds of that process and its children, stderr tail); stdout to a file if given."""
+    sink = open(stdout, "wb") if stdout else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         list(argv),
-        stdout=subprocess.DEVNULL,
+        stdout=sink or subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
         cwd=REPO_ROOT,
@@ -56,6 +61,8 @@ def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[bool, 
     )
     assert proc.stderr is not None
     err = proc.stderr.read().decode(errors="replace")
+    if sink is not None:
+        sink.close()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode == 0, usage.ru_utime + usage.ru_stime, err[-600:]
@@ -127,27 +134,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             state = base / f"state-{name}"
             shaper.reset_stats()
             _say("  ocp-airgap mirror …")
+            events = base / f"{name}-ocp-airgap.jsonl"
+            cmd = [sys.executable, "-m", "cli.main", "mirror", "--plan", str(plan_path), "--json"]
             t = time.monotonic()
-            ok, cpu, err = _run(
-                [sys.executable, "-m", "cli.main", "mirror", "--plan", str(plan_path)], _env(state)
-            )
-            seconds = time.monotonic() - t
+            ok, cpu, err = _run(cmd, _env(state), events)
+            phases = _phases(events)
             attempts = 1
-            if not ok:
+            while not ok and attempts < MAX_RUNS:
                 _say(f"    failed: {err.strip().splitlines()[-1:]}; running it again")
-                ok, cpu2, err = _run(
-                    [sys.executable, "-m", "cli.main", "mirror", "--plan", str(plan_path)], _env(state)
-                )
+                ok, cpu2, err = _run(cmd, _env(state))
                 cpu += cpu2
-                seconds = time.monotonic() - t
-                attempts = 2
+                attempts += 1
+            seconds = time.monotonic() - t
             stats = shaper.reset_stats()
             stored = sum(p.stat().st_size for p in target.data_dir.rglob("*") if p.is_file())
             total_bytes = total_bytes or stored
-            out["ocp-airgap"] = _figures(seconds, cpu, stats, prof, ok, attempts, stored)
-            _say(f"    {_line(out['ocp-airgap'])}")
+            out["ocp-airgap"] = _figures(seconds, cpu, stats, prof, ok and attempts == 1, attempts, stored)
+            out["ocp-airgap"]["completed"] = ok
+            out["ocp-airgap"]["phases"] = phases
+            _say(f"    {_line(out['ocp-airgap'])}; phases {phases}")
 
-            # 2. skopeo copy, one image at a time
+            # 2. skopeo copy, one image at a time; failed images copied again (what a user does)
             sk = regs.start(f"{name}-copy")
             authfile = _auth_file(
                 base / f"{name}-copy-auth.json", lab.auth_file, {sk.host: (regs.user, regs.password)}
@@ -159,34 +166,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       for c in info.components]  # fmt: skip
             copies.append((rel.pullspec.replace(up, via), f"{sk.host}/ocp4/openshift4:{VERSION}-x86_64"))
             _say(f"  skopeo copy of {len(copies)} images one by one …")
-            failed: list[int] = []
             cpu = 0.0
             t = time.monotonic()
-            for i, (src, dst) in enumerate(copies):
-                ok1, c, _ = _run(["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--authfile", authfile,
-                                  "--src-cert-dir", src_certs, "--dest-cert-dir", regs.cert_dir(sk.host),
-                                  f"docker://{src}", f"docker://{dst}"])  # fmt: skip
-                cpu += c
-                if not ok1:
-                    failed.append(i)
-            first_failures = len(failed)
-            for i in failed:  # what a user does: copy the failed ones again
-                src, dst = copies[i]
-                ok1, c, err = _run(["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--authfile", authfile,
-                                    "--src-cert-dir", src_certs, "--dest-cert-dir", regs.cert_dir(sk.host),
-                                    f"docker://{src}", f"docker://{dst}"])  # fmt: skip
-                cpu += c
-                if not ok1:
-                    raise SystemExit(f"skopeo copy failed twice: {err}")
+            pending = list(range(len(copies)))
+            runs = 0
+            first_failures = 0
+            while pending and runs < MAX_RUNS:
+                runs += 1
+                failed: list[int] = []
+                for i in pending:
+                    src, dst = copies[i]
+                    ok1, c, _ = _run(["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--authfile",
+                                      authfile, "--src-cert-dir", src_certs, "--dest-cert-dir",
+                                      regs.cert_dir(sk.host), f"docker://{src}", f"docker://{dst}"])  # fmt: skip
+                    cpu += c
+                    if not ok1:
+                        failed.append(i)
+                if runs == 1:
+                    first_failures = len(failed)
+                pending = failed
             seconds = time.monotonic() - t
             stats = shaper.reset_stats()
             out["skopeo copy"] = _figures(
-                seconds, cpu, stats, prof, not failed, 1 + (1 if failed else 0), total_bytes
+                seconds, cpu, stats, prof, runs == 1 and not pending, runs, total_bytes
             )
             out["skopeo copy"]["failed_images_first_pass"] = first_failures
+            out["skopeo copy"]["completed"] = not pending
             _say(f"    {_line(out['skopeo copy'])}, {first_failures} image(s) failed the first time")
 
-            # 3. skopeo sync of both repositories
+            # 3. skopeo sync of both repositories; a failed sync is run again
             sy = regs.start(f"{name}-sync")
             authfile = _auth_file(
                 base / f"{name}-sync-auth.json", lab.auth_file, {sy.host: (regs.user, regs.password)}
@@ -196,25 +204,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             Path(authfile).write_text(json.dumps(doc))
             _say("  skopeo sync of the component and release repositories …")
             cpu = 0.0
-            sync_attempts = 0
+            sync_runs = 0
+            completed = True
             t = time.monotonic()
             for repo in (lab.upstream.component_repository, lab.upstream.release_repository):
-                for attempt in (1, 2):
+                for attempt in range(1, MAX_RUNS + 1):
                     ok1, c, err = _run(["skopeo", "sync", "--all", "--preserve-digests", "--src", "docker", "--dest",
                                         "docker", "--authfile", authfile, "--src-cert-dir", src_certs,
                                         "--dest-cert-dir", regs.cert_dir(sy.host), repo.replace(up, via),
                                         f"{sy.host}/ocp4"])  # fmt: skip
                     cpu += c
-                    sync_attempts = max(sync_attempts, attempt)
+                    sync_runs = max(sync_runs, attempt)
                     if ok1:
                         break
-                    if attempt == 2:
-                        raise SystemExit(f"skopeo sync failed twice: {err}")
+                    _say(f"    skopeo sync failed (run {attempt}): …{err.strip()[-140:]}")
+                else:
+                    completed = False
             seconds = time.monotonic() - t
             stats = shaper.reset_stats()
-            out["skopeo sync"] = _figures(
-                seconds, cpu, stats, prof, sync_attempts == 1, sync_attempts, total_bytes
-            )
+            out["skopeo sync"] = _figures(seconds, cpu, stats, prof, sync_runs == 1, sync_runs, total_bytes)
+            out["skopeo sync"]["completed"] = completed
             _say(f"    {_line(out['skopeo sync'])}")
             for reg in (target, sk, sy):
                 reg.stop()
@@ -231,6 +240,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     return results
+
+
+def _phases(events: Path) -> dict[str, float]:
+    """Seconds from the first event to: the copy starting, the last image copied, verification, the end."""
+    from datetime import datetime
+
+    out: dict[str, float] = {}
+    try:
+        lines = [json.loads(line) for line in events.read_text().splitlines() if line.startswith("{")]
+    except (OSError, ValueError):
+        return out
+    stamps = [(datetime.fromisoformat(e["ts"]).timestamp(), e) for e in lines if e.get("ts")]
+    if not stamps:
+        return out
+    t0 = stamps[0][0]
+    for ts, e in stamps:
+        text = str(e.get("text", ""))
+        if "images to copy" in text and "copy_starts" not in out:
+            out["copy_starts"] = round(ts - t0, 1)
+        if text.startswith("copied "):
+            out["last_copied"] = round(ts - t0, 1)
+        if text.startswith("Verifying ") and "verify_starts" not in out:
+            out["verify_starts"] = round(ts - t0, 1)
+    out["end"] = round(stamps[-1][0] - t0, 1)
+    return out
 
 
 def _figures(seconds: float, cpu: float, stats: Any, prof: dict[str, Any], one_run: bool, runs: int,
