@@ -47,7 +47,13 @@ from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
 from sandbox.roproxy import start_roproxy
-from sandbox.sigstore import generate_key, sign_release, write_signature
+from sandbox.sigstore import (
+    generate_key,
+    generate_legacy_key,
+    sign_release,
+    signature_payload,
+    write_signature,
+)
 from sandbox.tokenserver import start_token_server
 
 SANDBOX_JSON = "sandbox.json"
@@ -156,6 +162,10 @@ class SandboxInfo:
     speed: float = 60.0
     timings: dict[str, float] = field(default_factory=dict)
     profile: str = "default"
+    operator_index: str = ""
+    """The lab's FBC index image (by tag) in the upstream registry."""
+    operator_index_variants: dict[str, str] = field(default_factory=dict)
+    """Broken variants of the index: ``heads`` (two channel heads), ``deps`` (a missing dependency)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxInfo:
@@ -504,7 +514,18 @@ def _up(
     )
 
     # --- releases -------------------------------------------------------------------------------------
-    key = generate_key(d / "signing")
+    features = profile.features
+    legacy = (
+        features.get("release_key") == "sha1-self-signed" or features.get("signature_writer") == "go-pre-2019"
+    )
+    key: Any = (
+        generate_legacy_key(
+            d / "signing",
+            self_sig_hash="SHA1" if features.get("release_key") == "sha1-self-signed" else "SHA256",
+        )
+        if legacy
+        else generate_key(d / "signing")
+    )
     release_set = build_releases(
         d / "oci",
         upstream=upstream.host,
@@ -518,9 +539,29 @@ def _up(
     )
     t = lap("build_releases", t)
 
+    # operator catalog: a real FBC index image for the target minor, its bundles and operator images
+    from sandbox.catalogs import build_catalog
+
+    catalog = build_catalog(
+        d / "oci",
+        upstream=upstream.host,
+        minor=".".join(target.split(".")[:2]),
+        current_minor=".".join(current.split(".")[:2]),
+        blocking_operator=bool(profile.features.get("blocking_operator")),
+    )
+    t = lap("build_catalog", t)
+
     store = d / "sigstore"
     for rel in release_set.releases:
-        write_signature(store, rel.digest, sign_release(key.tsk, rel.digest, rel.tag_pullspec(upstream.host)))
+        ref = rel.tag_pullspec(upstream.host)
+        signature = (
+            key.sign_go(
+                signature_payload(rel.digest, ref), hash_name=str(features.get("signature_hash", "SHA256"))
+            )
+            if legacy
+            else sign_release(key.tsk, rel.digest, ref)
+        )
+        write_signature(store, rel.digest, signature)
     release_repo = f"{upstream.host}/{RELEASE_REPO}"
     payloads = {n.version: placeholder_payload(release_repo, n.version) for n in release_set.model.nodes}
     payloads.update({r.version: r.pullspec(upstream.host) for r in release_set.releases})
@@ -598,6 +639,7 @@ def _up(
             "trusted_ca_pem": mirror_ca.cert.read_text(),
             "release_verification_public_key": key.public_armored,
             "catalog_image": f"{mirror.host}/olm/redhat-operator-index:v{'.'.join(current.split('.')[:2])}",
+            "olm": catalog.olm,
         },
         "timing": {"speed": speed},
     }
@@ -619,7 +661,7 @@ def _up(
         push = pool.submit(
             push_layout,
             d / "oci",
-            release_set.pushes,
+            release_set.pushes + catalog.pushes,
             upstream.host,
             authfile=publisher_auth,
             cert_dir=upstream_cert_dir,
@@ -675,6 +717,8 @@ def _up(
     plan.endpoints.source_ca_file = str(upstream_ca.cert)
     plan.endpoints.signature_store = signature_store
     plan.endpoints.update_graph = graph_url
+    plan.endpoints.operator_index = catalog.index_ref.rsplit(":", 1)[0]
+    plan.endpoints.operator_index_ca_file = str(upstream_ca.cert)
     plan.auth_file = str(auth_file)
     problems = plan.problems()
     if problems:
@@ -737,6 +781,8 @@ def _up(
         speed=speed,
         timings=timings,
         profile=profile.name,
+        operator_index=catalog.index_ref,
+        operator_index_variants=dict(catalog.broken),
     )
 
 
