@@ -468,7 +468,8 @@ def _up(
         tls=(upstream_cert.cert, upstream_cert.key),
         htpasswd=up_ht,
         users={
-            UPSTREAM_USER: {"pull": ["openshift-release-dev/*"]},
+            # the pull secret reads everything the lab serves (quay.io releases, registry.redhat.io catalogs)
+            UPSTREAM_USER: {"pull": ["*"]},
             UPSTREAM_PUBLISHER: {"pull": ["*"], "push": ["*"]},
         },
         anonymous_pull=[RELEASE_REPO],
