@@ -107,7 +107,9 @@ def test_download_cut_mid_blob_resumes_with_range(
 ) -> None:
     # the same mirror over a clean link first: what the copy needs on the wire
     clean_target = registry_factory()
-    shaper = _upstream_shaper(sandbox, shapers, Faults())
+    # a capped link, as in the field: the shaper cannot run ahead of a slow client by whole socket buffers, which
+    # a reset would throw away
+    shaper = _upstream_shaper(sandbox, shapers, Faults(), Link(rate=20e6))
     clean = _through(make_plan(clean_target, mirroring__concurrency=3), tmp_path, sandbox, source=shaper)
     assert mirror_release(context(clean)[0], MirrorOptions(retry=RETRY)).verified
     needed = shaper.reset_stats().bytes_down
@@ -348,3 +350,22 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after("1.5") == 1.5
     assert parse_retry_after("Sun, 29 Nov 2026 17:00:30 GMT", now=1795971600.0) == 30.0
     assert parse_retry_after("") is None and parse_retry_after("soon") is None
+
+
+def test_shaper_stops_by_itself(pki: Any) -> None:
+    import socket
+
+    from tests.helpers import wait_until
+
+    shaper = Shaper("https://127.0.0.1:9", tls=(pki.server.cert, pki.server.key), max_seconds=0.5).start()
+    port = shaper.port
+
+    def refused() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return True
+        return False
+
+    assert not refused()
+    wait_until(refused, timeout=10, what="the shaper to stop after its time limit")
