@@ -369,3 +369,48 @@ def test_shaper_stops_by_itself(pki: Any) -> None:
 
     assert not refused()
     wait_until(refused, timeout=10, what="the shaper to stop after its time limit")
+
+
+def test_shaper_as_a_process_counts_and_stops_on_sigterm(pki: Any, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.helpers import wait_until
+
+    cfg = {
+        "upstream": "https://127.0.0.1:9",
+        "tls": {"cert": str(pki.server.cert), "key": str(pki.server.key)},
+        "port_file": str(tmp_path / "port"),
+        "stats_file": str(tmp_path / "stats.json"),
+        "max_seconds": 60,
+        "link": {"rtt": 0.01, "rate": 1e6},
+        "faults": {"rules": [{"code": 503, "path": "^/v2/$", "retry_after": 2}]},
+    }
+    (tmp_path / "shaper.json").write_text(json.dumps(cfg))
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.shaper", "--config", str(tmp_path / "shaper.json")], cwd=root
+    )
+    try:
+        port = int(wait_until(lambda: (tmp_path / "port").exists() and (tmp_path / "port").read_text().strip(),
+                              timeout=20, what="the shaper's port file"))  # fmt: skip
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+        ):
+            s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := s.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 2" in answer, answer
+        stats = tmp_path / "stats.json"
+        wait_until(lambda: stats.exists() and json.loads(stats.read_text())["injected"] == 1, timeout=10,
+                   what="the stats file to count the injected answer")  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
