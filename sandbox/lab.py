@@ -38,6 +38,7 @@ from engine.fsutil import atomic_write_text
 from engine.plan import Plan
 from engine.redact import register_secret
 from sandbox.certs import make_ca, make_server_cert
+from sandbox.cosign import add_signature_image, generate_cosign_key
 from sandbox.graph import graph_document, placeholder_payload
 from sandbox.httpd import GRAPH_PATH, SIGSTORE_PREFIX, ServerProcess, start_server
 from sandbox.profiles import Profile, UnknownProfile
@@ -116,6 +117,9 @@ class SigningKeyInfo:
     public_key: str
     secret_key: str = ""
     fingerprint: str = ""
+    sigstore_public_key: str = ""
+    """PEM public key of the lab's cosign (Sigstore) release key."""
+    sigstore_private_key: str = ""
 
 
 @dataclass
@@ -461,6 +465,19 @@ def _up(
     )
     t = lap("build_releases", t)
 
+    # Sigstore: a cosign signature image sha256-<hex>.sig beside every release image (sandbox/cosign.py),
+    # signed for the release repository's identity; a profile may withhold some (feature sigstore_unsigned)
+    cosign_key = generate_cosign_key(d / "signing" / "cosign")
+    unsigned = {str(v) for v in profile.features.get("sigstore_unsigned") or ()}
+    for rel in release_set.releases:
+        if rel.version in unsigned:
+            continue
+        sig_tag = add_signature_image(
+            release_set.layout, rel.digest, f"{upstream.host}/{RELEASE_REPO}", cosign_key
+        )
+        release_set.pushes.append((sig_tag, f"{RELEASE_REPO}:{sig_tag}"))
+    release_set.layout.write_index()
+
     store = d / "sigstore"
     for rel in release_set.releases:
         write_signature(store, rel.digest, sign_release(key.tsk, rel.digest, rel.tag_pullspec(upstream.host)))
@@ -546,6 +563,12 @@ def _up(
     }
     api_cfg["cluster"]["profile"] = profile.name  # type: ignore[index]
     api_cfg["cluster"]["features"] = dict(profile.features)  # type: ignore[index]
+    if profile.features.get("sigstore_policy"):
+        # the cluster's 'openshift' ClusterImagePolicy names the lab's release repository and cosign key
+        api_cfg["cluster"]["features"]["sigstore_policy"] = {  # type: ignore[index]
+            "scopes": [release_repo],
+            "key_pem": cosign_key.public_pem.decode(),
+        }
 
     def start_api() -> ServerProcess:
         return start_server(
@@ -672,7 +695,11 @@ def _up(
         target_version=target,
         api=ApiInfo(server=api_server, ca_file=str(api_ca.cert)),
         signing_key=SigningKeyInfo(
-            public_key=str(key.public_file), secret_key=str(key.secret_file), fingerprint=key.fingerprint
+            public_key=str(key.public_file),
+            secret_key=str(key.secret_file),
+            fingerprint=key.fingerprint,
+            sigstore_public_key=str(cosign_key.public_file),
+            sigstore_private_key=str(cosign_key.private_file),
         ),
         speed=speed,
         timings=timings,

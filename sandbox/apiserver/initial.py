@@ -789,6 +789,10 @@ def build(store: Store, cluster: ClusterConfig) -> None:
             },
         )
 
+    from .sigpolicy import initial_objects as sigstore_objects
+
+    sigstore_objects(store, cluster, installed)
+
     # ---- catalog source
     put(
         CATALOGSOURCE,
