@@ -412,3 +412,79 @@ def require_valid(result: SigstoreResult, what: str) -> None:
             "release the plan names and that the policy's key is the release key."
         ),
     )
+
+
+def requires_sigstore(version: str) -> bool:
+    """4.21 and later: the ``openshift`` ClusterImagePolicy is on by default."""
+    parts = version.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= (4, 21)
+    except (ValueError, IndexError):
+        return False
+
+
+def is_sigstore_artifact(artifact_type: str) -> bool:
+    """containers/image ``isSigstoreReferrerArtifactType``: empty (cosign v1) or a cosign/sigstore type."""
+    return artifact_type == "" or artifact_type.startswith(
+        ("application/vnd.dev.cosign.", "application/vnd.dev.sigstore.")
+    )
+
+
+def sigstore_referrers(store: ImageStore, repo: str, digest: str) -> list[str]:
+    """Digests of the sigstore referrers of ``digest`` (OCI 1.1 referrers API) when the store is a registry
+    that serves them; empty when it does not (distribution 2.x answers 404)."""
+    from engine.oci.registry import RegistryClient
+
+    if not isinstance(store, RegistryClient):
+        return []
+    try:
+        resp = store.request(
+            "GET",
+            f"/v2/{repo}/referrers/{digest}",
+            repository=repo,
+            headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+        )
+    except RegistryError:
+        return []
+    if resp.status_code != 200:
+        return []
+    try:
+        doc = resp.json()
+    except ValueError:
+        return []
+    out: list[str] = []
+    for m in (doc.get("manifests") if isinstance(doc, dict) else None) or []:
+        if isinstance(m, dict) and is_sigstore_artifact(str(m.get("artifactType") or "")):
+            d = str(m.get("digest") or "")
+            if d.startswith("sha256:") and d not in out:
+                out.append(d)
+    return out
+
+
+def inspect_release(store: ImageStore, repo: str, digest: str) -> SigstoreResult:
+    """Without a key: the signature image exists and its payloads name this digest (no crypto claim)."""
+    tag = signature_tag(digest)
+    result = SigstoreResult(digest=digest, tag=tag, where=f"{store.name}/{repo}:{tag}")
+    try:
+        manifest = store.get_manifest(repo, tag)
+    except RegistryError as exc:
+        result.problems.append(f"cannot read {tag}: {exc.message}")
+        return result
+    result.signature_manifest = manifest.digest
+    for layer in manifest.doc.get("layers") or []:
+        if not isinstance(layer, dict) or layer.get("mediaType") != SIMPLESIGNING_MEDIA_TYPE:
+            continue
+        result.layers += 1
+        try:
+            payload = _read_blob(store, repo, str(layer.get("digest", "")), int(layer.get("size", 0)))
+            signed, identity = parse_payload(payload)
+        except (SignatureError, RegistryError) as exc:
+            result.problems.append(exc.message)
+            continue
+        if signed != digest:
+            result.problems.append(f"a payload signs {signed}, not {digest}")
+        elif not result.identity:
+            result.identity = identity
+    if not result.layers:
+        result.problems.append(f"no {SIMPLESIGNING_MEDIA_TYPE} layer")
+    return result

@@ -40,12 +40,14 @@ from typing import Any
 
 import yaml
 
+from engine import sigstore
 from engine.context import Context
 from engine.errors import (
     AirgapError,
     Cancelled,
     InputError,
     RegistryError,
+    SignatureError,
 )
 from engine.events import CheckStatus, StepStatus
 from engine.fsutil import atomic_write_text
@@ -97,6 +99,7 @@ from engine.oci.registry import (
 from engine.plan import Plan
 from engine.util import format_bytes
 
+SIGSTORE_JOB = "release signature (sigstore)"
 ComponentStore = Callable[[Component], tuple[ImageStore, str, str]]
 
 
@@ -124,6 +127,8 @@ class MirrorRun:
     comps: list[ImageJob] = field(default_factory=list)
     release_job: ImageJob | None = None
     osus_job: ImageJob | None = None
+    # plan_signature_jobs: the Sigstore signature image (sha256-<hex>.sig) and sigstore referrers
+    sig_jobs: list[ImageJob] = field(default_factory=list)
     # fetch_signature
     signature: tuple[str, dict[str, Any]] | None = None
     # check_target
@@ -164,8 +169,8 @@ class MirrorRun:
 
     @property
     def main_jobs(self) -> list[ImageJob]:
-        """Components then the release image: what the copy phase writes first."""
-        return self.comps + ([self.release_job] if self.release_job else [])
+        """Components, the release image, then its Sigstore signature: what the copy phase writes."""
+        return self.comps + ([self.release_job] if self.release_job else []) + self.sig_jobs
 
     @property
     def all_jobs(self) -> list[ImageJob]:
@@ -187,6 +192,7 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
         resolve_source(run)
         resolve_target(run)
         plan_jobs(run)
+        plan_signature_jobs(run)
         fetch_signature(run)
         check_target(run)
         if options.dry_run:
@@ -195,6 +201,7 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
         copy(run)
         write_files(run)
         verify(run)
+        verify_sigstore(run)
         return record(run)
     except BaseException as exc:
         for jr in run.journals:
@@ -316,6 +323,44 @@ def plan_jobs(run: MirrorRun) -> None:
         )
 
 
+def plan_signature_jobs(run: MirrorRun) -> None:
+    """The release's Sigstore signature image (tag ``sha256-<hex>.sig`` in the release repository) and any
+    sigstore referrers the source serves, copied beside the release in the target (engine/sigstore.py says
+    where CRI-O looks for them)."""
+    assert run.release_store is not None
+    ctx, info = run.ctx, run.rel
+    tag = sigstore.signature_tag(info.digest)
+    have = run.release_store.head_manifest(run.release_repo, tag)
+    if have is None:
+        where = "the media" if run.mode == "from-media" else run.release_repo
+        if sigstore.requires_sigstore(info.version):
+            ctx.emit.warning(
+                f"{where} has no Sigstore signature {tag} for release {info.version}; clusters on 4.21 or later "
+                "refuse to run a mirrored release without it (preflight checks it before the update)"
+            )
+        else:
+            ctx.emit.info(f"No Sigstore signature {tag} in {where} (optional before 4.21).")
+    else:
+        run.sig_jobs.append(
+            ImageJob(SIGSTORE_JOB, run.release_store, run.release_repo, have, run.target_repo, tag)
+        )
+    for digest in sigstore.sigstore_referrers(run.release_store, run.release_repo, info.digest):
+        run.sig_jobs.append(
+            ImageJob(
+                "release signature (referrer)",
+                run.release_store,
+                run.release_repo,
+                digest,
+                run.target_repo,
+                digest,
+            )
+        )
+    if run.sig_jobs:
+        ctx.emit.info(
+            f"Sigstore: {len(run.sig_jobs)} signature image(s) of the release are copied with it ({tag})"
+        )
+
+
 def fetch_signature(run: MirrorRun) -> None:
     """To media: the OpenPGP release signature first (the far side has no other way to get it)."""
     if run.options.signature and run.mode == "to-media":
@@ -382,7 +427,10 @@ def prepare_media(run: MirrorRun) -> None:
 def copy(run: MirrorRun) -> None:
     """Components first, then the release image; the OSUS copy once both are in."""
     copier, summary = run.cop, run.sum
-    failures = copier.copy([run.comps, [run.release_job] if run.release_job else []], run.needed)
+    groups = [run.comps, [run.release_job] if run.release_job else []]
+    if run.sig_jobs:
+        groups.append(run.sig_jobs)  # after the release image, as cosign pushes it
+    failures = copier.copy(groups, run.needed)
     osus = run.osus_job
     if not failures and osus is not None:
         run.ctx.emit.command(mirror_commands.image_mirror_osus(run.plan))
@@ -465,6 +513,44 @@ def verify(run: MirrorRun) -> None:
             f"{report.problems[0].image}: {report.problems[0].what}",
             fix="Run the same command again to copy what is missing.",
         )
+
+
+def verify_sigstore(run: MirrorRun) -> None:
+    """Verify the Sigstore signature now in the target before anything is applied: against the plan's key
+    (``endpoints.sigstore_key``) when there is one; the digest binding alone otherwise."""
+    ctx, plan, info = run.ctx, run.plan, run.rel
+    job = next((j for j in run.sig_jobs if j.name == SIGSTORE_JOB), None)
+    if job is None:
+        return
+    image_repo = sigstore.repository_of(plan.endpoints.release_source)
+    key_file = plan.endpoints.sigstore_key
+    if not key_file:
+        result = sigstore.inspect_release(run.tgt, run.target_repo, info.digest)
+        run.sum.sigstore = result.to_dict()
+        if result.problems:
+            raise SignatureError(
+                f"the Sigstore signature {job.tag} copied to {run.target_name} is not for this release: "
+                + "; ".join(result.problems),
+                fix="The source holds a signature for another image under this tag; check the release source.",
+            )
+        ctx.emit.check(
+            "Sigstore signature",
+            CheckStatus.WARN,
+            f"{job.tag} is in {run.target_name} and names {info.digest} ({result.identity}); its key was not "
+            "checked here (set endpoints.sigstore_key, or preflight checks it against the cluster's "
+            "ClusterImagePolicy)",
+        )
+        return
+    policy = sigstore.policy_from_key_file(plan.resolve_path(key_file), image_repo)
+    result = sigstore.verify_release(run.tgt, run.target_repo, info.digest, policy, image_repo)
+    run.sum.sigstore = result.to_dict()
+    sigstore.require_valid(result, run.target_name)
+    ctx.emit.check(
+        "Sigstore signature",
+        CheckStatus.PASS,
+        f"{job.tag} in {run.target_name}: valid for {info.digest}, identity {result.identity}, "
+        f"{result.key_type} key {result.key_id}",
+    )
 
 
 def record(run: MirrorRun) -> MirrorSummary:
