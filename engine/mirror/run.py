@@ -359,6 +359,12 @@ def plan_signature_jobs(run: MirrorRun) -> None:
         ctx.emit.info(
             f"Sigstore: {len(run.sig_jobs)} signature image(s) of the release are copied with it ({tag})"
         )
+        ctx.emit.command(
+            mirror_commands.image_mirror_signature(
+                run.plan, info.digest, mode=run.mode, media_dir=run.media, dry_run=run.options.dry_run
+            ),
+            note="equivalent oc command for the signature tag (oc adm release mirror does not copy it)",
+        )
 
 
 def fetch_signature(run: MirrorRun) -> None:
