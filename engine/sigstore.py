@@ -488,3 +488,63 @@ def inspect_release(store: ImageStore, repo: str, digest: str) -> SigstoreResult
     if not result.layers:
         result.problems.append(f"no {SIMPLESIGNING_MEDIA_TYPE} layer")
     return result
+
+
+# ----- the cluster's policy ---------------------------------------------------------------------------------------
+def _cip_resource() -> Any:
+    from engine.cluster import Resource
+
+    return Resource(
+        "config.openshift.io", "v1", "clusterimagepolicies", "ClusterImagePolicy", False, "clusterimagepolicy"
+    )
+
+
+def cluster_policies(cluster: Any) -> list[Policy]:
+    """Every PublicKey ClusterImagePolicy of the cluster (none when the API does not serve the type)."""
+    from engine.errors import NotFound
+
+    try:
+        items = cluster.list(_cip_resource())
+    except NotFound:
+        return []
+    out = []
+    for obj in items:
+        try:
+            out.append(policy_from_object(obj))
+        except SignatureError:
+            continue
+    return out
+
+
+def policy_covering(policies: list[Policy], image_repository: str) -> Policy | None:
+    """The policy whose most specific scope covers the repository (the most specific scope wins)."""
+    best: tuple[int, Policy] | None = None
+    for pol in policies:
+        scope = pol.scope_for(image_repository)
+        if scope is not None and (best is None or len(scope) > best[0]):
+            best = (len(scope), pol)
+    return best[1] if best else None
+
+
+# ----- what the payload pod says ------------------------------------------------------------------------------------
+SIGNATURE_FAILURE_REASON = "SignatureValidationFailed"
+
+
+def payload_pod_signature_failure(cluster: Any) -> str:
+    """The kubelet's message when the CVO's release payload pod (``version-…`` in ``openshift-cluster-version``,
+    label ``k8s-app=retrieve-openshift-release``) waits with ``SignatureValidationFailed``; empty otherwise."""
+    from engine.cluster import POD
+
+    try:
+        pods = cluster.list(
+            POD, namespace="openshift-cluster-version", label_selector="k8s-app=retrieve-openshift-release"
+        )
+    except Exception:  # noqa: BLE001 - the explanation is a nicety; the watch goes on without it
+        return ""
+    for pod in pods:
+        st = pod.get("status") or {}
+        for cs in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
+            waiting = (cs.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") == SIGNATURE_FAILURE_REASON:
+                return str(waiting.get("message") or SIGNATURE_FAILURE_REASON)
+    return ""
