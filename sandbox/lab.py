@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -41,7 +42,7 @@ from sandbox.certs import make_ca, make_server_cert
 from sandbox.cosign import add_signature_image, generate_cosign_key
 from sandbox.graph import graph_document, placeholder_payload
 from sandbox.httpd import GRAPH_PATH, SIGSTORE_PREFIX, ServerProcess, start_server
-from sandbox.profiles import Profile, UnknownProfile
+from sandbox.profiles import FEATURES, Profile, UnknownProfile
 from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
@@ -297,8 +298,11 @@ def up(
     keep_layout: bool = False,
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
+    features: dict[str, Any] | None = None,
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
+
+    ``features``: switches laid over the profile's (sandbox.profiles.FEATURES), e.g. to withhold a signature.
 
     ``profile``: the shape of cluster to play (:mod:`sandbox.profiles`); its versions replace ``versions``
     when it names any, and its features reach every part of the lab.
@@ -326,6 +330,13 @@ def up(
         raise SandboxError(
             str(exc), fix="Choose one of the profiles listed by 'ocp-airgap sandbox profiles'."
         ) from None
+    if features:
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown:
+            raise SandboxError(
+                f"unknown lab features: {', '.join(unknown)}", fix="See sandbox/profiles.py FEATURES."
+            )
+        chosen = dataclasses.replace(chosen, features={**chosen.features, **features})
     if chosen.versions and list(versions) == list(DEFAULT_VERSIONS):
         versions = chosen.versions
     procs = _Processes(d)
