@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .config import ClusterConfig
-from .initial import CONFIGMAP, ICSP, IDMS, ITMS, POD, rt
+from .initial import CONFIGMAP, ICSP, IDMS, ITMS, NODE, POD, rt
 from .payload import ImageRef, PayloadError, RegistryClient
 from .store import Store, now_iso
 
@@ -316,6 +316,12 @@ def record_payload_pod(store: Store, version: str, image: str, exc: SignatureVal
     for old in store.list(POD, "openshift-cluster-version")[0]:
         if (old["metadata"].get("labels") or {}).get("k8s-app") == "retrieve-openshift-release":
             store.delete(POD, "openshift-cluster-version", old["metadata"]["name"])
+    # the CVO pins the pod to its own node (NodeName: the CVO's node, a control plane node)
+    masters = [
+        n["metadata"]["name"]
+        for n in store.list(NODE)[0]
+        if "node-role.kubernetes.io/master" in (n["metadata"].get("labels") or {})
+    ]
     suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
     name = f"version-{version}-{suffix}"
     waiting = {"reason": "SignatureValidationFailed", "message": exc.message}
@@ -332,6 +338,7 @@ def record_payload_pod(store: Store, version: str, image: str, exc: SignatureVal
             "spec": {
                 "activeDeadlineSeconds": 120,
                 "restartPolicy": "OnFailure",
+                "nodeName": masters[0] if masters else "master-0",
                 "nodeSelector": {"node-role.kubernetes.io/master": ""},
                 "initContainers": [
                     {"name": n, "image": image}

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from engine.cluster import CLUSTER_VERSION, CONFIGMAP, POD
+from engine.mirror.media import CHECKSUMS_JSON
 from tests.helpers import wait_until
 from tests.procedures.test_upgrade import admin, cv_condition, json_events, relax_drain_blocker, run_cli
 
@@ -144,7 +145,7 @@ def test_withheld_signature_fails_early_and_the_node_refuses_it(sandbox_factory:
     out = _ok(run_cli("mirror", *P, state=state, timeout=600), "mirror")
     assert "has no Sigstore signature" in out
     res = run_cli("mirror", "verify", *P, state=state)
-    assert res.returncode != 0 and "Sigstore signature image missing" in res.stdout
+    assert res.returncode != 0 and "Sigstore signature image is missing" in res.stdout
     res = run_cli("preflight", *P, "--etcd-backup-at", "now", "--json", state=state)
     sig = _checks(res.stdout)["Sigstore signature"]
     assert sig["status"] == "fail" and "is missing" in sig["detail"] and "ocp-airgap mirror" in sig["fix"]
@@ -153,6 +154,7 @@ def test_withheld_signature_fails_early_and_the_node_refuses_it(sandbox_factory:
     # the cluster pulls the release by its upstream name through the mirror set (as an update from the update
     # service's availableUpdates does): the node runtime refuses it
     _ok(run_cli("mirror-config", "apply", *P, "--yes", "--no-watch", state=state), "mirror-config apply")
+    _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature apply")  # the OpenPGP one is fine
     digest = info.release("4.21.3").digest
     upstream_image = f"{info.upstream.release_repository}@{digest}"
     admin(info).merge_patch(
@@ -200,11 +202,13 @@ def test_signature_through_removable_media(sandbox_factory: Any, tmp_path: Path)
         "to",
     )
     sig_tag = "sha256-" + info.release("4.21.3").digest.split(":", 1)[1] + ".sig"
-    sums = json.loads((media / "ocp-airgap" / "checksums.json").read_text())
-    assert any(f["path"].endswith(f"manifests/{sig_tag}") for f in sums["files"]), (
-        "the .sig is in the manifest"
-    )
-    assert json_events(out)[-1]["data"]["sigstore"]["tag"] == sig_tag
+    sums = json.loads((media / CHECKSUMS_JSON).read_text())
+    written = json_events(out)[-1]["data"]["sigstore"]
+    assert written["tag"] == sig_tag
+    # the checksum manifest covers the signature: its tag link and the manifest it names (content-addressed)
+    link = next(x for x in sums["symlinks"] if x["path"].endswith(f"/manifests/{sig_tag}"))
+    assert link["target"].endswith(written["signature_manifest"])
+    assert any(f["path"].endswith(f"/manifests/{written['signature_manifest']}") for f in sums["files"])
 
     far = tmp_path / "state-disconnected"
     far_plan = media / "ocp-airgap" / "plan.yaml"
