@@ -1,4 +1,4 @@
-"""Pull secrets and registry auth files (PROCEDURES.md §B steps 2-7).
+"""Pull secrets and registry auth files (docs/steps/credentials.md).
 
 What this module does:
 
@@ -44,6 +44,7 @@ from engine.errors import Conflict, CredentialsError, InputError, NotFound
 from engine.fsutil import atomic_write_bytes, atomic_write_text
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
+from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "credentials"
 PULL_SECRET_NAMESPACE = "openshift-config"
@@ -55,7 +56,7 @@ INSTALL_WARNING = (
     "This file holds credentials that can write to the mirror registry: never use it as the cluster's "
     "pull secret at install time, or every machine of the cluster gets write access to the mirror."
 )
-"""PROCEDURES.md §B step 7."""
+"""docs/steps/credentials.md."""
 
 _KEY_RE = re.compile(r"^(?:https?://)?([^/\s]+)(/[^\s]*)?$")
 
@@ -131,7 +132,7 @@ class PullSecret:
         return PullSecret(doc, self.source)
 
     def to_json(self) -> str:
-        """Pretty-printed, as ``jq .`` writes it (PROCEDURES.md §B step 3)."""
+        """Pretty-printed, as ``jq .`` writes it (docs/steps/credentials.md)."""
         return json.dumps(self.doc, indent=2) + "\n"
 
     def summary(self) -> list[str]:
@@ -540,6 +541,13 @@ def write_auth_file(ctx: Context, update: AuthFileUpdate) -> Path | None:
         after=update.after.summary(),
         command=" ".join(update.change.command),
         backup=str(backup) if backup else "",
+    )
+    journal_outcome(
+        ctx_journal(ctx),
+        STEP,
+        "succeeded",
+        f"auth file {update.path} holds {len(update.after.auths)} registries",
+        auth_file=str(update.path),
     )
     return backup
 

@@ -47,7 +47,13 @@ from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
 from sandbox.roproxy import start_roproxy
-from sandbox.sigstore import generate_key, sign_release, write_signature
+from sandbox.sigstore import (
+    generate_key,
+    generate_legacy_key,
+    sign_release,
+    signature_payload,
+    write_signature,
+)
 
 SANDBOX_JSON = "sandbox.json"
 PROCESSES_JSON = "processes.json"
@@ -299,11 +305,13 @@ def up(
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
     features: dict[str, Any] | None = None,
+    plan_state_dir: str = "",
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
 
     ``features``: switches laid over the profile's (sandbox.profiles.FEATURES), e.g. to withhold a signature.
-
+    ``plan_state_dir``: the ``state_dir`` written into the lab's plan (relative to the plan: the journals then
+    live in the lab's folder and reopening the plan finds them); empty leaves the user's state folder.
     ``profile``: the shape of cluster to play (:mod:`sandbox.profiles`); its versions replace ``versions``
     when it names any, and its features reach every part of the lab.
 
@@ -355,6 +363,10 @@ def up(
             say,
             chosen,
         )
+        if plan_state_dir:
+            plan = Plan.load(info.plan)
+            plan.state_dir = plan_state_dir
+            plan.save(info.plan)
     except BaseException:
         down(d)
         raise
@@ -462,7 +474,18 @@ def _up(
     _write_json_secret(auth_file, auth)
 
     # --- releases -------------------------------------------------------------------------------------
-    key = generate_key(d / "signing")
+    features = profile.features
+    legacy = (
+        features.get("release_key") == "sha1-self-signed" or features.get("signature_writer") == "go-pre-2019"
+    )
+    key: Any = (
+        generate_legacy_key(
+            d / "signing",
+            self_sig_hash="SHA1" if features.get("release_key") == "sha1-self-signed" else "SHA256",
+        )
+        if legacy
+        else generate_key(d / "signing")
+    )
     release_set = build_releases(
         d / "oci",
         upstream=upstream.host,
@@ -491,7 +514,15 @@ def _up(
 
     store = d / "sigstore"
     for rel in release_set.releases:
-        write_signature(store, rel.digest, sign_release(key.tsk, rel.digest, rel.tag_pullspec(upstream.host)))
+        ref = rel.tag_pullspec(upstream.host)
+        signature = (
+            key.sign_go(
+                signature_payload(rel.digest, ref), hash_name=str(features.get("signature_hash", "SHA256"))
+            )
+            if legacy
+            else sign_release(key.tsk, rel.digest, ref)
+        )
+        write_signature(store, rel.digest, signature)
     release_repo = f"{upstream.host}/{RELEASE_REPO}"
     payloads = {n.version: placeholder_payload(release_repo, n.version) for n in release_set.model.nodes}
     payloads.update({r.version: r.pullspec(upstream.host) for r in release_set.releases})

@@ -38,6 +38,11 @@ FEATURES: dict[str, str] = {
     "admin_gates": "admin-gates / admin-acks ConfigMaps; the MCO's ack-4.20-sigstore-in-4.21 gate while mirror "
     "configuration exists; the CVO's AdminAckRequired Upgradeable check",
     "sigstore_unsigned": "versions whose cosign signature image is not published in the upstream registry",
+    "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
+    "self-signature, text header before the armor)",
+    "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
+    "body lengths, first chunk of 2 bytes)",
+    "signature_hash": "hash of the release signatures: 'SHA256' (default) or 'SHA1'",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -52,6 +57,16 @@ PROFILES: dict[str, Profile] = {
         "OpenShift 4.20 → 4.21: Sigstore ClusterImagePolicy on the release, the 4.20 Sigstore admin gate",
         versions=("4.20.8", "4.20.12", "4.21.3"),
         features={"sigstore_policy": True, "admin_gates": True},
+    ),
+    "ocp-4.12": Profile(
+        "ocp-4.12",
+        "OpenShift 4.12: ICSP only (no IDMS/ITMS), SHA-1 self-signed release key, Go-written signatures",
+        versions=("4.12.45", "4.12.49", "4.13.27"),
+        features={
+            "release_key": "sha1-self-signed",
+            "signature_writer": "go-pre-2019",
+            "signature_hash": "SHA256",
+        },
     ),
 }
 
