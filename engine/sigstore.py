@@ -45,6 +45,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from engine.errors import AirgapError as AirgapErrorBase
 from engine.errors import InputError, RegistryError, SignatureError
 from engine.oci.registry import ImageStore, Manifest
 
@@ -548,3 +549,54 @@ def payload_pod_signature_failure(cluster: Any) -> str:
             if waiting.get("reason") == SIGNATURE_FAILURE_REASON:
                 return str(waiting.get("message") or SIGNATURE_FAILURE_REASON)
     return ""
+
+
+def check_release_in_mirror(ctx: Any, digest: str) -> SigstoreResult | None:
+    """The Sigstore signature of ``digest`` in the plan's mirror, verified against the cluster's
+    ClusterImagePolicy covering the release source (or ``endpoints.sigstore_key``), emitted as a check.
+    None when neither a policy nor a 4.21+ target asks for it, or when there is no key to check it with."""
+    from engine.events import CheckStatus
+    from engine.mirror.core import _registries
+
+    plan = ctx.plan
+    image_repo = repository_of(plan.endpoints.release_source)
+    policy: Policy | None = None
+    where = ""
+    try:
+        policy = policy_covering(cluster_policies(ctx.cluster), image_repo)
+    except AirgapErrorBase as exc:  # no cluster here: the key file, if any
+        where = exc.message
+    if policy is None and plan.endpoints.sigstore_key:
+        policy = policy_from_key_file(plan.resolve_path(plan.endpoints.sigstore_key), image_repo)
+    if policy is None:
+        if requires_sigstore(plan.release.version):
+            ctx.emit.check(
+                "Sigstore signature",
+                CheckStatus.WARN,
+                "not verified: no ClusterImagePolicy of the cluster covers "
+                f"{image_repo} and endpoints.sigstore_key is not set{' (' + where + ')' if where else ''}",
+                fix="Set endpoints.sigstore_key to the release's Sigstore public key.",
+            )
+        return None
+    regs = _registries(ctx, 2)
+    try:
+        result = verify_release(
+            regs.get(plan.mirror.registry), plan.mirror.repository, digest, policy, image_repo
+        )
+    finally:
+        regs.close()
+    if result.ok:
+        ctx.emit.check(
+            "Sigstore signature",
+            CheckStatus.PASS,
+            f"{plan.mirror_repository}:{result.tag} is valid for {digest}: identity {result.identity}, verified "
+            f"with the {result.key_type} key {result.key_id} of {result.policy}",
+        )
+    else:
+        ctx.emit.check(
+            "Sigstore signature",
+            CheckStatus.FAIL,
+            "; ".join(result.problems),
+            fix="Run 'ocp-airgap mirror' again: it copies the signature tag with the release.",
+        )
+    return result
