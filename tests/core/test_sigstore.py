@@ -306,3 +306,36 @@ def test_the_labs_own_signer_is_read_by_the_engine(tmp_path: Path) -> None:
     policy = sigstore.policy_from_key_file(key.public_file, IMAGE_REPO)
     result = sigstore.verify_release(store, REPO, DIGEST, policy, IMAGE_REPO)
     assert result.ok, result.problems
+
+
+# ----- what upgrade watch says about them -------------------------------------------------------------------
+# ReleaseAccepted as a real cluster reported it (cluster-version-operator pull request 1105, a 4.18 cluster)
+REAL_POD_FAILURE = (
+    'Retrieving payload failed version="" image="quay.io/openshift-release-dev/ocp-release@sha256:4c5a7e26d707780be'
+    '6466ddc9591865beb2e3baa5556432d23e8d57966a2dd18" failure=Unable to download and prepare the update: pod '
+    'version--dl4gq failed at pending with reason "" and message "" and status initcontainer cleanup is waiting with '
+    'reason "SignatureValidationFailed" and message "image pull failed for quay.io/openshift-release-dev/ocp-release@'
+    "sha256:4c5a7e26d707780be6466ddc9591865beb2e3baa5556432d23e8d57966a2dd18 because the signature validation failed: "
+    'Source image rejected: A signature was required, but no signature exists"'
+)
+
+
+def test_watch_explains_a_sigstore_refusal_not_as_an_openpgp_problem() -> None:
+    from engine.upgrade import explain_release_accepted
+
+    text, fix = explain_release_accepted({"reason": "RetrievePayload", "message": REAL_POD_FAILURE})
+    assert "refuse to run the release image pulled from the mirror: its Sigstore signature" in text
+    assert "ocp-airgap mirror --plan P" in fix and "signature apply" not in fix
+
+
+def test_watch_explains_an_admin_gate_precondition() -> None:
+    from engine.upgrade import explain_release_accepted
+
+    message = (
+        'Preconditions failed for payload loaded version="4.21.3" image="m/ocp4/openshift4@sha256:ab": Precondition '
+        '"ClusterVersionUpgradeable" failed because of "AdminAckRequired": This cluster has mirrors configured. 4.21 '
+        "will require Sigstore signatures for quay.io/openshift-release-dev/ocp-release release verification."
+    )
+    text, fix = explain_release_accepted({"reason": "PreconditionChecks", "message": message})
+    assert "admin-ack gate is not acknowledged" in text and "4.21 will require Sigstore signatures" in text
+    assert "fix apply adminack/" in fix
