@@ -600,3 +600,56 @@ def check_release_in_mirror(ctx: Any, digest: str) -> SigstoreResult | None:
             fix="Run 'ocp-airgap mirror' again: it copies the signature tag with the release.",
         )
     return result
+
+
+# oc-mirror v2 puts the release image in <repository>/openshift/release-images (oc-mirror
+# internal/pkg/release/const.go) and, from 4.21, its signature tag beside it
+OC_MIRROR_RELEASE_SUBPATH = "openshift/release-images"
+
+
+def locate_signature(store: ImageStore, repositories: list[str], digest: str) -> tuple[str, str] | None:
+    """(repository, signature manifest digest) of the first repository holding ``sha256-<hex>.sig``."""
+    tag = signature_tag(digest)
+    for repo in repositories:
+        try:
+            found = store.head_manifest(repo, tag)
+        except RegistryError:
+            continue
+        if found:
+            return repo, found
+    return None
+
+
+def pick_up_oc_mirror(ctx: Any, digest: str) -> dict[str, Any]:
+    """After an oc-mirror run into the mirror registry: where oc-mirror put the release's signature tag (it
+    mirrors it itself from 4.21), emitted as a check. Empty when the digest is unknown."""
+    from engine.events import CheckStatus
+    from engine.mirror.core import _registries
+
+    plan = ctx.plan
+    if not digest:
+        ctx.emit.info(
+            "Sigstore signature not looked up: the release digest is not in the plan (ocp-airgap release)."
+        )
+        return {}
+    repos = [f"{plan.mirror.repository}/{OC_MIRROR_RELEASE_SUBPATH}", plan.mirror.repository]
+    regs = _registries(ctx, 1)
+    try:
+        found = locate_signature(regs.get(plan.mirror.registry), repos, digest)
+    finally:
+        regs.close()
+    tag = signature_tag(digest)
+    if found:
+        ctx.emit.check(
+            "Sigstore signature", CheckStatus.PASS, f"oc-mirror wrote {plan.mirror.registry}/{found[0]}:{tag}"
+        )
+        return {"tag": tag, "repository": found[0], "signature_manifest": found[1]}
+    required = requires_sigstore(plan.release.version)
+    ctx.emit.check(
+        "Sigstore signature",
+        CheckStatus.FAIL if required else CheckStatus.WARN,
+        f"oc-mirror did not write {tag} beside the release ({', '.join(repos)})",
+        fix="Use oc-mirror 4.21 or later (it mirrors the signature), or copy it: oc image mirror "
+        f"{plan.endpoints.release_source}:{tag} {plan.mirror.registry}/{repos[0]}:{tag}",
+    )
+    return {"tag": tag, "repository": "", "problems": ["missing"]}

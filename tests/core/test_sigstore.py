@@ -64,12 +64,14 @@ def _sign(key: Any, payload: bytes) -> str:
     return base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
 
 
-def _write_sig_image(store: DirStore, layers: list[tuple[bytes, str | None]], digest: str = DIGEST) -> str:
+def _write_sig_image(
+    store: DirStore, layers: list[tuple[bytes, str | None]], digest: str = DIGEST, repo: str = REPO
+) -> str:
     """Write a cosign signature image (payload layers with their annotation) tagged sha256-<hex>.sig."""
     descs = []
     for payload, sig in layers:
         d = "sha256:" + hashlib.sha256(payload).hexdigest()
-        store.push_blob(REPO, d, len(payload), [payload])
+        store.push_blob(repo, d, len(payload), [payload])
         desc: dict[str, Any] = {
             "mediaType": sigstore.SIMPLESIGNING_MEDIA_TYPE,
             "digest": d,
@@ -80,7 +82,7 @@ def _write_sig_image(store: DirStore, layers: list[tuple[bytes, str | None]], di
         descs.append(desc)
     cfg = json.dumps({"rootfs": {"type": "layers", "diff_ids": [x["digest"] for x in descs]}}).encode()
     cd = "sha256:" + hashlib.sha256(cfg).hexdigest()
-    store.push_blob(REPO, cd, len(cfg), [cfg])
+    store.push_blob(repo, cd, len(cfg), [cfg])
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -89,7 +91,7 @@ def _write_sig_image(store: DirStore, layers: list[tuple[bytes, str | None]], di
     }
     m = Manifest.from_bytes(json.dumps(manifest).encode())
     tag = sigstore.signature_tag(digest)
-    store.put_manifest(REPO, tag, m)
+    store.put_manifest(repo, tag, m)
     return tag
 
 
@@ -339,3 +341,13 @@ def test_watch_explains_an_admin_gate_precondition() -> None:
     text, fix = explain_release_accepted({"reason": "PreconditionChecks", "message": message})
     assert "admin-ack gate is not acknowledged" in text and "4.21 will require Sigstore signatures" in text
     assert "fix apply adminack/" in fix
+
+
+def test_oc_mirror_layout_signature_is_found_beside_the_release(store: DirStore, ec_key: Any) -> None:
+    """oc-mirror v2 puts the release in <repo>/openshift/release-images and its signature tag beside it."""
+    p = _payload()
+    sig_repo = "ocp4/openshift4/" + sigstore.OC_MIRROR_RELEASE_SUBPATH
+    _write_sig_image(store, [(p, _sign(ec_key, p))], repo=sig_repo)
+    found = sigstore.locate_signature(store, [sig_repo, "ocp4/openshift4"], DIGEST)
+    assert found is not None and found[0] == sig_repo
+    assert sigstore.locate_signature(store, ["ocp4/openshift4"], DIGEST) is None

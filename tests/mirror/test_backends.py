@@ -290,6 +290,7 @@ def test_oc_mirror_runs_streams_and_picks_up_cluster_resources(
     plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("OC_MIRROR", str(_stand_in(tmp_path / "bin", "oc-mirror", STAND_IN_OC_MIRROR)))
+    plan.release.digest = ""  # the stand-in pushes nothing: no Sigstore signature to look up in a registry
     media = tmp_path / "media"
     ctx, rec = _ctx(plan)
     kw = {"to-media": {"to_dir": str(media)}, "from-media": {"from_dir": str(media)}, "direct": {}}[mode]
