@@ -53,9 +53,10 @@ def _payload(digest: str = DIGEST, ref: str = IMAGE_REPO, **extra: Any) -> bytes
 
 
 def _pem(key: Any) -> bytes:
-    return key.public_key().public_bytes(
+    pem: bytes = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return pem
 
 
 def _sign(key: Any, payload: bytes) -> str:
