@@ -443,6 +443,7 @@ class ClusterVersionOperator:
             )
         try:
             payload = self._payloads.get(image) or locate_and_load(self.store, self.cluster, image)
+            sigpolicy.prune_payload_pods(self.store)  # a failed retrieval's pod goes with the next one
             self._payloads[image] = payload
         except PayloadError as exc:
             if isinstance(exc, sigpolicy.SignatureValidationFailed):

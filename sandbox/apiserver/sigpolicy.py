@@ -311,11 +311,16 @@ def check_pull(store: Store, logical: ImageRef, physical: ImageRef, client: Regi
     raise SignatureValidationFailed(str(logical), reasons[0] if reasons else NO_SIGNATURE)
 
 
-def record_payload_pod(store: Store, version: str, image: str, exc: SignatureValidationFailed) -> str:
-    """The CVO's payload pod left pending by the kubelet; returns the CVO's failure text for ClusterVersion."""
+def prune_payload_pods(store: Store) -> None:
+    """updatepayload.go ``prunePods``: the pods of earlier payload retrievals go before each new one."""
     for old in store.list(POD, "openshift-cluster-version")[0]:
         if (old["metadata"].get("labels") or {}).get("k8s-app") == "retrieve-openshift-release":
             store.delete(POD, "openshift-cluster-version", old["metadata"]["name"])
+
+
+def record_payload_pod(store: Store, version: str, image: str, exc: SignatureValidationFailed) -> str:
+    """The CVO's payload pod left pending by the kubelet; returns the CVO's failure text for ClusterVersion."""
+    prune_payload_pods(store)
     # the CVO pins the pod to its own node (NodeName: the CVO's node, a control plane node)
     masters = [
         n["metadata"]["name"]

@@ -188,6 +188,48 @@ def test_withheld_signature_fails_early_and_the_node_refuses_it(sandbox_factory:
     assert "refuse to run the release image pulled from the mirror: its Sigstore signature" in out
     assert "ocp-airgap mirror --plan P" in out
 
+    # the publisher's signature reaches the mirror (signed with the lab's key, pushed with skopeo): the CVO's
+    # next attempt pulls the release, the pending pod is pruned, and the release is accepted
+    from sandbox.cosign import add_signature_image, load_cosign_key
+    from sandbox.releases import OciLayout
+
+    layout = OciLayout(tmp_path / "oci-sig")
+    tag = add_signature_image(
+        layout,
+        digest,
+        info.upstream.release_repository,
+        load_cosign_key(info.signing_key.sigstore_private_key),
+    )
+    layout.write_index()
+    push = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-authfile",
+            info.auth_file,
+            "--dest-cert-dir",
+            info.mirror.cert_dir,
+            f"oci:{layout.root}:{tag}",
+            f"docker://{info.mirror.registry}/{info.mirror.repository}:{tag}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert push.returncode == 0, push.stderr
+    wait_until(
+        lambda: (
+            cv_condition(admin(info), "ReleaseAccepted").get("status") == "True"
+            or "Precondition" in cv_condition(admin(info), "ReleaseAccepted").get("message", "")
+        ),
+        timeout=90,
+        what="the release pulled once its signature is in the mirror",
+    )
+    assert not admin(info).list(
+        POD, "openshift-cluster-version", label_selector="k8s-app=retrieve-openshift-release"
+    )
+
 
 def test_signature_through_removable_media(sandbox_factory: Any, tmp_path: Path) -> None:
     """to-media carries the .sig (in the checksum manifest); from-media on a fresh state uploads it and
