@@ -470,6 +470,13 @@ def write_files(run: MirrorRun) -> None:
             mirror_commands.image_mirror_from_dir(plan, run.media, info.version),
             note="on the disconnected side (or: ocp-airgap mirror --from-dir)",
         )
+        if run.sig_jobs:
+            ctx.emit.command(
+                mirror_commands.image_mirror_signature(
+                    plan, info.digest, mode="from-media", media_dir=run.media
+                ),
+                note="on the disconnected side too: the Sigstore signature tag (the release's glob does not match it)",
+            )
         return
     out_dir = output_dir(plan, info, run.options.output_dir)
     summary.files.update(write_mirror_config(ctx, info, out_dir))

@@ -219,8 +219,17 @@ def test_to_dir_then_from_dir_into_an_empty_registry(
     assert (media / SHA256SUMS).is_file()
     assert (media / STATE_DIR / "plan.yaml").is_file() and (media / STATE_DIR / "release.json").is_file()
     assert written.verified
-    upload = [c for c in rec.of(Command) if c.argv[:3] == ("oc", "image", "mirror")]
-    assert upload and f"--from-dir={media}" in upload[0].argv
+    upload = [
+        c
+        for c in rec.of(Command)
+        if c.argv[:3] == ("oc", "image", "mirror") and f"--from-dir={media}" in c.argv
+    ]
+    assert upload and upload[0].argv[-2].startswith("file://") and upload[0].argv[-2].endswith("*")
+    # the Sigstore signature tag: copied onto the media, and its own upload command for the far side (the
+    # release's VER* glob does not match it)
+    sig_tag = f"sha256-{rel.digest.split(':')[1]}.sig"
+    assert (mdir / sig_tag).is_symlink()
+    assert any(c.argv[-1].endswith(f":{sig_tag}") for c in upload[1:])
 
     target = registry_factory()
     far = make_plan(target)
