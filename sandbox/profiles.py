@@ -38,6 +38,8 @@ FEATURES: dict[str, str] = {
     "admin_gates": "admin-gates / admin-acks ConfigMaps; the MCO's ack-4.20-sigstore-in-4.21 gate while mirror "
     "configuration exists; the CVO's AdminAckRequired Upgradeable check",
     "sigstore_unsigned": "versions whose cosign signature image is not published in the upstream registry",
+    "blocking_operator": "an installed operator (cluster-logging 5.8.1) whose CSV declares olm.maxOpenShiftVersion "
+    "4.16, so OLM reports Upgradeable=False and the minor update is refused until it is updated (sandbox/catalogs.py)",
     "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
     "self-signature, text header before the armor)",
     "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
@@ -57,6 +59,11 @@ PROFILES: dict[str, Profile] = {
         "OpenShift 4.20 → 4.21: Sigstore ClusterImagePolicy on the release, the 4.20 Sigstore admin gate",
         versions=("4.20.8", "4.20.12", "4.21.3"),
         features={"sigstore_policy": True, "admin_gates": True},
+    ),
+    "operators": Profile(
+        "operators",
+        "the default cluster with an installed operator that blocks the minor update (olm.maxOpenShiftVersion)",
+        features={"blocking_operator": True},
     ),
     "ocp-4.12": Profile(
         "ocp-4.12",
