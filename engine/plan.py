@@ -125,6 +125,9 @@ class Endpoints:
     update_graph: str = DEFAULT_UPDATE_GRAPH
     ca_file: str = ""
     """CA bundle for the signature store and update graph (https); empty means system trust."""
+    sigstore_key: str = ""
+    """PEM public key of the release's Sigstore (cosign) signature, to verify it on the connected side; empty:
+    the key of the cluster's ClusterImagePolicy (preflight)."""
     operator_index: str = DEFAULT_OPERATOR_INDEX
     """The operator catalog's index image repository; its tag is ``v<target minor>``."""
     operator_index_ca_file: str = ""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -40,9 +41,10 @@ from engine.fsutil import atomic_write_text
 from engine.plan import Plan
 from engine.redact import register_secret
 from sandbox.certs import make_ca, make_server_cert
+from sandbox.cosign import add_signature_image, generate_cosign_key
 from sandbox.graph import graph_document, placeholder_payload
 from sandbox.httpd import GRAPH_PATH, SIGSTORE_PREFIX, ServerProcess, start_server
-from sandbox.profiles import Profile, UnknownProfile
+from sandbox.profiles import FEATURES, Profile, UnknownProfile
 from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
@@ -138,6 +140,9 @@ class SigningKeyInfo:
     public_key: str
     secret_key: str = ""
     fingerprint: str = ""
+    sigstore_public_key: str = ""
+    """PEM public key of the lab's cosign (Sigstore) release key."""
+    sigstore_private_key: str = ""
 
 
 @dataclass
@@ -320,10 +325,12 @@ def up(
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
     token_seconds: int = 60,
+    features: dict[str, Any] | None = None,
     plan_state_dir: str = "",
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
 
+    ``features``: switches laid over the profile's (sandbox.profiles.FEATURES), e.g. to withhold a signature.
     ``plan_state_dir``: the ``state_dir`` written into the lab's plan (relative to the plan: the journals then
     live in the lab's folder and reopening the plan finds them); empty leaves the user's state folder.
     ``profile``: the shape of cluster to play (:mod:`sandbox.profiles`); its versions replace ``versions``
@@ -353,6 +360,13 @@ def up(
         raise SandboxError(
             str(exc), fix="Choose one of the profiles listed by 'ocp-airgap sandbox profiles'."
         ) from None
+    if features:
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown:
+            raise SandboxError(
+                f"unknown lab features: {', '.join(unknown)}", fix="See sandbox/profiles.py FEATURES."
+            )
+        chosen = dataclasses.replace(chosen, features={**chosen.features, **features})
     if chosen.versions and list(versions) == list(DEFAULT_VERSIONS):
         versions = chosen.versions
     procs = _Processes(d)
@@ -540,6 +554,19 @@ def _up(
     )
     t = lap("build_releases", t)
 
+    # Sigstore: a cosign signature image sha256-<hex>.sig beside every release image (sandbox/cosign.py),
+    # signed for the release repository's identity; a profile may withhold some (feature sigstore_unsigned)
+    cosign_key = generate_cosign_key(d / "signing" / "cosign")
+    unsigned = {str(v) for v in profile.features.get("sigstore_unsigned") or ()}
+    for rel in release_set.releases:
+        if rel.version in unsigned:
+            continue
+        sig_tag = add_signature_image(
+            release_set.layout, rel.digest, f"{upstream.host}/{RELEASE_REPO}", cosign_key
+        )
+        release_set.pushes.append((sig_tag, f"{RELEASE_REPO}:{sig_tag}"))
+    release_set.layout.write_index()
+
     # operator catalog: a real FBC index image for the target minor, its bundles and operator images
     from sandbox.catalogs import build_catalog
 
@@ -646,6 +673,12 @@ def _up(
     }
     api_cfg["cluster"]["profile"] = profile.name  # type: ignore[index]
     api_cfg["cluster"]["features"] = dict(profile.features)  # type: ignore[index]
+    if profile.features.get("sigstore_policy"):
+        # the cluster's 'openshift' ClusterImagePolicy names the lab's release repository and cosign key
+        api_cfg["cluster"]["features"]["sigstore_policy"] = {  # type: ignore[index]
+            "scopes": [release_repo],
+            "key_pem": cosign_key.public_pem.decode(),
+        }
 
     def start_api() -> ServerProcess:
         return start_server(
@@ -777,7 +810,11 @@ def _up(
         target_version=target,
         api=ApiInfo(server=api_server, ca_file=str(api_ca.cert)),
         signing_key=SigningKeyInfo(
-            public_key=str(key.public_file), secret_key=str(key.secret_file), fingerprint=key.fingerprint
+            public_key=str(key.public_file),
+            secret_key=str(key.secret_file),
+            fingerprint=key.fingerprint,
+            sigstore_public_key=str(cosign_key.public_file),
+            sigstore_private_key=str(cosign_key.private_file),
         ),
         speed=speed,
         timings=timings,

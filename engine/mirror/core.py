@@ -106,6 +106,8 @@ class MirrorSummary:
     verified: bool | None = None
     files: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    sigstore: dict[str, Any] = field(default_factory=dict)
+    """The release's Sigstore signature as checked in the target (engine.sigstore.SigstoreResult)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class MirrorSummary:
             "verified": self.verified,
             "files": dict(self.files),
             "failures": list(self.failures),
+            "sigstore": dict(self.sigstore),
         }
 
 

@@ -146,9 +146,16 @@ def test_skopeo_sees_every_release_upstream(sandbox: SandboxInfo) -> None:
             assert doc["Labels"]["io.openshift.release"] == rel.version
             assert doc["Architecture"] == "amd64"
     r = _skopeo("list-tags", *certs, f"docker://{sandbox.upstream.release_repository}")
+    # each release and, beside it, its cosign signature image (sha256-<hex>.sig)
     assert sorted(json.loads(r.stdout)["Tags"]) == sorted(
-        f"{v}-x86_64" for v in ("4.16.18", "4.16.20", "4.17.3")
+        [f"{v}-x86_64" for v in ("4.16.18", "4.16.20", "4.17.3")]
+        + [f"sha256-{rel.digest.split(':', 1)[1]}.sig" for rel in sandbox.releases]
     )
+    sig = rel.digest.replace(":", "-", 1) + ".sig"
+    r = _skopeo("inspect", "--raw", *certs, f"docker://{sandbox.upstream.release_repository}:{sig}")
+    layer = json.loads(r.stdout)["layers"][0]
+    assert layer["mediaType"] == "application/vnd.dev.cosign.simplesigning.v1+json"
+    assert layer["annotations"]["dev.cosignproject.cosign/signature"]
     # the pull secret alone (as downloaded from OpenShift Cluster Manager) is enough for the upstream
     r = _skopeo("inspect", "--raw", "--authfile", sandbox.pull_secret, "--cert-dir", sandbox.upstream.cert_dir,
                 f"docker://{sandbox.releases[0].pullspec}")  # fmt: skip
