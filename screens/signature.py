@@ -1,5 +1,7 @@
 """Signature: fetch (or read from the media) the release image signature, verify it here against the keys the
-cluster trusts, preview the ConfigMap, apply it, and confirm the CVO can see it."""
+cluster trusts, preview the ConfigMap, apply it, and confirm the CVO can see it. Beside it, the release's Sigstore
+signature in the mirror (``sha256-<hex>.sig``) is verified against the key of the cluster's ClusterImagePolicy:
+both results, with the key each was checked against, are shown as checks."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from engine import signatures
+from engine import signatures, sigstore
 from engine.context import Context
 from screens.base import StepScreen
 from tui.i18n import _
@@ -67,16 +69,17 @@ class SignatureScreen(StepScreen):
         self.query_one("#digest", Static).update(escape(_("Release digest: {digest}").format(digest=digest)))
         notice = self.query_one("#notice", Static)
         if plan.mirroring.mode == "from-media":
-            notice.update(
-                escape(
-                    _(
-                        "Empty media file = the signature file the connected side wrote onto the media "
-                        "(<media>/mirror/config/signature-sha256-*.json), found by digest."
-                    )
-                )
+            text = _(
+                "Empty media file = the signature file the connected side wrote onto the media "
+                "(<media>/mirror/config/signature-sha256-*.json), found by digest."
             )
         else:
-            notice.update(escape(_("Empty media file = fetch from the plan's signature store.")))
+            text = _("Empty media file = fetch from the plan's signature store.")
+        text += "\n" + _(
+            "Also checked: the Sigstore signature (sha256-….sig) in the mirror, against the key of the "
+            "cluster's ClusterImagePolicy (needed from 4.21)."
+        )
+        notice.update(escape(text))
 
     def primary_hint(self) -> str:
         return _("press r to fetch, verify and preview the signature ConfigMap")
@@ -92,7 +95,10 @@ class SignatureScreen(StepScreen):
         path = self.wizard.plan.resolve_path(file) if file else ""
 
         def prepare(ctx: Context) -> signatures.PreparedSignature:
-            return signatures.prepare(ctx, file=path)
+            prepared = signatures.prepare(ctx, file=path)
+            if ctx.plan.mirror.registry:
+                sigstore.check_release_in_mirror(ctx, prepared.digest)
+            return prepared
 
         self.prepare_then_apply(
             _("verify and apply the release signature"),
