@@ -28,6 +28,8 @@ class Profile:
     """Releases to build, oldest first; empty means the lab's default versions."""
     features: dict[str, Any] = field(default_factory=dict)
     """Switches read by the lab's parts; unknown keys are an error (see FEATURES)."""
+    extra_versions: dict[str, bool] | None = None
+    """Versions listed in the update graph but not built (version → fast-only); None: the lab's defaults."""
 
 
 FEATURES: dict[str, str] = {
@@ -55,6 +57,13 @@ PROFILES: dict[str, Profile] = {
             "signature_writer": "go-pre-2019",
             "signature_hash": "SHA256",
         },
+    ),
+    "eus": Profile(
+        "eus",
+        "OpenShift 4.16 EUS to 4.18 EUS through 4.17: three minors, eus-4.18 channel, a conditional edge "
+        "(4.17.3 -> 4.18.2) the path avoids",
+        versions=("4.16.20", "4.17.5", "4.18.2"),
+        extra_versions={"4.16.19": False, "4.17.3": False},
     ),
 }
 
