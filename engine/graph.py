@@ -552,8 +552,14 @@ def merge_graphs(graphs: Iterable[Graph]) -> Graph:
         names.append(g.channel)
         sources.append(g.source)
         arch = arch or g.arch
-    return Graph(releases, edges, conditional, channel="+".join(n for n in names if n), arch=arch,
-                 source=" ".join(s for s in sources if s))
+    return Graph(
+        releases,
+        edges,
+        conditional,
+        channel="+".join(n for n in names if n),
+        arch=arch,
+        source=" ".join(s for s in sources if s),
+    )
 
 
 def risks_of(paths: Iterable[UpdatePath | None]) -> list[Risk]:

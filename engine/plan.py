@@ -369,9 +369,7 @@ def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
         column=col,
         fix=_FIX_HINTS.get(
             "release.path" if dotted.startswith("release.path") else dotted, "Set '{dotted}' in the plan."
-        ).format(
-            plan=plan.source_path or "P", dotted=dotted
-        ),
+        ).format(plan=plan.source_path or "P", dotted=dotted),
     )
 
 

@@ -110,7 +110,10 @@ class GraphModel:
         names = {c for n in self.nodes for c in n.channels}
         return sorted(
             names,
-            key=lambda c: (parse_version(c.split("-", 1)[1] + ".0"), (*CHANNEL_KINDS, "eus").index(c.split("-")[0])),
+            key=lambda c: (
+                parse_version(c.split("-", 1)[1] + ".0"),
+                (*CHANNEL_KINDS, "eus").index(c.split("-")[0]),
+            ),
         )
 
     def render(self, channel: str, payloads: Mapping[str, str]) -> dict[str, Any]:

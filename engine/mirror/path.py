@@ -110,7 +110,10 @@ def mirror_path(ctx: Context, request: MirrorRequest) -> PathMirrorSummary:
     if request.backend != "builtin" and not request.dry_run:
         ctx.emit.info(f"The {request.backend} backend mirrors one release per run: running it once per hop.")
     summary = PathMirrorSummary(
-        mode=request.mode, versions=versions, target=request.media or plan.mirror_repository, dry_run=request.dry_run
+        mode=request.mode,
+        versions=versions,
+        target=request.media or plan.mirror_repository,
+        dry_run=request.dry_run,
     )
     ctx.emit.info(
         f"Mirroring the whole update path in one run: {' -> '.join(versions)} "
@@ -136,9 +139,15 @@ def mirror_path(ctx: Context, request: MirrorRequest) -> PathMirrorSummary:
     except BaseException as exc:
         for jr in journals:
             with contextlib.suppress(Exception):
-                status = "cancelled" if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "Cancelled" else "failed"
+                status = (
+                    "cancelled"
+                    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "Cancelled"
+                    else "failed"
+                )
                 text = exc.message if isinstance(exc, AirgapError) else type(exc).__name__
-                jr.step_finished(STEP, status, f"path {' -> '.join(versions)}: {text}", mode=request.mode, path=versions)
+                jr.step_finished(
+                    STEP, status, f"path {' -> '.join(versions)}: {text}", mode=request.mode, path=versions
+                )
         raise
     line = summary.line()
     if not request.dry_run:
@@ -148,9 +157,7 @@ def mirror_path(ctx: Context, request: MirrorRequest) -> PathMirrorSummary:
             else versions[-1]
         )
         for jr in journals:
-            jr.step_finished(
-                STEP, "succeeded", line, mode=request.mode, release=release, **summary.to_dict()
-            )
+            jr.step_finished(STEP, "succeeded", line, mode=request.mode, release=release, **summary.to_dict())
         if request.mode == "to-media" and isinstance(last, MirrorSummary):
             from engine.mirror.core import _media_extra
 
@@ -179,7 +186,9 @@ def _measure(ctx: Context, request: MirrorRequest, summary: PathMirrorSummary) -
         sizes, union = release_sizes(store, repo, [f"{v}-{arch}" for v in summary.versions])
         summary.release_bytes = sizes
         summary.stored_bytes = media_bytes(Path(request.media), repo)
-        ctx.emit.info(f"On the media: {format_bytes(summary.stored_bytes)} of blobs and manifests ({format_bytes(union)} referenced by the path).")
+        ctx.emit.info(
+            f"On the media: {format_bytes(summary.stored_bytes)} of blobs and manifests ({format_bytes(union)} referenced by the path)."
+        )
         return
     if request.backend != "builtin":
         return
@@ -249,4 +258,3 @@ def media_bytes(root: Path, repository: str = MEDIA_REPOSITORY) -> int:
 
 
 __all__ = ["PathMirrorSummary", "holds_path", "media_bytes", "mirror_path", "release_sizes"]
-
