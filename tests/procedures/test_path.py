@@ -1,0 +1,149 @@
+"""The whole update path in one trip across the air gap, on the lab's ``eus`` profile (4.16.20 → 4.17.5 →
+4.18.2, eus-4.18 channel, a conditional edge 4.17.3 → 4.18.2 the path avoids).
+
+The connected side stores the path (``release --write-plan``) and writes every release of it onto one medium in
+one run; the disconnected side — a fresh state of its own — uploads them all in one run and updates hop by hop,
+headless, in the EUS-to-EUS control-plane-only mode: a gate (the CloudCredential ``upgradeable-to``
+annotation) stops it with exit 4 and the reason, the rerun continues at the right hop; MachineHealthChecks are
+paused once and resumed once; every worker reboots once (counted from the kubelet's ``Rebooted`` events)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config
+
+from engine.cluster import CLOUD_CREDENTIAL, MCP
+from engine.journal import Journal
+from engine.plan import Plan
+from tests.helpers import wait_until
+from tests.procedures.test_handoff import _ok, _side
+from tests.procedures.test_upgrade import admin, cv_condition, json_events, relax_drain_blocker, run_cli
+
+CURRENT, MIDDLE, TARGET = "4.16.20", "4.17.5", "4.18.2"
+
+
+def _reboots(info: Any) -> Counter[str]:
+    api = client.CoreV1Api(config.new_client_from_config(info.kubeconfig, context="admin"))
+    events = api.list_namespaced_event("default").items
+    return Counter(e.involved_object.name for e in events if e.reason == "Rebooted")
+
+
+def _roles(info: Any) -> dict[str, str]:
+    from engine.cluster import NODE
+
+    return {
+        n["metadata"]["name"]: "master" if "node-role.kubernetes.io/master" in n["metadata"]["labels"] else "worker"
+        for n in admin(info).list(NODE)
+    }
+
+
+def test_release_step_stores_the_path_with_digests_and_channels(sandbox_factory: Any, tmp_path: Path) -> None:
+    info = sandbox_factory(profile="eus", components=4, size_mb=1, api=False)
+    media, state = tmp_path / "usb", tmp_path / "xdg"
+    plan = _side(info, tmp_path, "connected", "to-media", media)
+    doc = yaml.safe_load(plan.read_text())
+    doc["release"]["channel"] = "eus-4.18"
+    plan.write_text(yaml.safe_dump(doc, sort_keys=False))
+    out = _ok(run_cli("release", "--plan", str(plan), "--current", CURRENT, "--write-plan", state=state), "release")
+    stored = Plan.load(plan)
+    assert stored.release.target == TARGET
+    assert stored.path_versions == [MIDDLE, TARGET], out
+    assert [h["digest"] for h in stored.release.path] == [info.release(v).digest for v in (MIDDLE, TARGET)]
+    assert {h["channel"] for h in stored.release.path} == {"eus-4.18"}
+    assert all(h["risks"] == [] for h in stored.release.path), "the recommended path avoids 4.17.3"
+    # a damaged path is refused with its line and column
+    text = plan.read_text().replace(info.release(MIDDLE).digest, "sha256:broken")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    res = run_cli("status", "--plan", str(bad), "--offline", state=state)
+    assert res.returncode == 2
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "sha256:broken" in t)
+    assert f"bad.yaml:{line}:" in res.stderr + res.stdout and "release.path[0].digest" in res.stderr + res.stdout
+
+
+def test_three_minors_in_one_media_trip_control_plane_only(sandbox_factory: Any, tmp_path: Path) -> None:
+    info = sandbox_factory(profile="eus", components=6, size_mb=2)
+    assert info.current_version == CURRENT
+    media, state = tmp_path / "usb", tmp_path / "xdg"
+    connected = _side(info, tmp_path, "connected", "to-media", media)
+    disconnected = _side(info, tmp_path, "disconnected", "from-media", media)
+    C, D = ("--plan", str(connected)), ("--plan", str(disconnected))
+    for p in (connected, disconnected):
+        doc = yaml.safe_load(p.read_text())
+        doc["release"]["channel"] = "eus-4.18"
+        doc["release"]["version"] = TARGET
+        doc["release"]["digest"] = ""
+        p.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    # connected side: the path, then every release on it onto one medium, in one run
+    _ok(run_cli("release", *C, "--current", CURRENT, "--write-plan", state=state), "release")
+    res = run_cli("mirror", *C, "--json", state=state, timeout=900)
+    _ok(res, "mirror to media")
+    result = json_events(res.stdout)[-1]["data"]
+    assert result["path"] == [MIDDLE, TARGET]
+    assert result["stored_bytes"] < result["separate_bytes"], result
+    assert result["saved_bytes"] > 0
+    for v in (MIDDLE, TARGET):
+        hexd = info.release(v).digest.split(":", 1)[1]
+        assert list((media / "mirror" / "config").glob(f"signature-sha256-{hexd}*")), f"no signature of {v}"
+
+    # disconnected side: the plan the media carries holds the path; one upload of everything
+    doc = yaml.safe_load(disconnected.read_text())
+    doc["release"] = yaml.safe_load(connected.read_text())["release"]
+    disconnected.write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = run_cli("mirror", *D, "--json", state=state, timeout=900)
+    _ok(res, "mirror from media")
+    assert json_events(res.stdout)[-1]["data"]["path"] == [MIDDLE, TARGET]
+
+    cluster = admin(info)
+    relax_drain_blocker(cluster)
+    before = _reboots(info)
+    assert not before, "no node rebooted yet"
+
+    # first run: signatures, MHC pause, worker pools paused; then the gate of the minor update stops it
+    res = run_cli("upgrade", "run-path", *D, "--control-plane-only", "--yes", "--interval", "0.1", state=state)
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "upgradeable-to" in res.stdout + res.stderr and "run the same command again" in res.stdout + res.stderr
+    pools = {p["metadata"]["name"]: p["spec"].get("paused") for p in cluster.list(MCP)}
+    assert pools == {"master": False, "worker": True}, pools
+
+    # the admin updates the credentials for 4.18 and marks it
+    cluster.merge_patch(
+        CLOUD_CREDENTIAL,
+        "cluster",
+        {"metadata": {"annotations": {"cloudcredential.openshift.io/upgradeable-to": "4.18"}}},
+    )
+    wait_until(lambda: cv_condition(cluster, "Upgradeable").get("status") != "False", timeout=30)
+    res = run_cli(
+        "upgrade", "run-path", *D, "--control-plane-only", "--yes", "--interval", "0.1", "--timeout", "600",
+        state=state, timeout=900,
+    )  # fmt: skip
+    out = _ok(res, "run-path")
+    cv = cluster.cluster_version()
+    history = [(h["version"], h["state"]) for h in cv["status"]["history"]]
+    assert history[:3] == [(TARGET, "Completed"), (MIDDLE, "Completed"), (CURRENT, "Completed")], history
+    assert cv["spec"]["channel"] == "eus-4.18"
+    pools = {p["metadata"]["name"]: p["spec"].get("paused") for p in cluster.list(MCP)}
+    assert pools == {"master": False, "worker": False}, "the worker pool is unpaused at the end"
+
+    # one reboot per worker (straight into 4.18), one per master and hop
+    reboots = _reboots(info)
+    roles = _roles(info)
+    workers = [n for n, r in roles.items() if r == "worker"]
+    masters = [n for n, r in roles.items() if r == "master"]
+    assert workers and all(reboots[n] == 1 for n in workers), (reboots, out[-3000:])
+    assert all(reboots[n] == 2 for n in masters), reboots
+
+    # MHCs paused once and resumed once for the whole path
+    journal = Journal(tmp_path / "disconnected" / "state" / "disconnected" / "journal.json")
+    mhc = [r.data.get("action") for r in journal.records if r.step == "mhc" and r.kind == "step-finished"]
+    assert mhc == ["pause", "resume"], mhc
+    steps = {
+        s["step"]: s
+        for s in json_events(run_cli("status", *D, "--offline", "--json", state=state).stdout)[-1]["data"]["steps"]
+    }
+    assert steps["upgrade"]["status"] == "succeeded" and TARGET in steps["upgrade"]["summary"]
