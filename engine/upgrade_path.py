@@ -259,7 +259,7 @@ def gates(ctx: Context, hop: str) -> list[tuple[str, str]]:
                     f"{value or '(none)'} does not cover {hop}",
                     "Update the cloud provider credentials for the new release (the CredentialsRequests of "
                     f"{hop}: oc adm release extract --credentials-requests), then: oc annotate cloudcredential "
-                    f"cluster --overwrite {CCO_ANNOTATION}={hop_minor[0]}.{hop_minor[1]}",
+                    f"cluster --overwrite {CCO_ANNOTATION}={hop}",
                 )
             )
     upg = condition(cv, "Upgradeable") or {}

@@ -157,7 +157,8 @@ def mirror_path(ctx: Context, request: MirrorRequest) -> PathMirrorSummary:
             else versions[-1]
         )
         for jr in journals:
-            jr.step_finished(STEP, "succeeded", line, mode=request.mode, release=release, **summary.to_dict())
+            data = {k: v for k, v in summary.to_dict().items() if k != "hops"}
+            jr.step_finished(STEP, "succeeded", line, release=release, **data)
         if request.mode == "to-media" and isinstance(last, MirrorSummary):
             from engine.mirror.core import _media_extra
 
