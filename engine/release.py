@@ -297,11 +297,11 @@ def select_release(
 
 
 def _widen(ctx: Context, graph: Graph, channel: str, current: str, target: str) -> Graph:
-    """A ``stable-4.18`` graph does not carry 4.16 releases: when the plan's channel lacks the current version
-    or the target, also read the same kind of channel for every minor on the way and search their union (an
+    """A ``stable-4.18`` graph does not carry 4.16 releases: when the plan's channel has the target but not the
+    current version, also read the same kind of channel for every minor on the way and search their union (an
     ``eus-4.N`` channel carries the whole EUS-to-EUS path by itself)."""
-    if graph.has(current) and graph.has(target):
-        return graph
+    if graph.has(current) or not graph.has(target):
+        return graph  # nothing to widen; a target the channel lacks is refused as it is
     kind, _, _ = channel.partition("-")
     lo, hi = minor_of(current), minor_of(target)
     if lo is None or hi is None or lo[0] != hi[0] or kind not in ("candidate", "fast", "stable", "eus"):

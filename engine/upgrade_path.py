@@ -20,7 +20,7 @@ stores it). One run:
 
 The journal records the path (``step-started upgrade`` with ``path``), each hop begun and finished (notes with
 ``hop``), each pool paused and unpaused (step ``pools``), and the outcome (``step-finished upgrade`` with
-``path``). :func:`path_position` reads where the cluster is on the path from these records.
+``path``). :func:`engine.workflow.path_run` reads where the cluster is on the path from these records.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from engine.changes import Change
 from engine.cluster import CLOUD_CREDENTIAL, CLUSTER_VERSION, CONFIGMAP, MCP, condition, current_version
 from engine.context import Context
 from engine.errors import InputError, NotReady
-from engine.journal import Journal, Record
+from engine.journal import Journal
 from engine.util import minor_of, version_key
+from engine.workflow import path_run
 
 STEP = "upgrade"
 POOLS = "pools"
@@ -84,50 +85,6 @@ def position(path: Sequence[str], cv: dict[str, Any]) -> PathPosition:
     if head.get("state") == "Partial" and head.get("version") in remaining:
         in_progress = str(head["version"])
     return PathPosition(list(path), cur, remaining, in_progress)
-
-
-def path_records(records: Sequence[Record]) -> tuple[Record | None, Record | None, list[Record]]:
-    """The latest path run in the journal: its start, its finish (None while running) and its hop notes."""
-    start: Record | None = None
-    for r in reversed(records):
-        if r.step == STEP and r.kind == "step-started" and "path" in r.data:
-            start = r
-            break
-    if start is None:
-        return None, None, []
-    later = [r for r in records if r.seq > start.seq]
-    finish = next(
-        (r for r in later if r.step == STEP and r.kind == "step-finished" and "path" in r.data), None
-    )
-    hops = [r for r in later if r.step == STEP and r.kind == "note" and "hop" in r.data]
-    return start, finish, hops
-
-
-def path_position(records: Sequence[Record]) -> dict[str, Any] | None:
-    """What the journal says about the latest path run: path, hops finished, the hop begun, the outcome."""
-    start, finish, hops = path_records(records)
-    if start is None:
-        return None
-    path = [str(v) for v in start.data.get("path") or []]
-    done = [str(r.data["hop"]) for r in hops if r.data.get("event") == "finished"]
-    begun = [str(r.data["hop"]) for r in hops if r.data.get("event") == "started"]
-    current = begun[-1] if begun and (not done or begun[-1] != done[-1]) else ""
-    out: dict[str, Any] = {
-        "path": path,
-        "done": done,
-        "current_hop": current,
-        "control_plane_only": bool(start.data.get("control_plane_only")),
-        "status": str(finish.data.get("status", "")) if finish else "running",
-        "summary": str(finish.data.get("summary", "")) if finish else "",
-        "started": start.ts,
-    }
-    n = len(done)
-    out["text"] = (
-        f"path {' -> '.join(path)}: {n} of {len(path)} hop(s) done"
-        + (f", updating to {current}" if current else "")
-        + (f" ({out['status']})" if finish else "")
-    )
-    return out
 
 
 # ----- worker pools (control-plane-only) ---------------------------------------------------------------------
@@ -331,7 +288,7 @@ def run_path(
     pos = position(versions, cv)
     emit.info(f"The cluster is {pos.describe()}.")
     result = PathResult(versions)
-    recorded = path_position(journal.records)
+    recorded = path_run(journal.records, STEP)
     if recorded is None or recorded["status"] != "running" or recorded["path"] != versions:
         journal.step_started(STEP, path=versions, control_plane_only=control_plane_only, at=pos.current)
     elif recorded["control_plane_only"] and not control_plane_only:
@@ -525,7 +482,6 @@ __all__ = [
     "PathPosition",
     "PathResult",
     "gates",
-    "path_position",
     "pool_states",
     "position",
     "prepare_pool_pause",
