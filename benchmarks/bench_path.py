@@ -1,19 +1,23 @@
-"""Update-path mirroring benchmark: a three-release path (4.16.20 → 4.17.5 → 4.18.2) written to one medium.
+"""Update-path mirroring benchmark: every release of an update path written to one medium in one run.
 
-    .venv/bin/python -m benchmarks.bench_path                       # 24 components, ~40 MB of distinct blobs
-    .venv/bin/python -m benchmarks.bench_path --components 60 --size-mb 200
+    .venv/bin/python -m benchmarks.bench_path --zstream     # 3 z-stream releases, 10 % of images rebuilt each
+    .venv/bin/python -m benchmarks.bench_path --zstream --change-percent 35   # the lab's usual z-stream churn
+    .venv/bin/python -m benchmarks.bench_path               # the eus path 4.16.20 -> 4.17.5 -> 4.18.2
 
-It brings up a lab on the ``eus`` profile (registries only; its synthetic releases share most layers, like real
-consecutive releases: a component image is rebuilt only in some versions), stores the path with
-``ocp-airgap release --write-plan`` and writes every release of it to removable media in one
-``ocp-airgap mirror`` run. It prints each release's own size, what the medium holds, the bytes sharing saved, and
-the ratio of the medium to the largest single release (target: < 1.3). Exit 1 when the target is missed. The
-lab is stopped by PID at the end and its folder removed unless ``--keep``.
+``--zstream`` brings up a lab (registries only) with 4.16.18 and three later z-streams whose component images
+are rebuilt at ``--change-percent`` (so the releases share most layers), writes the path of those three into the
+plan as the release step stores one, and writes all of it to removable media with one ``ocp-airgap mirror``
+run. Without it, the lab's ``eus`` profile is used and ``ocp-airgap release --write-plan`` stores the path
+across three minors (two releases to carry; across minors the lab rebuilds 90 % of the images). It prints each
+release's own size, what the medium holds, the bytes sharing saved and the ratio of the medium to the largest
+single release (target with ``--zstream``: < 1.3; exit 1 when missed). The lab is stopped by PID at the end and
+its folder removed unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -62,14 +66,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"with {args.components} components (~{args.size_mb:.0f} MB) in {lab_dir}"
         )
         kw: dict[str, Any] = {"versions": versions} if versions else {"profile": "eus"}
-        lab = up(lab_dir, components=args.components, size_mb=args.size_mb, api=False, **kw)
+        import sandbox.lab as lab_module
+        from sandbox.releases import build_releases
+
+        original = lab_module.build_releases
+        lab_module.build_releases = functools.partial(  # type: ignore[assignment]
+            build_releases, zstream_change_percent=args.change_percent
+        )
+        try:
+            lab = up(lab_dir, components=args.components, size_mb=args.size_mb, api=False, **kw)
+        finally:
+            lab_module.build_releases = original  # type: ignore[assignment]
         doc = yaml.safe_load(Path(lab.plan).read_text())
         if versions:
             # three releases that share most layers; the path is written as the release step stores one
             doc["release"].update({"version": versions[-1], "target": versions[-1]})
             doc["release"]["digest"] = lab.release(versions[-1]).digest
             doc["release"]["path"] = [
-                {"version": v, "digest": lab.release(v).digest, "channel": "", "risks": []} for v in versions[1:]
+                {"version": v, "digest": lab.release(v).digest, "channel": "", "risks": []}
+                for v in versions[1:]
             ]
         else:
             doc["release"].update({"channel": "eus-4.18", "version": "4.18.2", "digest": ""})
@@ -104,6 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "saved_bytes": data["saved_bytes"],
             "ratio_to_largest": round(data["stored_bytes"] / largest, 3),
             "seconds": round(seconds, 1),
+            "zstream_change_percent": args.change_percent,
         }
         for v, n in sizes.items():
             _say(f"release {v}: {n / 1e6:.1f} MB on its own")
@@ -129,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         "--zstream",
         action="store_true",
         help="a path of three z-stream releases that share most layers instead of the eus path across minors",
+    )
+    p.add_argument(
+        "--change-percent",
+        type=int,
+        default=10,
+        help="share of component images rebuilt from one z-stream to the next (default 10; the lab's usual is 35)",
     )
     args = p.parse_args(argv)
     out = run(args)
