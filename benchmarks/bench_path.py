@@ -69,14 +69,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         import sandbox.lab as lab_module
         from sandbox.releases import build_releases
 
-        original = lab_module.build_releases
-        lab_module.build_releases = functools.partial(  # type: ignore[assignment]
-            build_releases, zstream_change_percent=args.change_percent
+        original = getattr(lab_module, "build_releases")  # noqa: B009
+        setattr(  # noqa: B010
+            lab_module,
+            "build_releases",
+            functools.partial(build_releases, zstream_change_percent=args.change_percent),
         )
         try:
             lab = up(lab_dir, components=args.components, size_mb=args.size_mb, api=False, **kw)
         finally:
-            lab_module.build_releases = original  # type: ignore[assignment]
+            setattr(lab_module, "build_releases", original)  # noqa: B010
         doc = yaml.safe_load(Path(lab.plan).read_text())
         if versions:
             # three releases that share most layers; the path is written as the release step stores one
