@@ -129,10 +129,17 @@ def test_three_minors_in_one_media_trip_control_plane_only(sandbox_factory: Any,
         {"metadata": {"annotations": {"cloudcredential.openshift.io/upgradeable-to": TARGET}}},
     )
     wait_until(lambda: cv_condition(cluster, "Upgradeable").get("status") != "False", timeout=30)
+    # interrupted mid-hop (the watch gives up after 3 s): exit 4, the journal keeps the path run open
+    res = run_cli("upgrade", "run-path", *D, "--yes", "--interval", "0.1", "--timeout", "3", state=state)
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "is not complete yet" in res.stdout + res.stderr
+    status = run_cli("status", *D, "--offline", state=state).stdout
+    assert f"update path: path {MIDDLE} -> {TARGET}: 0 of 2 done, now {MIDDLE}" in status, status
+    assert "worker MachineConfigPools paused by ocp-airgap" in status, status
+    # the rerun (without the flag: the run began in control-plane-only mode and keeps it) follows that hop on
     res = run_cli(
-        "upgrade", "run-path", *D, "--control-plane-only", "--yes", "--interval", "0.1", "--timeout", "600",
-        state=state, timeout=900,
-    )  # fmt: skip
+        "upgrade", "run-path", *D, "--yes", "--interval", "0.1", "--timeout", "600", state=state, timeout=900
+    )
     out = _ok(res, "run-path")
     cv = cluster.cluster_version()
     history = [(h["version"], h["state"]) for h in cv["status"]["history"]]
@@ -149,8 +156,21 @@ def test_three_minors_in_one_media_trip_control_plane_only(sandbox_factory: Any,
     assert workers and all(reboots[n] == 1 for n in workers), (reboots, out[-3000:])
     assert all(reboots[n] == 2 for n in masters), reboots
 
+    assert "This path run began in control-plane-only mode" in out
+    # the rerun continued where the cluster was (following hop 1, or hop 2 when hop 1 finished meanwhile):
+    # each hop was requested exactly once
+    assert (
+        f"Hop 1 of 2 to {MIDDLE} is in progress: following it." in out
+        or f"hop 2 of 2 (next: {TARGET})" in out
+    )
     # MHCs paused once and resumed once for the whole path
     journal = Journal(tmp_path / "disconnected" / "state" / "disconnected" / "journal.json")
+    requested = [
+        r.data.get("image")
+        for r in journal.records
+        if r.kind == "change" and r.data.get("action") == "update"
+    ]
+    assert [i.rsplit("@", 1)[1] for i in requested] == [info.release(v).digest for v in (MIDDLE, TARGET)]
     mhc = [r.data.get("action") for r in journal.records if r.step == "mhc" and r.kind == "step-finished"]
     assert mhc == ["pause", "resume"], mhc
     steps = {
