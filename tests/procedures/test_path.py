@@ -59,6 +59,14 @@ def test_release_step_stores_the_path_with_digests_and_channels(sandbox_factory:
     assert [h["digest"] for h in stored.release.path] == [info.release(v).digest for v in (MIDDLE, TARGET)]
     assert {h["channel"] for h in stored.release.path} == {"eus-4.18"}
     assert all(h["risks"] == [] for h in stored.release.path), "the recommended path avoids 4.17.3"
+    # a dry run reports the size per hop and in all, and writes nothing
+    res = run_cli("mirror", "--plan", str(plan), "--dry-run", "--json", state=state)
+    _ok(res, "mirror --dry-run")
+    data = json_events(res.stdout)[-1]["data"]
+    assert [h["version"] for h in data["hops"]] == [MIDDLE, TARGET] and data["dry_run"]
+    assert all(h["bytes_needed"] > 0 for h in data["hops"])
+    assert "dry run of the path" in res.stdout and "in all at most" in res.stdout
+    assert not media.exists(), "a dry run writes nothing"
     # a damaged path is refused with its line and column
     text = plan.read_text().replace(info.release(MIDDLE).digest, "sha256:broken")
     bad = tmp_path / "bad.yaml"
