@@ -115,6 +115,11 @@ def _start(args: argparse.Namespace) -> int:
     from engine.upgrade import prepare_start, start
 
     ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    if len(ctx.plan.path_versions) > 1:
+        ctx.emit.warning(
+            f"the plan holds an update path ({' -> '.join(ctx.plan.path_versions)}): 'ocp-airgap upgrade "
+            "run-path --plan P' applies it hop by hop; 'upgrade start' updates to release.version alone"
+        )
     plan = prepare_start(ctx, accept_not_recommended=args.accept_not_recommended)
     if plan.change is None:
         ctx.emit.result(
