@@ -294,6 +294,13 @@ def run_path(
     elif recorded["control_plane_only"] and not control_plane_only:
         control_plane_only = True
         emit.info("This path run began in control-plane-only mode: it continues in that mode.")
+    # hops the cluster completed while nobody watched (an interrupted run): record them as done
+    noted = set((path_run(journal.records, STEP) or {}).get("done") or [])
+    for version in versions:
+        if version not in pos.remaining and version not in noted:
+            n = versions.index(version) + 1
+            journal.note(STEP, f"hop {n} of {len(versions)}: {version} Completed (seen on the cluster)",
+                         hop=version, event="finished")  # fmt: skip
     try:
         if pos.remaining:
             _before_hops(ctx, confirm, pos, control_plane_only, signatures, mhc)

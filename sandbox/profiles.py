@@ -41,6 +41,8 @@ FEATURES: dict[str, str] = {
     "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
     "body lengths, first chunk of 2 bytes)",
     "signature_hash": "hash of the release signatures: 'SHA256' (default) or 'SHA1'",
+    "admin_gates": "minor -> {gate: text}: the admin-gates a release of that minor ships; the CVO reports "
+    "Upgradeable=False AdminAckRequired until admin-acks says 'true' for the current minor's gates",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -71,6 +73,15 @@ PROFILES: dict[str, Profile] = {
         "(4.17.3 -> 4.18.2) the path avoids",
         versions=("4.16.20", "4.17.5", "4.18.2"),
         extra_versions={"4.16.19": False, "4.17.3": False},
+        features={
+            "admin_gates": {
+                "4.17": {
+                    "ack-4.17-kube-1.31-api-removals-in-4.18": "Kubernetes 1.31 and therefore OpenShift 4.18 "
+                    "remove several APIs which require admin consideration. Please see the knowledge article "
+                    "https://sandbox.ocp-airgap.invalid/articles/api-removals-in-4.18 for details and instructions."
+                }
+            }
+        },
     ),
 }
 

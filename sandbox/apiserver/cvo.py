@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -722,6 +723,7 @@ class SmallOperators:
             self.cluster.current_version,
         )
         self._cloud_credential(completed)
+        self._admin_gates(completed)
         self._cv_conditions(cv, completed)
         self._catalogs(now)
 
@@ -753,6 +755,52 @@ class SmallOperators:
         ):
             self.store.mutate(CLUSTEROPERATOR, None, "cloud-credential", apply)
 
+    def _admin_gates(self, completed: str) -> None:
+        """Feature ``admin_gates`` (minor → {gate: text}): the admin-gates ConfigMap in openshift-config-managed
+        holds the gates the *current* release ships (the CVO applies it from the payload it runs), and the
+        admin-acks ConfigMap in openshift-config exists for the admin to fill (both are CVO manifests)."""
+        table = self.cluster.features.get("admin_gates")
+        if not isinstance(table, dict):
+            return
+        minor = minor_of(completed)
+        gates = dict(table.get(f"{minor[0]}.{minor[1]}", {})) if minor else {}
+        for ns, name, data in (
+            ("openshift-config-managed", "admin-gates", gates),
+            ("openshift-config", "admin-acks", None),
+        ):
+            have = self.store.find(CONFIGMAP, ns, name)
+            if have is None:
+                self.store.upsert(
+                    CONFIGMAP,
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
+                     "data": dict(data or {})},
+                )  # fmt: skip
+            elif data is not None and (have.get("data") or {}) != data:
+
+                def apply(o: Obj, data: dict[str, str] = data) -> None:
+                    o["data"] = dict(data)
+
+                self.store.mutate(CONFIGMAP, ns, name, apply)
+
+    def _admin_ack_required(self, completed: str) -> tuple[str, str] | None:
+        """(reason, message) as the CVO's clusterAdminAcksCompletedUpgradeable check gives them
+        (cluster-version-operator pkg/cvo/upgradeable.go: a gate ``ack-4.Y-...`` applies when 4.Y is the minor of
+        the current version, and needs ``"true"`` under the same key in admin-acks; the message is the gate's
+        text)."""
+        gates_cm = self.store.find(CONFIGMAP, "openshift-config-managed", "admin-gates")
+        if gates_cm is None:
+            return None
+        acks = (self.store.find(CONFIGMAP, "openshift-config", "admin-acks") or {}).get("data") or {}
+        cur = minor_of(completed)
+        messages = []
+        for key, text in sorted((gates_cm.get("data") or {}).items()):
+            m = re.match(r"^ack-([4-5])[.]([0-9]{1,})-[^-]", key)
+            if not m or cur is None or (int(m.group(1)), int(m.group(2))) != cur:
+                continue
+            if acks.get(key) != "true":
+                messages.append(str(text))
+        return ("AdminAckRequired", " ".join(messages)) if messages else None
+
     def _cv_conditions(self, cv: Obj, completed: str) -> None:
         blocking = []
         for co in self.store.list(CLUSTEROPERATOR)[0]:
@@ -760,6 +808,20 @@ class SmallOperators:
             if c.get("status") == "False":
                 blocking.append((co["metadata"]["name"], c.get("reason", ""), c.get("message", "")))
         want = cv_upgradeable_condition(blocking, now_iso())
+        ack = self._admin_ack_required(completed)
+        if ack is not None:
+            # the CVO summarizes several failing Upgradeable checks as MultipleReasons (pkg/cvo/upgradeable.go)
+            if want is None:
+                want = cond("Upgradeable", "False", ack[0], ack[1], now_iso())
+            else:
+                want = cond(
+                    "Upgradeable",
+                    "False",
+                    "MultipleReasons",
+                    "Cluster should not be upgraded between minor versions for multiple reasons: "
+                    f"{ack[0]},{want.get('reason', '')}\n* {ack[1]}\n* {want.get('message', '')}",
+                    now_iso(),
+                )
         have = condition(cv, "Upgradeable")
         spec = cv.get("spec") or {}
         rec = retrieved_updates_condition(self.cluster, spec, completed, now_iso())
