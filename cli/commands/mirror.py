@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from engine.context import Context
-    from engine.mirror.request import MirrorRequest, run_mirror
+    from engine.mirror.request import MirrorRequest
 
     plan = load_plan(args)
     request = MirrorRequest.from_plan(
@@ -93,10 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         media = request.media if (args.to_dir or args.from_dir) else request.to_dir
         report = verify_mirror(ctx, deep=args.deep, to_dir=media, concurrency=args.concurrency)
         return EXIT_OK if report.ok else EXIT_FAILED
-    from engine.mirror.path import holds_path, mirror_path
+    from engine.mirror.path import mirror_plan
 
-    if holds_path(ctx) and not args.hop_only:
-        mirror_path(ctx, request)
-        return EXIT_OK
-    run_mirror(ctx, request)
+    mirror_plan(ctx, request, hop_only=args.hop_only)
     return EXIT_OK

@@ -98,6 +98,14 @@ def holds_path(ctx: Context) -> bool:
     return len(ctx.plan.path_versions) > 1
 
 
+def mirror_plan(ctx: Context, request: MirrorRequest, *, hop_only: bool = False) -> Any:
+    """What both front ends call: the whole path when the plan holds one (unless ``hop_only``), else the one
+    release of ``release.version``."""
+    if holds_path(ctx) and not hop_only:
+        return mirror_path(ctx, request)
+    return run_mirror(ctx, request)
+
+
 def mirror_path(ctx: Context, request: MirrorRequest) -> PathMirrorSummary:
     """Mirror every release of ``release.path`` (as ``request`` says: direct, to media, from media)."""
     plan = ctx.plan
@@ -258,4 +266,4 @@ def media_bytes(root: Path, repository: str = MEDIA_REPOSITORY) -> int:
     return total
 
 
-__all__ = ["PathMirrorSummary", "holds_path", "media_bytes", "mirror_path", "release_sizes"]
+__all__ = ["PathMirrorSummary", "holds_path", "media_bytes", "mirror_path", "mirror_plan", "release_sizes"]

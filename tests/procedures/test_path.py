@@ -207,3 +207,27 @@ def test_three_minors_in_one_media_trip_control_plane_only(sandbox_factory: Any,
         ]
     }
     assert steps["upgrade"]["status"] == "succeeded" and TARGET in steps["upgrade"]["summary"]
+
+
+async def test_the_wizard_mirrors_the_whole_path_to_the_media(
+    sandbox_factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The wizard's mirror step calls the same use case as the CLI: every release of the path, in one run."""
+    from tests.procedures.test_handoff import _wizard
+    from tests.tui.test_wizard_sandbox import act
+
+    info = sandbox_factory(profile="eus", components=4, size_mb=1, api=False)
+    media, state = tmp_path / "usb", tmp_path / "xdg"
+    plan = _side(info, tmp_path, "connected", "to-media", media)
+    doc = yaml.safe_load(plan.read_text())
+    doc["release"].update({"channel": "eus-4.18", "version": TARGET, "digest": ""})
+    plan.write_text(yaml.safe_dump(doc, sort_keys=False))
+    _ok(run_cli("release", "--plan", str(plan), "--current", CURRENT, "--write-plan", state=state), "release")
+    app = _wizard(plan, monkeypatch, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = await act(pilot, app, "r", limit=300)
+        assert app.recorded_status("mirror") == "succeeded", text
+        assert f"Path {MIDDLE} -> {TARGET}: 2 releases" in text, text
+    tags = {p.name for p in (media / "mirror" / "v2" / "openshift" / "release" / "manifests").iterdir()}
+    assert {f"{MIDDLE}-x86_64", f"{TARGET}-x86_64"} <= tags
