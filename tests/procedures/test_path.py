@@ -14,22 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
 
-from engine.cluster import CLOUD_CREDENTIAL, CONFIGMAP, MCP
+from engine.cluster import CLOUD_CREDENTIAL, CONFIGMAP, MCP, Resource
 from engine.journal import Journal
 from engine.plan import Plan
+from engine.workflow import path_run
 from tests.helpers import wait_until
 from tests.procedures.test_handoff import _ok, _side
 from tests.procedures.test_upgrade import admin, cv_condition, json_events, relax_drain_blocker, run_cli
 
 CURRENT, MIDDLE, TARGET = "4.16.20", "4.17.5", "4.18.2"
+EVENT = Resource("", "v1", "events", "Event", True, "event")
 
 
 def _reboots(info: Any) -> Counter[str]:
-    api = client.CoreV1Api(config.new_client_from_config(info.kubeconfig, context="admin"))
-    events = api.list_namespaced_event("default").items
-    return Counter(e.involved_object.name for e in events if e.reason == "Rebooted")
+    """Reboots per node, from the kubelet's ``Rebooted`` events about each Node."""
+    events = admin(info).list(EVENT, "default")
+    return Counter(
+        str(e["involvedObject"]["name"])
+        for e in events
+        if e.get("reason") == "Rebooted" and e["involvedObject"].get("kind") == "Node"
+    )
 
 
 def _roles(info: Any) -> dict[str, str]:
@@ -197,7 +202,7 @@ def test_three_minors_in_one_media_trip_control_plane_only(sandbox_factory: Any,
         for r in journal.records
         if r.kind == "change" and r.data.get("action") == "update"
     ]
-    assert [i.rsplit("@", 1)[1] for i in requested] == [info.release(v).digest for v in (MIDDLE, TARGET)]
+    assert [str(i).rsplit("@", 1)[1] for i in requested] == [info.release(v).digest for v in (MIDDLE, TARGET)]
     mhc = [r.data.get("action") for r in journal.records if r.step == "mhc" and r.kind == "step-finished"]
     assert mhc == ["pause", "resume"], mhc
     steps = {
@@ -231,3 +236,70 @@ async def test_the_wizard_mirrors_the_whole_path_to_the_media(
         assert f"Path {MIDDLE} -> {TARGET}: 2 releases" in text, text
     tags = {p.name for p in (media / "mirror" / "v2" / "openshift" / "release" / "manifests").iterdir()}
     assert {f"{MIDDLE}-x86_64", f"{TARGET}-x86_64"} <= tags
+
+
+async def test_the_wizard_updates_along_the_whole_path(
+    sandbox_factory: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """At 80x24, the Update step of a plan that holds a path runs it hop by hop, each change confirmed in the
+    modal (the earlier steps done headless, on the same journal)."""
+    from tests.tui.conftest import FIXED_NOW
+    from tests.tui.test_wizard_sandbox import act
+    from tui.app import WizardApp, open_journal
+
+    info = sandbox_factory(profile="eus", components=6, size_mb=2)
+    state = tmp_path / "xdg"
+    plan_path, cluster = _path_prepared_headless(info, tmp_path, state)
+    monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(state))
+    plan = Plan.load(plan_path)
+    app = WizardApp(
+        plan, journal=open_journal(plan), clock=lambda: FIXED_NOW, operator="oncall@bastion", cursor_blink=False,
+        output_dir=tmp_path, watch_interval=0.1, rollout_settle=5.0, start_step="upgrade",
+    )  # fmt: skip
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = await act(pilot, app, "r", limit=600)
+        assert (
+            "complete: the cluster is at 4.18.2" in text or app.recorded_status("upgrade") == "succeeded"
+        ), text
+    history = [(h["version"], h["state"]) for h in cluster.cluster_version()["status"]["history"]]
+    assert history[:3] == [(TARGET, "Completed"), (MIDDLE, "Completed"), (CURRENT, "Completed")], history
+    journal = Journal(tmp_path / "state" / "direct" / "journal.json")
+    wf_run = path_run(journal.records, "upgrade")
+    assert wf_run is not None
+    assert wf_run["status"] == "succeeded" and wf_run["done"] == [MIDDLE, TARGET]
+    mhc = [r.data.get("action") for r in journal.records if r.step == "mhc" and r.kind == "step-finished"]
+    assert mhc == ["pause", "resume"], mhc
+
+
+def _path_prepared_headless(info: Any, tmp_path: Path, state: Path) -> tuple[Path, Any]:
+    """A direct-mode plan with the path stored, mirrored, its mirror config, the target's signature and the MHC
+    pause done headless; the admin's gates (credentials annotation, admin-ack) handled up front."""
+    doc = yaml.safe_load(Path(info.plan).read_text())
+    doc["release"].update({"channel": "eus-4.18", "version": TARGET, "digest": ""})
+    doc["state_dir"] = "state"
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    P = ("--plan", str(plan_path))
+    _ok(run_cli("release", *P, "--write-plan", state=state), "release")
+    _ok(run_cli("mirror", *P, state=state, timeout=900), "mirror")
+    _ok(run_cli("mirror-config", "apply", *P, "--yes", state=state, timeout=600), "mirror-config")
+    _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature")
+    _ok(run_cli("mhc", "pause", *P, "--yes", state=state), "mhc pause")
+    cluster = admin(info)
+    relax_drain_blocker(cluster)
+    cluster.merge_patch(
+        CLOUD_CREDENTIAL,
+        "cluster",
+        {"metadata": {"annotations": {"cloudcredential.openshift.io/upgradeable-to": TARGET}}},
+    )
+    wait_until(lambda: cluster.get_or_none(CONFIGMAP, "admin-acks", "openshift-config"), timeout=30)
+    cluster.merge_patch(
+        CONFIGMAP,
+        "admin-acks",
+        {"data": {"ack-4.17-kube-1.31-api-removals-in-4.18": "true"}},
+        "openshift-config",
+    )
+    wait_until(lambda: cv_condition(cluster, "Upgradeable").get("status") != "False", timeout=30)
+
+    return plan_path, cluster
