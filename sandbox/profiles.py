@@ -34,6 +34,12 @@ class Profile:
 
 FEATURES: dict[str, str] = {
     # name → what it reproduces (kept short; the code that reads it names its source)
+    "sigstore_policy": "the 'openshift' ClusterImagePolicy (lab cosign key, scope: the lab's release repository); "
+    "the node runtime refuses a release pulled from a mirror without a valid sha256-<hex>.sig "
+    "(sandbox/apiserver/sigpolicy.py)",
+    "admin_gates": "admin-gates / admin-acks ConfigMaps; the MCO's ack-4.20-sigstore-in-4.21 gate while mirror "
+    "configuration exists; the CVO's AdminAckRequired Upgradeable check",
+    "sigstore_unsigned": "versions whose cosign signature image is not published in the upstream registry",
     "blocking_operator": "an installed operator (cluster-logging 5.8.1) whose CSV declares olm.maxOpenShiftVersion "
     "4.16, so OLM reports Upgradeable=False and the minor update is refused until it is updated (sandbox/catalogs.py)",
     "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
@@ -41,8 +47,8 @@ FEATURES: dict[str, str] = {
     "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
     "body lengths, first chunk of 2 bytes)",
     "signature_hash": "hash of the release signatures: 'SHA256' (default) or 'SHA1'",
-    "admin_gates": "minor -> {gate: text}: the admin-gates a release of that minor ships; the CVO reports "
-    "Upgradeable=False AdminAckRequired until admin-acks says 'true' for the current minor's gates",
+    "release_admin_gates": "minor -> {gate: text}: the admin gates a release of that minor ships, in admin-gates "
+    "while the cluster runs that minor (needs admin_gates)",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -51,6 +57,12 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default",
         "OpenShift 4.16 with the Machine API, IDMS-era mirror config, current release keys",
+    ),
+    "ocp-4.20-to-4.21": Profile(
+        "ocp-4.20-to-4.21",
+        "OpenShift 4.20 → 4.21: Sigstore ClusterImagePolicy on the release, the 4.20 Sigstore admin gate",
+        versions=("4.20.8", "4.20.12", "4.21.3"),
+        features={"sigstore_policy": True, "admin_gates": True},
     ),
     "operators": Profile(
         "operators",
@@ -74,13 +86,14 @@ PROFILES: dict[str, Profile] = {
         versions=("4.16.20", "4.17.5", "4.18.2"),
         extra_versions={"4.16.19": False, "4.17.3": False},
         features={
-            "admin_gates": {
+            "admin_gates": True,
+            "release_admin_gates": {
                 "4.17": {
                     "ack-4.17-kube-1.31-api-removals-in-4.18": "Kubernetes 1.31 and therefore OpenShift 4.18 "
                     "remove several APIs which require admin consideration. Please see the knowledge article "
                     "https://sandbox.ocp-airgap.invalid/articles/api-removals-in-4.18 for details and instructions."
                 }
-            }
+            },
         },
     ),
 }

@@ -14,12 +14,12 @@ import hashlib
 import json
 import logging
 import math
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import sigpolicy
 from .clock import SimClock
 from .config import ClusterConfig
 from .initial import (
@@ -181,7 +181,12 @@ def locate_and_load(store: Store, cluster: ClusterConfig, image: str) -> Release
             continue
         with RegistryClient(secret, trusted_cas(store, cand.registry)) as client:
             try:
-                return load_release(cand, client, image)
+                payload = load_release(cand, client, image)
+                # CRI-O verifies the Sigstore signature in the repository it pulled from (sigpolicy.py)
+                sigpolicy.check_pull(store, ref, cand, client)
+                return payload
+            except sigpolicy.SignatureValidationFailed:
+                raise
             except PayloadError as exc:
                 if exc.step != "RetrievePayload":
                     raise
@@ -438,8 +443,11 @@ class ClusterVersionOperator:
             )
         try:
             payload = self._payloads.get(image) or locate_and_load(self.store, self.cluster, image)
+            sigpolicy.prune_payload_pods(self.store)  # a failed retrieval's pod goes with the next one
             self._payloads[image] = payload
         except PayloadError as exc:
+            if isinstance(exc, sigpolicy.SignatureValidationFailed):
+                exc = PayloadError(exc.step, sigpolicy.record_payload_pod(self.store, version, image, exc))
             if exc.step == "LoadPayload":
                 msg = f'Loading payload failed version="{version}" image="{image}" failure={exc.message}'
             else:
@@ -723,7 +731,8 @@ class SmallOperators:
             self.cluster.current_version,
         )
         self._cloud_credential(completed)
-        self._admin_gates(completed)
+        sigpolicy.sync_admin_gates(self.store, self.cluster)
+        self._release_admin_gates(completed)
         self._cv_conditions(cv, completed)
         self._catalogs(now)
 
@@ -755,51 +764,29 @@ class SmallOperators:
         ):
             self.store.mutate(CLUSTEROPERATOR, None, "cloud-credential", apply)
 
-    def _admin_gates(self, completed: str) -> None:
-        """Feature ``admin_gates`` (minor → {gate: text}): the admin-gates ConfigMap in openshift-config-managed
-        holds the gates the *current* release ships (the CVO applies it from the payload it runs), and the
-        admin-acks ConfigMap in openshift-config exists for the admin to fill (both are CVO manifests)."""
-        table = self.cluster.features.get("admin_gates")
+    def _release_admin_gates(self, completed: str) -> None:
+        """Feature ``release_admin_gates`` (minor → {gate: text}): the admin gates a release of that minor ships
+        are in the admin-gates ConfigMap (openshift-config-managed) while the cluster runs that minor — the CVO
+        applies the ConfigMap from the payload it runs (``0000_00_cluster-version-operator_01_admingate_configmap``)
+        — and the gates of other minors are gone; gates other parts keep there (the MCO's) are left alone. The
+        CVO's AdminAckRequired check itself is :func:`sigpolicy.admin_ack_condition` (feature ``admin_gates``)."""
+        table = self.cluster.features.get("release_admin_gates")
         if not isinstance(table, dict):
             return
+        cm = self.store.find(CONFIGMAP, "openshift-config-managed", "admin-gates")
+        if cm is None:
+            return
         minor = minor_of(completed)
-        gates = dict(table.get(f"{minor[0]}.{minor[1]}", {})) if minor else {}
-        for ns, name, data in (
-            ("openshift-config-managed", "admin-gates", gates),
-            ("openshift-config", "admin-acks", None),
-        ):
-            have = self.store.find(CONFIGMAP, ns, name)
-            if have is None:
-                self.store.upsert(
-                    CONFIGMAP,
-                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
-                     "data": dict(data or {})},
-                )  # fmt: skip
-            elif data is not None and (have.get("data") or {}) != data:
+        mine = {str(k) for gates in table.values() if isinstance(gates, dict) for k in gates}
+        want = dict(table.get(f"{minor[0]}.{minor[1]}", {})) if minor else {}
+        have = dict(cm.get("data") or {})
+        new = {k: v for k, v in have.items() if k not in mine} | want
+        if new != have:
 
-                def apply(o: Obj, data: dict[str, str] = data) -> None:
-                    o["data"] = dict(data)
+            def apply(o: Obj) -> None:
+                o["data"] = dict(new)
 
-                self.store.mutate(CONFIGMAP, ns, name, apply)
-
-    def _admin_ack_required(self, completed: str) -> tuple[str, str] | None:
-        """(reason, message) as the CVO's clusterAdminAcksCompletedUpgradeable check gives them
-        (cluster-version-operator pkg/cvo/upgradeable.go: a gate ``ack-4.Y-...`` applies when 4.Y is the minor of
-        the current version, and needs ``"true"`` under the same key in admin-acks; the message is the gate's
-        text)."""
-        gates_cm = self.store.find(CONFIGMAP, "openshift-config-managed", "admin-gates")
-        if gates_cm is None:
-            return None
-        acks = (self.store.find(CONFIGMAP, "openshift-config", "admin-acks") or {}).get("data") or {}
-        cur = minor_of(completed)
-        messages = []
-        for key, text in sorted((gates_cm.get("data") or {}).items()):
-            m = re.match(r"^ack-([4-5])[.]([0-9]{1,})-[^-]", key)
-            if not m or cur is None or (int(m.group(1)), int(m.group(2))) != cur:
-                continue
-            if acks.get(key) != "true":
-                messages.append(str(text))
-        return ("AdminAckRequired", " ".join(messages)) if messages else None
+            self.store.mutate(CONFIGMAP, "openshift-config-managed", "admin-gates", apply)
 
     def _cv_conditions(self, cv: Obj, completed: str) -> None:
         blocking = []
@@ -807,21 +794,11 @@ class SmallOperators:
             c = condition(co, "Upgradeable")
             if c.get("status") == "False":
                 blocking.append((co["metadata"]["name"], c.get("reason", ""), c.get("message", "")))
-        want = cv_upgradeable_condition(blocking, now_iso())
-        ack = self._admin_ack_required(completed)
-        if ack is not None:
-            # the CVO summarizes several failing Upgradeable checks as MultipleReasons (pkg/cvo/upgradeable.go)
-            if want is None:
-                want = cond("Upgradeable", "False", ack[0], ack[1], now_iso())
-            else:
-                want = cond(
-                    "Upgradeable",
-                    "False",
-                    "MultipleReasons",
-                    "Cluster should not be upgraded between minor versions for multiple reasons: "
-                    f"{ack[0]},{want.get('reason', '')}\n* {ack[1]}\n* {want.get('message', '')}",
-                    now_iso(),
-                )
+        want = sigpolicy.merge_upgradeable(
+            cv_upgradeable_condition(blocking, now_iso()),
+            sigpolicy.admin_ack_condition(self.store, self.cluster, completed),
+            now_iso(),
+        )
         have = condition(cv, "Upgradeable")
         spec = cv.get("spec") or {}
         rec = retrieved_updates_condition(self.cluster, spec, completed, now_iso())
