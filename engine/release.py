@@ -356,7 +356,10 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
     if not digest:
         raise AirgapError("the target digest is not known", fix="Run the release step without --no-resolve.")
     chosen = selection.choice.chosen
-    hops = path_entries(ctx, selection) if chosen is not None and len(chosen.hops) > 1 else []
+    # the whole path, unless the admin chose one hop per pass (next_hop: the plan then holds no path)
+    hops = (
+        path_entries(ctx, selection) if not next_hop and chosen is not None and len(chosen.hops) > 1 else []
+    )
     plan.release.target = selection.target
     plan.release.version = version
     plan.release.digest = digest
