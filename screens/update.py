@@ -3,6 +3,7 @@ follow it live: progress, operators, pools, nodes. Started again while an update
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -11,9 +12,11 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from engine import upgrade
+from engine.changes import Change, render_changes
 from engine.context import Context
 from screens.base import StepScreen
 from tui.i18n import _
+from tui.widgets.modals import ConfirmModal
 
 
 def snapshot_lines(snap: upgrade.Snapshot) -> list[str]:
@@ -70,7 +73,9 @@ class UpdateScreen(StepScreen):
 
     def show_target(self) -> None:
         plan = self.wizard.plan
-        if plan.release.digest and plan.mirror.registry:
+        if len(plan.path_versions) > 1:
+            text = _("Update path: {path} (hop by hop)").format(path=" -> ".join(plan.path_versions))
+        elif plan.release.digest and plan.mirror.registry:
             text = (
                 _("Target: {version}").format(version=plan.release.version) + f"\n  {plan.mirror_pullspec()}"
             )
@@ -108,6 +113,9 @@ class UpdateScreen(StepScreen):
         if not self.check_not_running() or self.check_blocked():
             return
         accept = self.wizard.accepted_risks
+        if len(self.wizard.plan.path_versions) > 1:
+            self._run_path(accept)
+            return
 
         def prepare(ctx: Context) -> upgrade.StartPlan:
             return up.prepare_start(ctx, accept_not_recommended=accept)
@@ -125,6 +133,39 @@ class UpdateScreen(StepScreen):
             started,
             confirm_title=_("Start the cluster update?"),
         )
+
+    def _run_path(self, accept: bool) -> None:
+        """The whole update path (``ocp-airgap upgrade run-path``): the engine asks for each change from its
+        worker thread; the question waits for the answer in the modal."""
+        from engine.upgrade_path import run_path
+
+        def ask(ctx: Context) -> Any:
+            def confirm(question: str, changes: list[Change]) -> bool:
+                answered = threading.Event()
+                answer: list[bool] = []
+
+                def show() -> None:
+                    def done(yes: bool | None) -> None:
+                        answer.append(bool(yes))
+                        answered.set()
+
+                    self.app.push_screen(ConfirmModal(question, render_changes(changes), "Apply?"), done)
+
+                self.app.call_from_thread(show)
+                while not answered.wait(0.1):
+                    ctx.check_cancel()
+                return answer[0]
+
+            return run_path(ctx, confirm, accept_not_recommended=accept, interval=self.wizard.watch_interval)
+
+        def finished(result: Any) -> None:
+            self.query_one("#state", Static).update(
+                escape(f"Update path {' -> '.join(result.path)} complete: the cluster is at {result.final}")
+            )
+            self.wizard.mark_step(self.STEP, "succeeded", f"update path to {result.final} completed")
+            self.refresh_state()
+
+        self.start("Updating along the path", ask, finished, changes_cluster=True)
 
     def action_follow(self) -> None:
         if not self.check_not_running():
