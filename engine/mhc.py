@@ -22,6 +22,7 @@ from engine.changes import Change
 from engine.cluster import MHC, Cluster, retry_on_conflict
 from engine.context import Context
 from engine.errors import NotFound
+from engine.guards import Override, refuse_during_update
 from engine.journal import Journal
 
 PAUSE_ANNOTATION = "cluster.x-k8s.io/paused"
@@ -150,6 +151,8 @@ class MhcPlan:
     """resource → why it is not touched"""
     settle: list[str] = field(default_factory=list)
     """journal entries to close without a patch (the MHC is already in the wanted state, or is gone)"""
+    override: Override | None = None
+    """resume while an update or a pool rollout is in progress, explicitly accepted (journaled on resume)"""
 
 
 def _oc_annotate(cluster: Cluster, name: str, value: str) -> list[str]:
@@ -188,8 +191,17 @@ def prepare_pause(ctx: Context) -> MhcPlan:
     return plan
 
 
-def prepare_resume(ctx: Context) -> MhcPlan:
-    """Decide which MHCs to resume: exactly those the journal says this tool paused (and still are paused)."""
+RESUME_FLAG = "--accept-remediation-during-update"
+RESUME_CONSEQUENCE = (
+    "the MachineHealthChecks may judge nodes that reboot for the update unhealthy and replace their machines"
+)
+
+
+def prepare_resume(ctx: Context, *, during_update: bool = False) -> MhcPlan:
+    """Decide which MHCs to resume: exactly those the journal says this tool paused (and still are paused).
+
+    Refused (:class:`~engine.errors.PreconditionFailed`) while the update or a pool's rollout is in progress,
+    unless ``during_update`` (the explicit override, journaled when the MHCs are resumed)."""
     cluster = ctx.cluster
     states = journal_states(ctx.journal)
     plan = MhcPlan("resume")
@@ -215,6 +227,15 @@ def prepare_resume(ctx: Context) -> MhcPlan:
     for res, mhc in current.items():
         if res not in states and is_paused(mhc):
             plan.left_alone[res] = "paused by an administrator, not by ocp-airgap: left paused"
+    if plan.changes:
+        plan.override = refuse_during_update(
+            ctx,
+            step=STEP,
+            action="resuming the MachineHealthChecks",
+            consequence=RESUME_CONSEQUENCE,
+            flag=RESUME_FLAG,
+            override=during_update,
+        )
     return plan
 
 
@@ -237,6 +258,8 @@ def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
 def resume(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Remove the pause annotation from exactly the MHCs this tool paused; leave the administrator's alone."""
     journal, emit = ctx.journal, ctx.emit
+    if plan.override is not None:
+        plan.override.record(ctx)
     journal.step_started(STEP, action="resume")
     for res in plan.settle:
         journal.change(STEP, "resume", res, phase="done", note="already not paused, or gone")

@@ -42,6 +42,7 @@ from engine.cluster import SECRET
 from engine.context import Context
 from engine.errors import Conflict, CredentialsError, InputError, NotFound
 from engine.fsutil import atomic_write_bytes, atomic_write_text
+from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
 
@@ -475,6 +476,8 @@ class AuthFileUpdate:
     before: PullSecret | None
     after: PullSecret
     change: Change
+    override: Override | None = None
+    """changed while an update rolls, explicitly accepted (journaled on apply)"""
 
 
 def _jq_command(key: str, username: str, source: str, dest: Path, email: str) -> list[str]:
@@ -563,12 +566,30 @@ class ClusterPullSecretUpdate:
     before: PullSecret
     after: PullSecret
     change: Change
+    override: Override | None = None
+    """changed while an update rolls, explicitly accepted (journaled on apply)"""
 
 
 def prepare_cluster_update(
-    ctx: Context, registry: str, username: str, password: str, *, email: str = ""
+    ctx: Context,
+    registry: str,
+    username: str,
+    password: str,
+    *,
+    email: str = "",
+    during_update: bool = False,
 ) -> ClusterPullSecretUpdate:
-    """The global pull secret with the mirror credentials added; nothing is changed yet."""
+    """The global pull secret with the mirror credentials added; nothing is changed yet.
+
+    Refused while the update or a pool's rollout is in progress unless ``during_update``."""
+    override = refuse_during_update(
+        ctx,
+        step=STEP,
+        action="changing the cluster's global pull secret",
+        consequence=CONSEQUENCES["pull-secret"],
+        flag=NODE_CHANGE_FLAG,
+        override=during_update,
+    )
     secret = ctx.cluster.get(SECRET, PULL_SECRET_NAME, PULL_SECRET_NAMESPACE)
     before = _secret_pull_secret(secret)
     after = before.with_credentials(registry, username, password, email)
@@ -587,7 +608,7 @@ def prepare_cluster_update(
             "--from-file=.dockerconfigjson=<merged pull secret file>",
         ],
     )
-    return ClusterPullSecretUpdate(secret, before, after, change)
+    return ClusterPullSecretUpdate(secret, before, after, change, override)
 
 
 def backup_dir(ctx: Context) -> Path:
@@ -600,6 +621,8 @@ def apply_cluster_update(ctx: Context, update: ClusterPullSecretUpdate) -> Path:
     Returns the backup file's path."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     backup = backup_dir(ctx) / f"pull-secret-{stamp}.json"
+    if update.override is not None:
+        update.override.record(ctx)
     atomic_write_text(backup, update.before.to_json(), mode=0o600)
     os.chmod(backup.parent, 0o700)
     ctx.emit.command(update.change.command)

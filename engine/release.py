@@ -56,6 +56,10 @@ class ReleaseSelection:
     graph_source: str = ""
     hop_digests: dict[str, str] = field(default_factory=dict)
     """Digest of each version on the chosen path, as the graph names it."""
+    edges: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    """The graph's updates from the current version and from every version on the chosen path:
+    ``{from: {to: [risk, ...]}}`` (no risk = a recommended edge). ``upgrade start`` judges the edge it is
+    actually asked to take (the cluster's version then → the plan's target) against this record."""
 
     @property
     def digest(self) -> str:
@@ -243,6 +247,12 @@ def select_release(
         node = graph.releases.get(version)
         if node and node.digest:
             hop_digests[version] = node.digest
+    edges: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for frm in dict.fromkeys([current, *(path.versions if path else [])]):
+        edges[frm] = {
+            h.to: [{"name": r.name, "message": r.message, "url": r.url} for r in h.risks]
+            for h in graph.updates_from(frm)
+        }
     path_len = len(path.hops) if path else 0
     if path_len > 1:
         ctx.emit.warning(
@@ -271,6 +281,7 @@ def select_release(
         facts=facts,
         graph_source=source,
         hop_digests=hop_digests,
+        edges=edges,
     )
 
 
@@ -312,6 +323,7 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
                 "risks": [{"name": r.name, "message": r.message, "url": r.url} for r in hop.risks]
                 if hop
                 else [],
+                "edges": selection.edges,
             },
             reason="release selection",
         )

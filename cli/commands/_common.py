@@ -40,6 +40,28 @@ from engine.util import format_bytes, format_duration
 CommandFunc = Callable[[argparse.Namespace], int]
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a duration or ratio that must be a finite number > 0 (exit 2 otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (give e.g. 30 or 2.5)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0 (e.g. 30)")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a count that must be a whole number >= 1 (exit 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (give e.g. 6)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a whole number of at least 1 (e.g. 6)")
+    return value
+
+
 def add_plan_arg(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
         "--plan", required=required, metavar="P", help="the plan file (YAML), e.g. the sandbox's plan.yaml"
@@ -230,6 +252,8 @@ __all__ = [
     "format_progress",
     "handle_errors",
     "load_plan",
+    "positive_float",
+    "positive_int",
     "report_error",
     "run_wizard",
 ]

@@ -18,6 +18,7 @@ from cli.commands._common import (
     emitter,
     handle_errors,
     load_plan,
+    positive_float,
 )
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
@@ -50,8 +51,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _wait_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for READY (default 300)")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks")
+    p.add_argument(
+        "--timeout", type=positive_float, default=300.0, help="seconds to wait for READY (default 300)"
+    )
+    p.add_argument("--interval", type=positive_float, default=2.0, help="seconds between two looks")
     p.add_argument("--no-wait", action="store_true", help="do not wait for READY")
 
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import argparse
 
-from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
+from cli.commands._common import (
+    add_output_args,
+    add_plan_arg,
+    emitter,
+    handle_errors,
+    load_plan,
+    positive_int,
+)
 from engine.errors import EXIT_FAILED, EXIT_OK, InputError
 
 
@@ -47,7 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="who copies: ocp-airgap itself (default, the plan's mirroring.backend), oc, or oc-mirror v2",
     )
-    p.add_argument("--concurrency", type=int, default=0, metavar="N", help="images/blobs copied at once")
+    p.add_argument(
+        "--concurrency", type=positive_int, default=0, metavar="N", help="images/blobs copied at once"
+    )
     p.add_argument("--no-verify", action="store_true", help="do not verify after copying")
     p.add_argument(
         "--no-signature",

@@ -20,8 +20,9 @@ from cli.commands._common import (
     emitter,
     handle_errors,
     load_plan,
+    positive_float,
 )
-from engine.errors import EXIT_OK, Cancelled
+from engine.errors import EXIT_OK, Cancelled, PreconditionFailed
 from engine.events import StepStatus
 
 
@@ -65,8 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _watch_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=0.0, help="give up after this many seconds (0: never)")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks (default 2)")
+    p.add_argument(
+        "--timeout", type=positive_float, default=0.0, help="give up after this many seconds (default: never)"
+    )
+    p.add_argument(
+        "--interval", type=positive_float, default=2.0, help="seconds between two looks (default 2)"
+    )
     p.add_argument(
         "--no-wait-pools",
         action="store_true",
@@ -74,7 +79,7 @@ def _watch_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--fail-after",
-        type=float,
+        type=positive_float,
         default=120.0,
         metavar="SECONDS",
         help="exit with the reason when the cluster has refused the release this long (default 120)",
@@ -130,7 +135,12 @@ def _watch(args: argparse.Namespace) -> int:
         from engine.mhc import prepare_resume, resume
 
         mctx = ctx.for_step("mhc")
-        plan = prepare_resume(mctx)
+        try:
+            plan = prepare_resume(mctx)
+        except PreconditionFailed as exc:  # the pools still roll after the ClusterVersion completed
+            mctx.emit.warning(f"Not resumed now: {exc.message}")
+            mctx.emit.info("Later, once the pools are updated: ocp-airgap mhc resume --plan P")
+            return EXIT_OK
         try:
             go = bool(plan.changes) and confirm(
                 args, f"Resume {len(plan.changes)} MachineHealthCheck(s) now?", render_changes(plan.changes)
