@@ -790,7 +790,8 @@ def prepare(
     signatures: list[bytes] | None = None,
 ) -> PreparedSignature:
     """Get the target's signatures (media file, given bytes, or the plan's signature store), verify them against
-    the cluster's keys (or ``keyring_path``), build the ConfigMap and compare it with the cluster's."""
+    the keys the cluster trusts (always; ``keyring_path`` must be satisfied as well), build the ConfigMap and compare
+    it with the cluster's."""
     plan = ctx.plan
     plan.require("release.digest")
     digest = plan.release.digest
@@ -812,29 +813,40 @@ def prepare(
         source = store
         emit.info(f"Fetched {len(sigs)} signature(s) for {digest} from {store}.")
 
-    if keyring_path:
-        keyrings = [load_keyring(plan.resolve_path(keyring_path))]
-        emit.info(f"Verifying against the keyring file {keyrings[0].describe()}.")
-    else:
-        cluster = ctx.cluster
-        emit.command(
-            [
-                "oc",
-                *cluster.oc_args(),
-                "get",
-                "configmap",
-                VERIFICATION_CONFIGMAP,
-                "-n",
-                SIGNATURE_NAMESPACE,
-                "-o",
-                "yaml",
-            ],
-            note="the keys the cluster trusts for release signatures",
-        )
+    # Apply verifies against the keys the cluster trusts, always: a signature the CVO cannot verify is no use on
+    # the cluster, whatever key file was given. A keyring file given as well must be satisfied too.
+    cluster = ctx.cluster
+    emit.command(
+        [
+            "oc",
+            *cluster.oc_args(),
+            "get",
+            "configmap",
+            VERIFICATION_CONFIGMAP,
+            "-n",
+            SIGNATURE_NAMESPACE,
+            "-o",
+            "yaml",
+        ],
+        note="the keys the cluster trusts for release signatures",
+    )
+    try:
         keyrings = cluster_keyrings(cluster)
+    except (NotFound, SignatureError) as exc:
+        raise SignatureError(
+            f"{exc.message}; the signature is not applied, since the cluster could not verify it either",
+            fix="Restore the release-verification ConfigMap in openshift-config-managed (the CVO recreates it "
+            "from the release payload), then apply again. A keyring file is for checking a signature on the "
+            "connected side only: ocp-airgap signature verify --keyring K.",
+        ) from None
+    emit.info("Verifying against the keys the cluster trusts: " + " | ".join(k.describe() for k in keyrings))
+    if keyring_path:
+        extra = load_keyring(plan.resolve_path(keyring_path))
         emit.info(
-            "Verifying against the keys the cluster trusts: " + " | ".join(k.describe() for k in keyrings)
+            f"Also verifying against the keyring file {extra.describe()} (the cluster's keys decide whether the "
+            "CVO accepts the release)."
         )
+        verify_release(sigs, [extra], digest)
     verified = verify_release(sigs, keyrings, digest)
     for v in verified:
         emit.check(
