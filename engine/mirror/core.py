@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +214,31 @@ class _Tracker:
             emit.progress(bytes_done, self.bytes_total, "bytes", current, rate=rate, eta_seconds=eta)
 
 
+INTERRUPTED = (
+    "interrupted: the copy stopped; what was copied is complete and kept (a blob cut in the middle was not "
+    "committed)"
+)
+INTERRUPTED_FIX = "Run the same command again: it resumes, skipping everything already copied."
+
+
+def interrupted(ctx: Context, futures: Iterable[Future[Any]] = ()) -> Cancelled:
+    """Ctrl-C reached the waiting thread: tell every worker to stop at its next chunk and drop what has not
+    started. Returns the error to raise (exit 130)."""
+    ctx.cancel.set()
+    for f in futures:
+        f.cancel()
+    return Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
+
+
+def wait_all(ctx: Context, futures: list[Future[Any]]) -> None:
+    """Wait for ``futures`` in order (their errors are raised); Ctrl-C while waiting stops them all at once."""
+    try:
+        for f in futures:
+            f.result()
+    except KeyboardInterrupt:
+        raise interrupted(ctx, futures) from None
+
+
 class _Counting:
     """Pass chunks through, reporting their sizes (progress)."""
 
@@ -335,19 +360,22 @@ class Copier:
             futures = [pool.submit(fn, j) for j in jobs]
             self._gather(futures)
 
-    def _gather(self, futures: list[Future[Any]]) -> list[BaseException]:
-        errors: list[BaseException] = []
+    def _gather(self, futures: list[Future[Any]]) -> list[Exception]:
+        errors: list[Exception] = []
         for f in futures:
             try:
                 f.result()
+            except KeyboardInterrupt:  # Ctrl-C in this (waiting) thread: stop every worker now
+                self._stop.set()
+                raise interrupted(self.ctx, futures) from None
             except FATAL as exc:
                 self._set_fatal(exc)
-            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+            except Exception as exc:  # collected and re-raised below
                 errors.append(exc)
+        if self.ctx.cancel.is_set():
+            raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
         if self._fatal is not None:
             raise self._fatal
-        if self.ctx.cancel.is_set():
-            raise Cancelled()
         if errors:
             raise errors[0]
         return errors
@@ -361,7 +389,7 @@ class Copier:
     def _check_stop(self) -> None:
         if self.ctx.cancel.is_set():
             self._stop.set()
-            raise Cancelled()
+            raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
         if self._stop.is_set():
             raise Cancelled("stopped after an earlier error")
 
@@ -396,15 +424,18 @@ class Copier:
                 for f, job in futures.items():
                     try:
                         f.result()
+                    except KeyboardInterrupt:  # Ctrl-C in this (waiting) thread: stop every worker now
+                        self._stop.set()
+                        raise interrupted(self.ctx, [*futures, *self._blob_futures.values()]) from None
                     except FATAL as exc:
                         self._set_fatal(exc)
                     except AirgapError as exc:
                         failures.append(f"{job.name} ({job.tag}): {exc.message}")
                         self.ctx.emit.error(f"could not copy {job.tag}: {exc.message}")
+                if self.ctx.cancel.is_set():
+                    raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
                 if self._fatal is not None:
                     raise self._fatal
-                if self.ctx.cancel.is_set():
-                    raise Cancelled()
                 if failures:
                     break  # the release image must not be pushed when a component is missing
         self.tracker.tick(force=True)
@@ -483,6 +514,8 @@ class Copier:
                 nonlocal counted
                 counted += n
                 tracker.add(n)
+                if self._cancelled():  # stop within one chunk; the upload is not committed
+                    raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
 
             try:
                 with job.source.open_blob(job.source_repo, digest) as chunks:

@@ -65,6 +65,7 @@ from engine.mirror.core import (
     _save_run,
     _save_verified,
     component_source,
+    interrupted,
     media_dir,
 )
 from engine.mirror.media import (
@@ -110,6 +111,9 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
             ctx.emit.command(mirror_commands.release_mirror_to_dir(plan, media, dry_run=options.dry_run))
         else:
             ctx.emit.command(mirror_commands.image_mirror_from_dir(plan, media, dry_run=options.dry_run))
+
+        # ----- reachability first: seconds, not minutes of retries (retries are for failures mid-run) -----
+        _probe_registries(ctx, mode)
 
         # ----- source and target -----
         if mode == "from-media":
@@ -328,12 +332,17 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
         ctx.emit.result(StepStatus.SUCCEEDED, _summary_line(summary), summary.to_dict())
         return summary
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C outside a wait on the workers: stop them too
+            ctx.cancel.set()
+            exc = interrupted(ctx)
         for jr in journals:
             with contextlib.suppress(Exception):
-                status = "cancelled" if isinstance(exc, Cancelled | KeyboardInterrupt) else "failed"
+                status = "interrupted" if isinstance(exc, Cancelled) else "failed"
                 jr.step_finished(
                     STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__
                 )
+        if isinstance(exc, Cancelled):
+            raise exc from None
         if isinstance(exc, TransientError):
             raise RegistryError(
                 f"{exc.message} (still failing after {options.retry.attempts} attempts)",
@@ -343,6 +352,27 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
         raise
     finally:
         regs.close()
+
+
+def _probe_registries(ctx: Context, mode: str) -> None:
+    """One TLS connection to each registry the run talks to, as preflight's "mirror reachable" check does. A
+    registry reached through an HTTPS proxy is left to the copy (the proxy answers, not the registry)."""
+    import urllib.request
+
+    from engine.preflight.registry import probe_registry
+
+    plan = ctx.plan
+    wanted: list[tuple[str, str]] = []
+    if mode in ("direct", "to-media"):
+        wanted.append((Reference.parse(plan.endpoints.release_source + ":x").registry, "release source"))
+    if mode in ("direct", "from-media"):
+        wanted.append((plan.mirror.registry, "mirror registry"))
+    proxied = "https" in urllib.request.getproxies()
+    for registry, what in wanted:
+        if proxied and not urllib.request.proxy_bypass(registry.rsplit(":", 1)[0]):
+            ctx.emit.debug(f"{registry} is reached through a proxy: not probed")
+            continue
+        probe_registry(registry, what=what)
 
 
 def _summary_line(s: MirrorSummary) -> str:
