@@ -19,6 +19,7 @@ from engine.changes import Change
 from engine.cluster import CATALOG_SOURCE, Cluster, retry_on_conflict
 from engine.context import Context
 from engine.errors import AirgapError, InputError, NotFound, NotReady
+from engine.lock import locked
 
 STEP = "catalog"
 NAMESPACE = "openshift-marketplace"
@@ -174,6 +175,7 @@ def _set_image(ctx: Context, plan: CatalogPlan, action: str) -> dict[str, Any]:
     return {"catalog": plan.name, "previous": plan.previous, "image": plan.image}
 
 
+@locked("catalog set")
 def set_image(ctx: Context, plan: CatalogPlan) -> dict[str, Any]:
     """Apply (after the caller's confirmation): the previous image is journaled for :func:`restore`."""
     if plan.change is None:
@@ -230,6 +232,7 @@ def prepare_restore(ctx: Context, name: str) -> CatalogPlan:
     )
 
 
+@locked("catalog restore")
 def restore(ctx: Context, plan: CatalogPlan) -> dict[str, Any]:
     if plan.change is None:
         return {"catalog": plan.name, "image": plan.image, "changed": False}

@@ -24,6 +24,7 @@ from engine.context import Context
 from engine.errors import NotFound
 from engine.guards import Override, refuse_during_update
 from engine.journal import Journal
+from engine.lock import locked
 
 PAUSE_ANNOTATION = "cluster.x-k8s.io/paused"
 MHC_NAMESPACE = "openshift-machine-api"
@@ -239,6 +240,7 @@ def prepare_resume(ctx: Context, *, during_update: bool = False) -> MhcPlan:
     return plan
 
 
+@locked("mhc pause")
 def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Pause the planned MHCs (after the caller's confirmation). Journal intent before each patch, done after."""
     journal, emit = ctx.journal, ctx.emit
@@ -255,6 +257,7 @@ def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     return {"paused": paused, "held": held, "left_alone": plan.left_alone}
 
 
+@locked("mhc resume")
 def resume(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Remove the pause annotation from exactly the MHCs this tool paused; leave the administrator's alone."""
     journal, emit = ctx.journal, ctx.emit

@@ -33,6 +33,7 @@ from engine.context import Context
 from engine.errors import InputError, NotFound, NotReady
 from engine.fsutil import atomic_write_text
 from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
+from engine.lock import locked
 from engine.plan import Plan
 from engine.util import minor_of
 
@@ -225,6 +226,7 @@ def _pool_state(cluster: Cluster) -> dict[str, dict[str, Any]]:
     return out
 
 
+@locked("mirror-config apply")
 def apply(ctx: Context, plan: MirrorConfigPlan) -> dict[str, Any]:
     """Create or update the mirror set (after the caller's confirmation) and journal it."""
     cluster = ctx.cluster

@@ -43,6 +43,7 @@ from engine.context import Context
 from engine.errors import Conflict, CredentialsError, InputError, NotFound
 from engine.fsutil import atomic_write_bytes, atomic_write_text
 from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
+from engine.lock import locked
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
 
@@ -615,6 +616,7 @@ def backup_dir(ctx: Context) -> Path:
     return ctx.journal.path.parent / "backups"
 
 
+@locked("credentials merge --update-cluster")
 def apply_cluster_update(ctx: Context, update: ClusterPullSecretUpdate) -> Path:
     """Save the previous value (0600 file under the state folder), then write the new one; journal both.
 
@@ -667,6 +669,7 @@ def _replace_pull_secret(ctx: Context, secret: dict[str, Any], value: PullSecret
     raise AssertionError("unreachable")
 
 
+@locked("credentials restore-pull-secret")
 def restore_cluster_pull_secret(ctx: Context, *, apply: bool = True) -> Change:
     """Put back the global pull secret saved by the last :func:`apply_cluster_update` (from the journal)."""
     record = None

@@ -54,6 +54,7 @@ from engine.errors import (
 )
 from engine.events import CheckStatus
 from engine.fsutil import atomic_write_text
+from engine.lock import locked
 
 SIGNATURE_NAMESPACE = "openshift-config-managed"
 SIGNATURE_LABEL = "release.openshift.io/verification-signatures"
@@ -904,6 +905,7 @@ def _merged(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str,
     return dict(out)
 
 
+@locked("signature apply")
 def apply(ctx: Context, prepared: PreparedSignature) -> dict[str, Any]:
     """Create or update the ConfigMap (after the caller's confirmation), journal it, and confirm the CVO sees it."""
     cluster = ctx.cluster

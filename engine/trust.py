@@ -43,6 +43,7 @@ from engine.context import Context
 from engine.errors import AirgapError, InputError
 from engine.fsutil import atomic_write_bytes
 from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
+from engine.lock import locked
 from engine.proc import run_streaming
 
 STEP = "credentials"
@@ -438,6 +439,7 @@ def _cm_view(cm: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@locked("credentials trust-ca")
 def apply_cluster_trust(ctx: Context, steps: list[ClusterTrustStep]) -> None:
     if not steps:
         ctx.emit.info("The cluster already trusts this CA for the mirror registry.")

@@ -55,6 +55,7 @@ from engine.errors import (
     SignatureError,
 )
 from engine.events import CheckStatus
+from engine.lock import locked
 from engine.mhc import MHC_NAMESPACE, is_paused, paused_by_tool, skip_decided
 from engine.signatures import visible_signature_configmaps
 
@@ -400,6 +401,7 @@ def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> Star
     return StartPlan(image, decision, prereqs, change, command)
 
 
+@locked("upgrade start")
 def start(ctx: Context, plan: StartPlan) -> dict[str, Any]:
     """Write the desired update (after the caller's confirmation); journal it."""
     cluster = ctx.cluster
@@ -408,6 +410,11 @@ def start(ctx: Context, plan: StartPlan) -> dict[str, Any]:
     if plan.change is None:
         return {"started": False, "image": plan.image, "already": True}
     accept = plan.decision.conditional is not None
+    # under the cluster lock: judge the ClusterVersion again, another run may have started an update meanwhile
+    fresh = evaluate(cluster.cluster_version(), plan.image, accept_not_recommended=True)
+    if fresh.kind == "already":
+        emit.info(f"info: Cluster is already at {plan.image} (an update to it is applied or in progress).")
+        return {"started": False, "image": plan.image, "already": True}
     if accept:
         journal.record_decision(
             STEP,

@@ -75,6 +75,16 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
 def add_change_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="confirm the change without asking")
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    add_wait_arg(parser)
+
+
+def add_wait_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is changing the same cluster (or mirror, or media), wait for it instead of "
+        "refusing (exit 3)",
+    )
 
 
 def load_plan(args: argparse.Namespace) -> Plan:
@@ -244,6 +254,7 @@ __all__ = [
     "EventPrinter",
     "add_change_args",
     "add_output_args",
+    "add_wait_arg",
     "add_plan_arg",
     "confirm",
     "emitter",

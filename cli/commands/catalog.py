@@ -62,7 +62,7 @@ def _list(args: argparse.Namespace) -> int:
     from engine.catalog import list_catalogs
     from engine.context import Context
 
-    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    ctx = Context(load_plan(args), emitter(args, "catalog"), wait_for_lock=getattr(args, "wait", False))
     rows = list_catalogs(ctx)
     for r in rows:
         ctx.emit.info(f"{r.name:<28} {r.state or '-':<18} {r.image}")
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace, restoring: bool) -> int:
     from engine.changes import render_changes
     from engine.context import Context
 
-    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    ctx = Context(load_plan(args), emitter(args, "catalog"), wait_for_lock=getattr(args, "wait", False))
     plan = prepare_restore(ctx, args.name) if restoring else prepare_set(ctx, args.name, args.image)
     if plan.change is not None:
         if not confirm(args, f"Change CatalogSource {plan.name}?", render_changes(plan.changes)):

@@ -180,7 +180,7 @@ def _merge(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     registry = args.registry or plan.mirror.registry
     username = args.username or plan.mirror.username
     if not registry or not username:
@@ -276,7 +276,7 @@ def _trust(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     registry = args.registry or plan.mirror.registry
     ca_path = args.ca or plan.resolve_path(plan.mirror.ca_file)
     if not registry or not ca_path:
@@ -322,7 +322,7 @@ def _restore(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     change = restore_cluster_pull_secret(ctx, apply=False)
     if not confirm(args, "Restore the cluster's global pull secret?", change.render()):
         emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")

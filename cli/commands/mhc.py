@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _context(args: argparse.Namespace) -> Context:
     from engine.context import Context
 
-    return Context(load_plan(args), emitter(args, "mhc"))
+    return Context(load_plan(args), emitter(args, "mhc"), wait_for_lock=getattr(args, "wait", False))
 
 
 def _pause(args: argparse.Namespace) -> int:

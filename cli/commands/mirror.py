@@ -15,10 +15,12 @@ Exit 0 on success; non-zero with the reason otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from cli.commands._common import (
     add_output_args,
     add_plan_arg,
+    add_wait_arg,
     emitter,
     handle_errors,
     load_plan,
@@ -66,6 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--deep", action="store_true", help="verify: read every blob and check its digest")
     p.add_argument("--no-graph", action="store_true", help="oc-mirror: do not build the graph-data image")
     p.add_argument("--verbose", "-v", action="store_true", help="show debug lines")
+    add_wait_arg(p)
     add_output_args(p)
     p.set_defaults(func=handle_errors(_run))
 
@@ -77,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.concurrency and not 1 <= args.concurrency <= 64:
         raise InputError("--concurrency must be between 1 and 64", fix="Give a number such as 6.")
     emit = emitter(args, "mirror")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=args.wait)
     if args.action == "verify":
         from engine.mirror import verify_mirror
 
@@ -94,15 +97,25 @@ def _run(args: argparse.Namespace) -> int:
             to_dir = media_dir(plan)
         else:
             from_dir = media_dir(plan)
-    if backend == "oc":
-        from engine.mirror.ocbackend import run_oc_backend
+    if backend in ("oc", "oc-mirror"):
+        from engine.mirror.run import mirror_lock
 
-        run_oc_backend(ctx, to_dir=to_dir, from_dir=from_dir, dry_run=args.dry_run, verify=not args.no_verify)
-        return EXIT_OK
-    if backend == "oc-mirror":
-        from engine.mirror.ocmirror import run_oc_mirror
+        lock = (
+            contextlib.nullcontext() if args.dry_run else mirror_lock(ctx, to_dir=to_dir, from_dir=from_dir)
+        )
+        with lock:
+            if backend == "oc":
+                from engine.mirror.ocbackend import run_oc_backend
 
-        run_oc_mirror(ctx, to_dir=to_dir, from_dir=from_dir, dry_run=args.dry_run, graph=not args.no_graph)
+                run_oc_backend(
+                    ctx, to_dir=to_dir, from_dir=from_dir, dry_run=args.dry_run, verify=not args.no_verify
+                )
+            else:
+                from engine.mirror.ocmirror import run_oc_mirror
+
+                run_oc_mirror(
+                    ctx, to_dir=to_dir, from_dir=from_dir, dry_run=args.dry_run, graph=not args.no_graph
+                )
         return EXIT_OK
     from engine.mirror import MirrorOptions, mirror_release
 

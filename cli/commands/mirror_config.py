@@ -74,7 +74,7 @@ def _prepare(args: argparse.Namespace, *, guard: bool = True) -> tuple[Context, 
     from engine.context import Context
     from engine.mirrorconfig import prepare
 
-    ctx = Context(load_plan(args), emitter(args, "mirror-config"))
+    ctx = Context(load_plan(args), emitter(args, "mirror-config"), wait_for_lock=getattr(args, "wait", False))
     during = getattr(args, "during_update", False)
     return ctx, prepare(ctx, scope=args.scope, name=args.name, during_update=during, guard=guard)
 

@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "preflight")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     options = PreflightOptions(
         etcd_backup_at=parse_when(args.etcd_backup_at) if args.etcd_backup_at else None,
         graph_file=args.graph_file,

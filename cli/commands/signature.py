@@ -96,7 +96,7 @@ def _verify(args: argparse.Namespace) -> int:
     elif plan is not None:
         from engine.context import Context
 
-        keyrings = cluster_keyrings(Context(plan, emit).cluster)
+        keyrings = cluster_keyrings(Context(plan, emit, wait_for_lock=getattr(args, "wait", False)).cluster)
     else:
         raise InputError(
             "no keyring to verify with",
@@ -122,7 +122,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "signature")
-    data = fetch_to_file(Context(plan, emit), args.out, keyring_path=args.keyring)
+    data = fetch_to_file(
+        Context(plan, emit, wait_for_lock=getattr(args, "wait", False)), args.out, keyring_path=args.keyring
+    )
     summary = f"{data['signatures']} signature(s) for {data['digest']}"
     if data.get("file"):
         summary += f" written to {data['file']}"
@@ -137,7 +139,7 @@ def _apply(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "signature")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     prepared = prepare(ctx, file=args.file, keyring_path=args.keyring)
     if prepared.changes and not confirm(
         args, f"Apply the signature ConfigMap {prepared.name}?", render_changes(prepared.changes)

@@ -31,7 +31,7 @@ def _status(args: argparse.Namespace) -> int:
     from engine.context import Context
     from engine.status import status
 
-    ctx = Context(load_plan(args), emitter(args, "status"))
+    ctx = Context(load_plan(args), emitter(args, "status"), wait_for_lock=getattr(args, "wait", False))
     st = status(ctx, look_at_cluster=not args.offline)
     emit = ctx.emit
     if st.cluster.get("version"):

@@ -91,7 +91,7 @@ def _start(args: argparse.Namespace) -> int:
     from engine.context import Context
     from engine.upgrade import prepare_start, start
 
-    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    ctx = Context(load_plan(args), emitter(args, "upgrade"), wait_for_lock=getattr(args, "wait", False))
     plan = prepare_start(ctx, accept_not_recommended=args.accept_not_recommended)
     if plan.change is None:
         ctx.emit.result(
@@ -115,7 +115,7 @@ def _watch(args: argparse.Namespace) -> int:
     from engine.mhc import paused_by_tool
     from engine.upgrade import watch
 
-    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    ctx = Context(load_plan(args), emitter(args, "upgrade"), wait_for_lock=getattr(args, "wait", False))
     snap = watch(
         ctx,
         timeout=args.timeout,

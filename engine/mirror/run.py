@@ -88,9 +88,36 @@ from engine.plan import Plan
 from engine.util import format_bytes
 
 
+def mirror_lock(
+    ctx: Context, *, to_dir: str = "", from_dir: str = "", command: str = "mirror"
+) -> contextlib.AbstractContextManager[None]:
+    """The lock of what a mirror run writes: the media folder (``to_dir``), else the mirror repository."""
+    from engine.lock import hold, media_lock_path, mirror_lock_path
+
+    plan = ctx.plan
+    if to_dir:
+        path = media_lock_path(media_dir(plan, to_dir))
+    else:
+        plan.require("mirror.registry", "mirror.repository")
+        path = mirror_lock_path(plan.mirror_repository)
+    return hold(path, command, wait=ctx.wait_for_lock, emit=ctx.emit, cancel=ctx.cancel)
+
+
 def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> MirrorSummary:
-    """Mirror the plan's release: direct, to media (``options.to_dir``) or from media (``options.from_dir``)."""
+    """Mirror the plan's release: direct, to media (``options.to_dir``) or from media (``options.from_dir``).
+
+    A run that writes holds the lock of its target (the media folder, or the mirror repository): a second run
+    at the same time waits (``ctx.wait_for_lock``) or is refused naming the first."""
     options = options or MirrorOptions()
+    if options.dry_run:
+        return _mirror_release(ctx, options)
+    _require(ctx.plan, options.mode)
+    command = "mirror" + (" --to-dir" if options.to_dir else " --from-dir" if options.from_dir else "")
+    with mirror_lock(ctx, to_dir=options.to_dir, from_dir=options.from_dir, command=command):
+        return _mirror_release(ctx, options)
+
+
+def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
     plan = ctx.plan
     mode = options.mode
     _require(plan, mode)
