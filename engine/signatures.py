@@ -55,6 +55,7 @@ from engine.errors import (
 from engine.events import CheckStatus
 from engine.fsutil import atomic_write_text
 from engine.lock import locked
+from engine.util import plain_http_warning, same_host_redirects
 
 SIGNATURE_NAMESPACE = "openshift-config-managed"
 SIGNATURE_LABEL = "release.openshift.io/verification-signatures"
@@ -185,7 +186,12 @@ def fetch_signatures(store_url: str, digest: str, *, ca_file: str = "") -> list[
             ) from None
     out: list[bytes] = []
     try:
-        with httpx.Client(verify=verify, timeout=30.0, follow_redirects=True) as client:
+        with httpx.Client(
+            verify=verify,
+            timeout=30.0,
+            follow_redirects=True,
+            event_hooks={"response": [same_host_redirects("the signature store")]},
+        ) as client:
             for index in range(1, MAX_SIGNATURES + 1):
                 url = signature_url(store_url, digest, index)
                 with client.stream("GET", url) as resp:
@@ -809,6 +815,8 @@ def prepare(
     else:
         store = plan.endpoints.signature_store
         url = signature_url(store, digest, 1)
+        if plain_http_warning(store, "the signature store"):
+            emit.warning(plain_http_warning(store, "the signature store"))
         emit.command(["curl", "-s", url], note="fetch the release signature from the signature store")
         sigs = fetch_signatures(store, digest, ca_file=plan.resolve_path(plan.endpoints.ca_file))
         source = store
@@ -984,6 +992,8 @@ def fetch_to_file(ctx: Context, out: str, *, keyring_path: str = "") -> dict[str
     digest = plan.release.digest
     store = plan.endpoints.signature_store
     ctx.emit.command(["curl", "-s", signature_url(store, digest, 1)], note="fetch the release signature")
+    if plain_http_warning(store, "the signature store"):
+        ctx.emit.warning(plain_http_warning(store, "the signature store"))
     sigs = fetch_signatures(store, digest, ca_file=plan.resolve_path(plan.endpoints.ca_file))
     ctx.emit.info(f"Fetched {len(sigs)} signature(s) for {digest} from {store}.")
     verified: list[VerifiedSignature] = []

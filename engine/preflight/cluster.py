@@ -50,6 +50,16 @@ def _check_cluster(run: _Run) -> None:
         return
     run.cluster_ok = True
     run.check("cluster API", PASS, f"{cluster.server} as {run.user}", why="cluster")
+    if cluster.insecure:
+        run.check(
+            "cluster API TLS",
+            WARN,
+            f"the kubeconfig skips TLS verification of {cluster.server} (insecure-skip-tls-verify: true): "
+            "anyone between this host and the API server can read the token and change what is sent",
+            fix="Put the API server's CA in the kubeconfig (oc login --certificate-authority=<ca.crt> "
+            f"{cluster.server}) and remove insecure-skip-tls-verify.",
+            why="cluster",
+        )
 
 
 def _check_rights(run: _Run) -> None:
