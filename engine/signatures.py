@@ -55,7 +55,7 @@ from engine.errors import (
 from engine.events import CheckStatus
 from engine.fsutil import atomic_write_text
 from engine.lock import locked
-from engine.util import plain_http_warning, same_host_redirects
+from engine.util import plain_http_warning, same_host_redirects, why_not_a_file
 
 SIGNATURE_NAMESPACE = "openshift-config-managed"
 SIGNATURE_LABEL = "release.openshift.io/verification-signatures"
@@ -314,9 +314,13 @@ def read_signature_file(path: str | Path) -> SignatureFile:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(
-            f"signature file {p} does not exist", fix="Check the path given to --file."
+            f"signature file {p} {why_not_a_file(p)}", fix="Check the path given to --file."
+        ) from None
+    except PermissionError as exc:
+        raise InputError(
+            f"cannot read signature file {p}: {exc.strerror}", fix="Make it readable by this user."
         ) from None
     except UnicodeDecodeError:
         raise InputError(

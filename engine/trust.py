@@ -45,6 +45,7 @@ from engine.fsutil import atomic_write_bytes
 from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
 from engine.lock import locked
 from engine.proc import run_streaming
+from engine.util import why_not_a_file
 
 STEP = "credentials"
 CONFIG_NAMESPACE = "openshift-config"
@@ -78,10 +79,14 @@ def load_ca(path: str | os.PathLike[str]) -> CACertificate:
     p = Path(path)
     try:
         data = p.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(
-            f"CA file {p} does not exist",
+            f"CA file {p} {why_not_a_file(p)}",
             fix="Give the PEM or DER file of the CA that signed the registry's certificate.",
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read CA file {p}: {exc.strerror}", fix="Make it readable by this user (chmod 644)."
         ) from None
     return parse_ca(data, str(p))
 

@@ -99,3 +99,25 @@ def same_host_redirects(what: str) -> Callable[[Any], None]:
             )
 
     return hook
+
+
+def why_not_a_file(path: Any) -> str:
+    """Why ``path`` cannot be read as a file, in plain words: 'is a folder, not a file' or 'does not exist'."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        return "is a folder, not a file"
+    if p.exists():
+        return "is not a regular file"
+    return "does not exist"
+
+
+def why_not_a_folder(path: Any) -> str:
+    """Why ``path`` cannot be used as a folder: 'is a file, not a folder' or 'does not exist'."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        return "is a file, not a folder"
+    return "does not exist"

@@ -38,6 +38,7 @@ from engine.mirror.media import (
     STATE_DIR,
     DirStore,
     FreeSpaceProbe,
+    MediaFull,
     check_media,
     free_space,
     signature_file_name,
@@ -60,7 +61,7 @@ from engine.util import format_bytes
 STEP = "mirror"
 
 
-FATAL = (RegistryAuthError, RegistryDenied, TLSError, Cancelled, TransientError)
+FATAL = (RegistryAuthError, RegistryDenied, TLSError, Cancelled, TransientError, MediaFull)
 
 
 # ----- options and results -----------------------------------------------------------------------------
@@ -394,7 +395,9 @@ class Copier:
             raise Cancelled("stopped after an earlier error")
 
     # ----- copying -------------------------------------------------------------------------------------
-    def needed_bytes(self, jobs: list[ImageJob]) -> int:
+    def needed_bytes(self, jobs: list[ImageJob], *, count_present_blobs: bool = True) -> int:
+        """Bytes of the blobs the missing images need. Without ``count_present_blobs`` (media: a local look per
+        blob), blobs already in the target are not counted: a resumed run needs only what is missing."""
         seen: set[tuple[str, str]] = set()
         total = 0
         for job in jobs:
@@ -404,6 +407,8 @@ class Copier:
                 key = (job.target_repo, b.digest)
                 if key not in seen:
                     seen.add(key)
+                    if not count_present_blobs and self.target.blob_size(job.target_repo, b.digest) is not None:
+                        continue
                     total += max(0, b.size)
         return total
 
@@ -550,7 +555,9 @@ def _auth(ctx: Context) -> AuthFile:
             from engine.credentials import mirror_password
 
             password = mirror_password(ctx)
-        except (AirgapError, ImportError):
+        except AirgapError:
+            if plan.mirror.password_file:
+                raise  # the plan names a password file: its problem is the one to fix (not "no login")
             password = ""
         if password:
             auth = auth.with_login(
@@ -736,7 +743,10 @@ def _check_media_first(ctx: Context, media: str) -> None:
             "rewrites only what is missing), or copy the damaged files again.",
         )
     ctx.emit.check(
-        "media checksums", CheckStatus.PASS, f"{check.files} files, {format_bytes(check.bytes)} intact"
+        "media checksums",
+        CheckStatus.PASS,
+        f"{check.files} files, {format_bytes(check.bytes)} intact; checksum manifest {check.manifest_digest} "
+        "(the digest the connected side showed when it wrote the media must be the same)",
     )
 
 

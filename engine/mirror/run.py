@@ -72,8 +72,11 @@ from engine.mirror.media import (
     MEDIA_REPOSITORY,
     STATE_DIR,
     DirStore,
+    MediaFull,
     check_free_space,
+    media_writes,
     find_signature_file,
+    manifest_digest,
     signature_file_name,
     write_checksums,
 )
@@ -85,7 +88,7 @@ from engine.oci.registry import (
     TransientError,
 )
 from engine.plan import Plan
-from engine.util import format_bytes
+from engine.util import format_bytes, why_not_a_folder
 
 
 def mirror_lock(
@@ -127,6 +130,8 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
     media = media_dir(plan, options.to_dir or options.from_dir) if mode != "direct" else ""
     journals: list[Journal] = []
     summary: MirrorSummary | None = None
+    copier: Copier | None = None
+    needed = 0
     try:
         # ----- the equivalent oc command -----
         if mode == "direct":
@@ -146,7 +151,7 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
         if mode == "from-media":
             if not Path(media).is_dir():
                 raise InputError(
-                    f"the media folder {media} does not exist",
+                    f"the media folder {media} {why_not_a_folder(media)}",
                     fix="Mount the media and give the folder that holds v2/ (--from-dir).",
                 )
             src_store = DirStore(media, fsync=False)
@@ -257,9 +262,16 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
             return summary
 
         if mode == "to-media":
+            # what is already on the media (a resumed run) is not needed again
+            still_needed = copier.needed_bytes(all_jobs, count_present_blobs=False)
+            if still_needed != needed:
+                ctx.emit.info(
+                    f"{format_bytes(needed - still_needed)} of it is already on the media: "
+                    f"{format_bytes(still_needed)} still to write."
+                )
             check_free_space(
                 Path(media),
-                needed + sum(len(m.data) for j in missing for m in j.manifests),
+                still_needed + sum(len(m.data) for j in missing for m in j.manifests),
                 probe=options.free_space_probe,
             )
             Path(media).mkdir(parents=True, exist_ok=True)
@@ -293,7 +305,8 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
 
         # ----- files -----
         if mode == "to-media":
-            summary.files.update(_write_media_files(ctx, media, info, signature))
+            with media_writes(Path(media)):
+                summary.files.update(_write_media_files(ctx, media, info, signature))
             ctx.emit.command(
                 mirror_commands.image_mirror_from_dir(plan, media, info.version),
                 note="on the disconnected side (or: ocp-airgap mirror --from-dir)",
@@ -356,9 +369,24 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
         if mode == "to-media":
             # the journal on the media changed: refresh its checksum entry
             write_checksums(Path(media), extra=_media_extra(info))
+            digest = manifest_digest(Path(media))
+            summary.files["checksums_digest"] = digest
+            ctx.emit.info(
+                f"Checksum manifest digest: {digest} — note it: the disconnected side shows the digest of the "
+                "manifest it finds, and they must be equal."
+            )
+            _record_manifest_digest(media, digest)
         ctx.emit.result(StepStatus.SUCCEEDED, _summary_line(summary), summary.to_dict())
         return summary
     except BaseException as exc:
+        if isinstance(exc, MediaFull) and not exc.too_large:
+            done = copier.tracker.bytes_done if copier is not None and copier.tracker else 0
+            exc = MediaFull(
+                f"the media is full: {format_bytes(max(0, needed - done))} still needed, "
+                f"{format_bytes(exc.free)} free on {media}",
+                fix=exc.fix,
+                free=exc.free,
+            )
         if isinstance(exc, KeyboardInterrupt):  # Ctrl-C outside a wait on the workers: stop them too
             ctx.cancel.set()
             exc = interrupted(ctx)
@@ -368,7 +396,7 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
                 jr.step_finished(
                     STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__
                 )
-        if isinstance(exc, Cancelled):
+        if isinstance(exc, Cancelled | MediaFull):
             raise exc from None
         if isinstance(exc, TransientError):
             raise RegistryError(
@@ -379,6 +407,18 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
         raise
     finally:
         regs.close()
+
+
+def _record_manifest_digest(media: str, digest: str) -> None:
+    """The connected side keeps the digest of each media manifest it wrote (off the media)."""
+    from engine.journal import state_root
+
+    path = state_root() / "mirror" / "media-manifests.jsonl"
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"media": str(Path(media).resolve()), "manifest_sha256": digest, "ts": time.time()})
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
 
 
 def _probe_registries(ctx: Context, mode: str) -> None:

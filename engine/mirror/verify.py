@@ -42,6 +42,7 @@ from engine.oci.registry import (
     Registries,
     RegistryClient,
 )
+from engine.util import why_not_a_folder
 
 
 # ----- verify ----------------------------------------------------------------------------------------------
@@ -176,7 +177,9 @@ def _verify_mirror(ctx: Context, regs: Registries, *, deep: bool, to_dir: str, c
     if to_dir:
         d = media_dir(plan, to_dir)
         if not Path(d).is_dir():
-            raise InputError(f"the media folder {d} does not exist", fix="Give the folder that holds v2/.")
+            raise InputError(
+                f"the media folder {d} {why_not_a_folder(d)}", fix="Give the folder that holds v2/."
+            )
         check = check_media(Path(d))
         if check.had_manifest:
             for p in check.problems[:50]:
