@@ -74,9 +74,9 @@ from engine.mirror.media import (
     DirStore,
     MediaFull,
     check_free_space,
-    media_writes,
     find_signature_file,
     manifest_digest,
+    media_writes,
     signature_file_name,
     write_checksums,
 )
