@@ -483,7 +483,17 @@ def plan_path(
     problem = ""
     fix = ""
     choice: PathChoice | None = None
-    if not graph.has(current):
+    if not graph.releases:
+        problem = (
+            f"{where} has no release at all for architecture {graph.arch or '?'}: the architecture or the channel "
+            "is not one the update service knows"
+        )
+        fix = (
+            "Check release.architecture in the plan against the cluster's (oc get clusterversion version -o "
+            "jsonpath='{.status.desired.architecture}'; empty means the node architecture, e.g. x86_64) and the "
+            "channel name (e.g. stable-4.17)."
+        )
+    elif not graph.has(current):
         problem = f"the current version {current} is not in {where}"
         fix = (
             "Use the channel the cluster is in (oc get clusterversion version -o jsonpath='{.spec.channel}')."

@@ -46,6 +46,7 @@ from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_durin
 from engine.lock import locked
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
+from engine.util import why_not_a_file
 
 STEP = "credentials"
 PULL_SECRET_NAMESPACE = "openshift-config"
@@ -326,6 +327,19 @@ def check(text: str, source: str = "") -> tuple[PullSecret | None, list[Problem]
             )
         )
         return PullSecret(doc, source), problems
+    if not auths:
+        line, col = _locate(text, "auths")
+        problems.append(
+            Problem(
+                "'auths' is empty: this pull secret holds no registry login, so every pull from a registry that "
+                "needs one (quay.io, registry.redhat.io, the mirror) would fail later",
+                fix="Use the pull secret downloaded from OpenShift Cluster Manager (console.redhat.com/openshift/"
+                "install/pull-secret), or the cluster's: oc extract secret/pull-secret -n openshift-config --to=.",
+                line=line,
+                column=col,
+            )
+        )
+        return PullSecret(doc, source), problems
     for key, entry in auths.items():
         line, col = _locate(text, "auths", key)
         m = _KEY_RE.match(key)
@@ -396,7 +410,19 @@ def check(text: str, source: str = "") -> tuple[PullSecret | None, list[Problem]
                 )
             )
             continue
-        register_secret(decoded.partition(":")[2])
+        user, _, password = decoded.partition(":")
+        if not user or not password:
+            problems.append(
+                Problem(
+                    f"the 'auth' of {key!r} has an empty {'user name' if not user else 'password'} "
+                    "(it decodes to 'user:password' with one side empty), so the registry would refuse it",
+                    fix="Re-create it with: echo -n 'user:password' | base64 -w0, with both filled in.",
+                    line=aline,
+                    column=acol,
+                )
+            )
+            continue
+        register_secret(password)
     return PullSecret(doc, source), problems
 
 
@@ -404,9 +430,9 @@ def load_file(path: str | os.PathLike[str]) -> PullSecret:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(
-            f"pull secret file {p} does not exist",
+            f"pull secret file {p} {why_not_a_file(p)}",
             fix="Download it from OpenShift Cluster Manager or extract it from the cluster: "
             "oc extract secret/pull-secret -n openshift-config --confirm --to=.",
         ) from None

@@ -24,6 +24,7 @@ from engine.cluster import current_version
 from engine.context import Context
 from engine.errors import AirgapError, DigestMismatch, InputError, RegistryNotFound
 from engine.graph import Graph, PathChoice, fetch_graph, go_arch, load_graph, plan_path, save_graph
+from engine.util import is_version
 
 STEP = "release"
 
@@ -223,6 +224,11 @@ def select_release(
     plan = ctx.plan
     plan.require("release.version")
     channel = plan.release.channel
+    if current and not is_version(current):
+        raise InputError(
+            f"--current {current!r} is not a release version",
+            fix="Give the cluster's version as X.Y.Z, e.g. 4.16.18 (no 'v', no channel name).",
+        )
     if not current:
         current, cluster_channel = cluster_position(ctx)
         ctx.emit.info(f"The cluster runs {current}, channel {cluster_channel or '(none)'}.")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -102,14 +103,22 @@ class EventPrinter:
         self._last_progress = 0.0
         self._progress_shown = False
         self._lock = threading.Lock()
+        self.closed = False
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            if self.as_json:
-                self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
-                self.out.flush()
+            if self.closed:
                 return
-            self._readable(event)
+            try:
+                if self.as_json:
+                    self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
+                    self.out.flush()
+                    return
+                self._readable(event)
+            except BrokenPipeError:
+                # the reader went away (e.g. '... --json | head'): the operation goes on, its output is dropped
+                self.closed = True
+                silence_stdout()
 
     def _line(self, text: str) -> None:
         if self._progress_shown and self.tty:
@@ -154,6 +163,15 @@ class EventPrinter:
             self._progress_shown = True
         else:
             self._line(text)
+
+
+def silence_stdout() -> None:
+    """Standard output is a closed pipe: point it at /dev/null so that nothing (not even the interpreter's final
+    flush) writes to it again, and no BrokenPipeError traceback is printed."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def format_progress(event: Progress) -> str:
@@ -220,6 +238,9 @@ def handle_errors(func: CommandFunc) -> CommandFunc:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             return EXIT_CANCELLED
+        except BrokenPipeError:  # the reader of our output went away: end quietly
+            silence_stdout()
+            return EXIT_OK
 
     return wrapper
 
@@ -267,4 +288,5 @@ __all__ = [
     "positive_int",
     "report_error",
     "run_wizard",
+    "silence_stdout",
 ]
