@@ -11,6 +11,7 @@ so :func:`restore` can put it back, and the change is followed until the catalog
 from __future__ import annotations
 
 import copy
+import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -145,7 +146,7 @@ def _set_image(ctx: Context, plan: CatalogPlan, action: str) -> dict[str, Any]:
         plan.change.resource,
         before={"image": plan.previous},
         after={"image": plan.image},
-        command=" ".join(plan.change.command),
+        command=shlex.join(plan.change.command),
         previous_image=plan.previous,
         phase="intent",
     )

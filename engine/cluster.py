@@ -170,7 +170,8 @@ def _kubeconfig_cluster(kubeconfig: str = "", context: str = "") -> tuple[str, d
     if not isinstance(ctx, dict):
         raise InputError(
             f"context {ctx_name!r} is not in kubeconfig {path}",
-            fix="Choose one of: " + (", ".join(str(c.get("name", "?")) for c in entries("contexts")) or "(none)"),
+            fix="Choose one of: "
+            + (", ".join(str(c.get("name", "?")) for c in entries("contexts")) or "(none)"),
         )
     cluster = next(
         (c.get("cluster") or {} for c in entries("clusters") if c.get("name") == ctx.get("cluster")), None

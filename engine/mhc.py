@@ -15,6 +15,7 @@ administrator's concurrent change is never overwritten: on 409 the MHC is re-rea
 from __future__ import annotations
 
 import functools
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,7 +294,7 @@ def _annotate_each(ctx: Context, plan: MhcPlan, action: str) -> list[str]:
             res,
             before={"annotation": not pause},
             after={"annotation": pause},
-            command=" ".join(change.command),
+            command=shlex.join(change.command),
             phase="intent",
         )
         emit.command(change.command)

@@ -20,6 +20,7 @@ entries stay repository-scoped because ``oc adm release mirror`` flattens the re
 from __future__ import annotations
 
 import copy
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,7 +263,7 @@ def apply(ctx: Context, plan: MirrorConfigPlan) -> dict[str, Any]:
         plan.change.resource,
         before=plan.change.before,
         after=plan.wanted,
-        command=" ".join(plan.change.command),
+        command=shlex.join(plan.change.command),
         pools_before={k: v["config"] for k, v in before_pools.items()},
     )
     emit.info(f"{plan.kind.oc_name}.{plan.kind.group}/{plan.name} {action}")

@@ -505,12 +505,15 @@ class AuthFileUpdate:
     change: Change
     override: Override | None = None
     """changed while an update rolls, explicitly accepted (journaled on apply)"""
+    merged_file: Path | None = None
+    """where the new value is written (0600, under the state folder) for the equivalent 'oc set data' command"""
 
 
 def _jq_command(key: str, username: str, source: str, dest: Path, email: str) -> list[str]:
     entry = '{auth: $auth, email: "' + email + '"}' if email else "{auth: $auth}"
     script = (
-        f"jq --arg auth \"$(echo -n {shlex.quote(username + ':')}'<password>' | base64 -w0)\" "
+        f'jq --arg auth "$(echo -n {shlex.quote(username + ":")}"${{MIRROR_PASSWORD:?export MIRROR_PASSWORD}}" '
+        '| base64 -w0)" '
         f"{shlex.quote('.auths[' + json.dumps(key) + '] = ' + entry)} {shlex.quote(source)} > {shlex.quote(str(dest))}"
     )
     return ["sh", "-c", script]
@@ -568,7 +571,7 @@ def write_auth_file(ctx: Context, update: AuthFileUpdate) -> Path | None:
         f"file:{update.path}",
         before=update.before.summary() if update.before else None,
         after=update.after.summary(),
-        command=" ".join(update.change.command),
+        command=shlex.join(update.change.command),
         backup=str(backup) if backup else "",
     )
     return backup
@@ -595,6 +598,8 @@ class ClusterPullSecretUpdate:
     change: Change
     override: Override | None = None
     """changed while an update rolls, explicitly accepted (journaled on apply)"""
+    merged_file: Path | None = None
+    """where the new value is written (0600, under the state folder) for the equivalent 'oc set data' command"""
 
 
 def prepare_cluster_update(
@@ -620,6 +625,8 @@ def prepare_cluster_update(
     secret = ctx.cluster.get(SECRET, PULL_SECRET_NAME, PULL_SECRET_NAMESPACE)
     before = _secret_pull_secret(secret)
     after = before.with_credentials(registry, username, password, email)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    merged_file = backup_dir(ctx) / f"pull-secret-merged-{stamp}.json"
     change = Change(
         title=f"Add the mirror registry {registry} (user {username}) to the cluster's global pull secret",
         resource=CLUSTER_RESOURCE,
@@ -632,10 +639,10 @@ def prepare_cluster_update(
             "secret/pull-secret",
             "-n",
             PULL_SECRET_NAMESPACE,
-            "--from-file=.dockerconfigjson=<merged pull secret file>",
+            f"--from-file=.dockerconfigjson={merged_file}",
         ],
     )
-    return ClusterPullSecretUpdate(secret, before, after, change, override)
+    return ClusterPullSecretUpdate(secret, before, after, change, override, merged_file)
 
 
 def backup_dir(ctx: Context) -> Path:
@@ -653,6 +660,8 @@ def apply_cluster_update(ctx: Context, update: ClusterPullSecretUpdate) -> Path:
         update.override.record(ctx)
     atomic_write_text(backup, update.before.to_json(), mode=0o600)
     os.chmod(backup.parent, 0o700)
+    if update.merged_file is not None:  # the file the equivalent command reads (a credential file: 0600)
+        atomic_write_text(update.merged_file, update.after.to_json(), mode=0o600)
     ctx.emit.command(update.change.command)
     _replace_pull_secret(ctx, update.secret, update.after)
     ctx.journal.change(
@@ -661,7 +670,7 @@ def apply_cluster_update(ctx: Context, update: ClusterPullSecretUpdate) -> Path:
         CLUSTER_RESOURCE,
         before=update.before.summary(),
         after=update.after.summary(),
-        command=" ".join(update.change.command),
+        command=shlex.join(update.change.command),
         backup=str(backup),
     )
     ctx.emit.info(
@@ -736,7 +745,7 @@ def restore_cluster_pull_secret(ctx: Context, *, apply: bool = True) -> Change:
             CLUSTER_RESOURCE,
             before=current.summary(),
             after=previous.summary(),
-            command=" ".join(change.command),
+            command=shlex.join(change.command),
             restored_from=str(backup),
         )
     return change

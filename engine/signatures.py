@@ -30,6 +30,7 @@ import base64
 import binascii
 import json
 import re
+import shlex
 import ssl
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -952,7 +953,7 @@ def apply(ctx: Context, prepared: PreparedSignature) -> dict[str, Any]:
             prepared.change.resource,
             before=None if prepared.change.before is None else {"name": name},
             after={"name": name, "keys": sorted(prepared.configmap.get("binaryData") or {})},
-            command=" ".join(prepared.change.command),
+            command=shlex.join(prepared.change.command),
             digest=prepared.digest,
         )
         emit.info(f"configmap/{name} {action}")

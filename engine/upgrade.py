@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -452,7 +453,7 @@ def start(ctx: Context, plan: StartPlan) -> dict[str, Any]:
         "clusterversion/version",
         before=(plan.change.before or {}).get("spec", {}).get("desiredUpdate"),
         after=after,
-        command=" ".join(plan.command),
+        command=shlex.join(plan.command),
         image=plan.image,
         retries=len(attempts) - 1,
     )

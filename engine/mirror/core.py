@@ -407,7 +407,10 @@ class Copier:
                 key = (job.target_repo, b.digest)
                 if key not in seen:
                     seen.add(key)
-                    if not count_present_blobs and self.target.blob_size(job.target_repo, b.digest) is not None:
+                    if (
+                        not count_present_blobs
+                        and self.target.blob_size(job.target_repo, b.digest) is not None
+                    ):
                         continue
                     total += max(0, b.size)
         return total
