@@ -47,6 +47,7 @@ from engine.lock import locked
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
 from engine.util import why_not_a_file
+from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "credentials"
 PULL_SECRET_NAMESPACE = "openshift-config"
@@ -573,6 +574,13 @@ def write_auth_file(ctx: Context, update: AuthFileUpdate) -> Path | None:
         after=update.after.summary(),
         command=shlex.join(update.change.command),
         backup=str(backup) if backup else "",
+    )
+    journal_outcome(
+        ctx_journal(ctx),
+        STEP,
+        "succeeded",
+        f"auth file {update.path} holds {len(update.after.auths)} registries",
+        auth_file=str(update.path),
     )
     return backup
 

@@ -394,7 +394,7 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
             with contextlib.suppress(Exception):
                 status = "interrupted" if isinstance(exc, Cancelled) else "failed"
                 jr.step_finished(
-                    STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__
+                    STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__, mode=mode
                 )
         if isinstance(exc, Cancelled | MediaFull):
             raise exc from None

@@ -117,6 +117,11 @@ def test_headless_update_with_machine_health_checks_paused(sandbox_factory: Any,
         for s in json_events(run_cli("status", *P, "--json", state=state).stdout)[-1]["data"]["steps"]
     }
     assert steps["signature"] == steps["mhc-pause"] == steps["upgrade"] == steps["mhc-resume"] == "succeeded"
+    # every headless command journaled its own outcome: status is right after a purely headless run
+    assert steps["release"] == steps["credentials"] == steps["mirror"] == "succeeded"
+    assert steps["preflight"] in ("succeeded", "failed")
+    out = _ok(run_cli("status", *P, state=state), "status")
+    assert "Next: nothing; the update is complete." in out
     print("steps run:", ", ".join(log))
 
 
