@@ -1064,8 +1064,10 @@ def read_signatures(path: str | Path, digest: str) -> list[bytes]:
     p = Path(path)
     try:
         raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p} does not exist", fix="Check the file path.") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(f"signature file {p} {why_not_a_file(p)}", fix="Check the file path.") from None
+    except OSError as exc:
+        raise InputError(f"cannot read signature file {p}: {exc.strerror}", fix="Make it readable.") from None
     if p.suffix.lower() in (".json", ".yaml", ".yml") or (
         not raw.lstrip().startswith(b"-----BEGIN PGP") and _looks_like_configmap(raw)
     ):

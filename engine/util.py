@@ -84,11 +84,11 @@ def same_host_redirects(what: str) -> Callable[[Any], None]:
     from engine.errors import AirgapError
 
     def hook(response: Any) -> None:
-        nxt = getattr(response, "next_request", None)
-        if not response.is_redirect or nxt is None:
+        location = response.headers.get("location") if response.is_redirect else None
+        if not location:
             return
         here = urlsplit(str(response.request.url))
-        there = urlsplit(str(nxt.url))
+        there = urlsplit(str(response.request.url.join(location)))
         if (here.hostname, here.port) != (there.hostname, there.port):
             raise AirgapError(
                 f"{what} at {here.scheme}://{here.netloc} redirected to another host, "
