@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(
-    *args: str, state: Path, timeout: float = 180, env: dict[str, str] | None = None, **kw: Any
+    *args: str,
+    state: Path,
+    timeout: float = 180,
+    env: dict[str, str] | None = None,
+    input: str | None = None,  # noqa: A002 - subprocess's name
 ) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "OCP_AIRGAP_STATE_DIR": str(state), "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
@@ -24,8 +28,8 @@ def cli(
         env=full,
         timeout=timeout,
         cwd=ROOT,
-        **({"stdin": subprocess.DEVNULL} if "input" not in kw else {}),
-        **kw,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
     )
 
 
