@@ -32,6 +32,11 @@ class Profile:
 
 FEATURES: dict[str, str] = {
     # name → what it reproduces (kept short; the code that reads it names its source)
+    "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
+    "self-signature, text header before the armor)",
+    "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
+    "body lengths, first chunk of 2 bytes)",
+    "signature_hash": "hash of the release signatures: 'SHA256' (default) or 'SHA1'",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -40,6 +45,16 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default",
         "OpenShift 4.16 with the Machine API, IDMS-era mirror config, current release keys",
+    ),
+    "ocp-4.12": Profile(
+        "ocp-4.12",
+        "OpenShift 4.12: ICSP only (no IDMS/ITMS), SHA-1 self-signed release key, Go-written signatures",
+        versions=("4.12.45", "4.12.49", "4.13.27"),
+        features={
+            "release_key": "sha1-self-signed",
+            "signature_writer": "go-pre-2019",
+            "signature_hash": "SHA256",
+        },
     ),
 }
 
