@@ -988,6 +988,7 @@ def prepare(
             "connected side only: ocp-airgap signature verify --keyring K.",
         ) from None
     emit.info("Verifying against the keys the cluster trusts: " + " | ".join(k.describe() for k in keyrings))
+    verified = verify_release(sigs, keyrings, digest)
     if keyring_path:
         extra = load_keyring(plan.resolve_path(keyring_path))
         emit.info(
@@ -995,7 +996,6 @@ def prepare(
             "CVO accepts the release)."
         )
         verify_release(sigs, [extra], digest)
-    verified = verify_release(sigs, keyrings, digest)
     report_warnings(emit, keyrings, verified)
     for v in verified:
         emit.check(
