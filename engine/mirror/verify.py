@@ -185,7 +185,12 @@ def _verify_mirror(ctx: Context, regs: Registries, *, deep: bool, to_dir: str, c
             for p in check.problems[:50]:
                 ctx.emit.check(f"media file {p.path}", CheckStatus.FAIL, f"{p.problem} {p.detail}".strip())
             if check.ok:
-                ctx.emit.check("media checksums", CheckStatus.PASS, f"{check.files} files intact")
+                ctx.emit.check(
+                    "media checksums",
+                    CheckStatus.PASS,
+                    f"{check.files} files intact; checksum manifest {check.manifest_digest} (the digest the "
+                    "connected side showed when it wrote the media must be the same)",
+                )
         store = DirStore(d, fsync=False)
         target, repo, name = store, MEDIA_REPOSITORY, f"file://{MEDIA_REPOSITORY} in {d}"
         ref = plan.release_tag
