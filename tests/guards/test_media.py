@@ -153,10 +153,10 @@ def test_garbage_manifest_is_a_clear_error(media: Path, content: bytes) -> None:
 
 def test_full_disk_is_named(tmp_path: Path) -> None:
     """ENOSPC from the kernel (writing /dev/full) becomes MediaFull with the free space and the fix."""
-    with pytest.raises(MediaFull, match=r"the media .* is full \(.* free\)") as info, media_writes(tmp_path):
-        with open("/dev/full", "wb") as f:
-            f.write(b"x" * 4096)
-            f.flush()
+    full = r"the media .* is full \(.* free\)"
+    with pytest.raises(MediaFull, match=full) as info, media_writes(tmp_path), open("/dev/full", "wb") as f:
+        f.write(b"x" * 4096)
+        f.flush()
     assert "run the same command again" in info.value.fix and not info.value.too_large
     assert info.value.exit_code == 1
 
