@@ -112,15 +112,27 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
     A run that writes holds the lock of its target (the media folder, or the mirror repository): a second run
     at the same time waits (``ctx.wait_for_lock``) or is refused naming the first."""
     options = options or MirrorOptions()
-    if options.dry_run:
+    if options.dry_run or options.to_dir:
+        # to media: the lock lives on the media, taken once the free-space check passed (nothing is written
+        # on media that is too small, not even the lock)
         return _mirror_release(ctx, options)
     _require(ctx.plan, options.mode)
-    command = "mirror" + (" --to-dir" if options.to_dir else " --from-dir" if options.from_dir else "")
+    command = "mirror" + (" --from-dir" if options.from_dir else "")
     with mirror_lock(ctx, to_dir=options.to_dir, from_dir=options.from_dir, command=command):
         return _mirror_release(ctx, options)
 
 
 def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
+    locks = contextlib.ExitStack()
+    try:
+        return _mirror_release_locked(ctx, options, locks)
+    finally:
+        locks.close()
+
+
+def _mirror_release_locked(
+    ctx: Context, options: MirrorOptions, locks: contextlib.ExitStack
+) -> MirrorSummary:
     plan = ctx.plan
     mode = options.mode
     _require(plan, mode)
@@ -274,6 +286,7 @@ def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
                 still_needed + sum(len(m.data) for j in missing for m in j.manifests),
                 probe=options.free_space_probe,
             )
+            locks.enter_context(mirror_lock(ctx, to_dir=options.to_dir, command="mirror --to-dir"))
             Path(media).mkdir(parents=True, exist_ok=True)
             removed = DirStore(media).remove_partials()
             if removed:

@@ -161,10 +161,10 @@ def test_file_given_as_from_dir(sandbox: Any, tmp_path: Path) -> None:
 
 
 def test_unreadable_signature_file(tmp_path: Path) -> None:
-    import pysequoia as ps
+    from sandbox.sigstore import generate_key
 
     key = tmp_path / "key.gpg"
-    key.write_bytes(bytes(ps.Tsk.generate("Other <o@lab.invalid>").extract_certificate()))
+    key.write_bytes(bytes(generate_key(tmp_path, user_id="Other <o@lab.invalid>").cert))
     digest = "sha256:" + "ab" * 32
     for target, phrase in ((tmp_path, "is a folder, not a file"), (tmp_path / "none.json", "does not exist")):
         res = cli(
