@@ -143,7 +143,14 @@ def prerequisites(ctx: Context, image: str) -> list[Prerequisite]:
             "" if names else "Apply the release signature: ocp-airgap signature apply --plan P",
         )
     )
-    # 3. MachineHealthChecks paused (or the decision to skip)
+    # 3. no installed operator blocks the target minor (or the admin's journaled decision)
+    from engine.catalogs import gate
+
+    ok, detail, fix = gate.check(
+        ctx, current_version(ctx.cluster.cluster_version()), ctx.plan.release.version
+    )
+    out.append(Prerequisite("installed operators compatible", ok, detail, fix))
+    # 4. MachineHealthChecks paused (or the decision to skip)
     from engine.cluster import MHC
 
     mhcs = ctx.cluster.list(MHC, MHC_NAMESPACE)

@@ -32,6 +32,8 @@ class Profile:
 
 FEATURES: dict[str, str] = {
     # name → what it reproduces (kept short; the code that reads it names its source)
+    "blocking_operator": "an installed operator (cluster-logging 5.8.1) whose CSV declares olm.maxOpenShiftVersion "
+    "4.16, so OLM reports Upgradeable=False and the minor update is refused until it is updated (sandbox/catalogs.py)",
     "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
     "self-signature, text header before the armor)",
     "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
@@ -45,6 +47,11 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default",
         "OpenShift 4.16 with the Machine API, IDMS-era mirror config, current release keys",
+    ),
+    "operators": Profile(
+        "operators",
+        "the default cluster with an installed operator that blocks the minor update (olm.maxOpenShiftVersion)",
+        features={"blocking_operator": True},
     ),
     "ocp-4.12": Profile(
         "ocp-4.12",
