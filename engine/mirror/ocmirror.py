@@ -210,7 +210,13 @@ def run_oc_mirror(
                 ctx.emit.info(f"oc-mirror wrote {kind.replace('_', ' ')}: {p}")
         if resources.get("idms") or resources.get("itms"):
             ctx.emit.command(["oc", "apply", "-f", str(resources_dir)], note="apply the mirror configuration")
+    sig: dict[str, Any] = {}
+    if mode != "to-media" and not dry_run:
+        from engine.sigstore import pick_up_oc_mirror
+
+        sig = pick_up_oc_mirror(ctx, plan.release.digest)
     summary = {
+        "sigstore": sig,
         "mode": mode,
         "backend": "oc-mirror",
         "workflow": WORKFLOWS[mode],

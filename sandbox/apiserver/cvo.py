@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import sigpolicy
 from .clock import SimClock
 from .config import ClusterConfig
 from .initial import (
@@ -180,7 +181,12 @@ def locate_and_load(store: Store, cluster: ClusterConfig, image: str) -> Release
             continue
         with RegistryClient(secret, trusted_cas(store, cand.registry)) as client:
             try:
-                return load_release(cand, client, image)
+                payload = load_release(cand, client, image)
+                # CRI-O verifies the Sigstore signature in the repository it pulled from (sigpolicy.py)
+                sigpolicy.check_pull(store, ref, cand, client)
+                return payload
+            except sigpolicy.SignatureValidationFailed:
+                raise
             except PayloadError as exc:
                 if exc.step != "RetrievePayload":
                     raise
@@ -437,8 +443,11 @@ class ClusterVersionOperator:
             )
         try:
             payload = self._payloads.get(image) or locate_and_load(self.store, self.cluster, image)
+            sigpolicy.prune_payload_pods(self.store)  # a failed retrieval's pod goes with the next one
             self._payloads[image] = payload
         except PayloadError as exc:
+            if isinstance(exc, sigpolicy.SignatureValidationFailed):
+                exc = PayloadError(exc.step, sigpolicy.record_payload_pod(self.store, version, image, exc))
             if exc.step == "LoadPayload":
                 msg = f'Loading payload failed version="{version}" image="{image}" failure={exc.message}'
             else:
@@ -722,6 +731,7 @@ class SmallOperators:
             self.cluster.current_version,
         )
         self._cloud_credential(completed)
+        sigpolicy.sync_admin_gates(self.store, self.cluster)
         self._cv_conditions(cv, completed)
         self._catalogs(now)
 
@@ -759,7 +769,11 @@ class SmallOperators:
             c = condition(co, "Upgradeable")
             if c.get("status") == "False":
                 blocking.append((co["metadata"]["name"], c.get("reason", ""), c.get("message", "")))
-        want = cv_upgradeable_condition(blocking, now_iso())
+        want = sigpolicy.merge_upgradeable(
+            cv_upgradeable_condition(blocking, now_iso()),
+            sigpolicy.admin_ack_condition(self.store, self.cluster, completed),
+            now_iso(),
+        )
         have = condition(cv, "Upgradeable")
         spec = cv.get("spec") or {}
         rec = retrieved_updates_condition(self.cluster, spec, completed, now_iso())
