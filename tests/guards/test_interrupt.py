@@ -84,13 +84,14 @@ def test_ctrl_c_stops_the_mirror_and_the_next_run_resumes(sandbox_factory: Any, 
     plan = plan_copy(info, tmp_path)
     proc = _start(["mirror", "--plan", str(plan), "--concurrency", "1"], state)
     assert proc.stdout is not None
-    _wait_for_line(proc.stdout, "copied ", timeout=300)
+    _wait_for_line(proc.stdout, f"copied {LAB['versions'][-1]}-", timeout=300)  # an image copied
     code, took, err = _interrupt(proc)
     assert code == 130, err
     assert took < STOP_WITHIN, f"stopped {took:.1f} s after SIGINT"
     assert "Traceback" not in err and "interrupted" in err and "fix: Run the same command again" in err, err
-    finished = _journal(plan, state).last("step-finished", "mirror")
-    assert finished is not None and finished.data["status"] == "interrupted", finished
+    journal = _journal(plan, state)
+    finished = journal.last("step-finished", "mirror")
+    assert finished is not None and finished.data["status"] == "interrupted", (journal.path, journal.records)
 
     res = cli("mirror", "--plan", str(plan), state=state, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
