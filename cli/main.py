@@ -66,7 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # '... | head' closed our output: end quietly, as other command-line tools do
+        from cli.commands._common import silence_stdout
+
+        silence_stdout()
+        code = 0
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from typing import Any
 
 from engine.errors import InputError
 from engine.redact import register_credentials, register_secret
+from engine.util import why_not_a_file
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def find_auth_file(plan_auth_file: str = "") -> Path | None:
         p = Path(os.path.expanduser(plan_auth_file))
         if not p.is_file():
             raise InputError(
-                f"the auth file {p} named in the plan does not exist",
+                f"the auth file {p} named in the plan {why_not_a_file(p)}",
                 fix="Correct 'auth_file' in the plan, or create the merged pull secret first (the credentials step).",
             )
         return p
@@ -89,7 +90,7 @@ def find_auth_file(plan_auth_file: str = "") -> Path | None:
         p = Path(os.path.expanduser(env))
         if not p.is_file():
             raise InputError(
-                f"REGISTRY_AUTH_FILE points to {p}, which does not exist",
+                f"REGISTRY_AUTH_FILE points to {p}, which {why_not_a_file(p)}",
                 fix="Unset REGISTRY_AUTH_FILE or point it at your pull secret.",
             )
         return p
@@ -137,6 +138,14 @@ class AuthFile:
         except FileNotFoundError:
             raise InputError(
                 f"the auth file {p} does not exist", fix="Check the path of the auth file."
+            ) from None
+        except IsADirectoryError:
+            raise InputError(
+                f"the auth file {p} is a folder, not a file", fix="Give the auth file (JSON) itself."
+            ) from None
+        except UnicodeDecodeError:
+            raise InputError(
+                f"the auth file {p} is not UTF-8 text", fix="Give a pull secret / auth.json file (JSON text)."
             ) from None
         except OSError as exc:
             raise InputError(

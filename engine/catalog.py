@@ -11,6 +11,7 @@ so :func:`restore` can put it back, and the change is followed until the catalog
 from __future__ import annotations
 
 import copy
+import shlex
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from engine.changes import Change
 from engine.cluster import CATALOG_SOURCE, Cluster, retry_on_conflict
 from engine.context import Context
 from engine.errors import AirgapError, InputError, NotFound, NotReady, PreconditionFailed
+from engine.lock import locked
 
 STEP = "catalog"
 NAMESPACE = "openshift-marketplace"
@@ -153,7 +155,7 @@ def _set_image(ctx: Context, plan: CatalogPlan, action: str) -> dict[str, Any]:
         plan.change.resource,
         before={"image": plan.previous},
         after={"image": plan.image},
-        command=" ".join(plan.change.command),
+        command=shlex.join(plan.change.command),
         previous_image=plan.previous,
         phase="intent",
     )
@@ -183,6 +185,7 @@ def _set_image(ctx: Context, plan: CatalogPlan, action: str) -> dict[str, Any]:
     return {"catalog": plan.name, "previous": plan.previous, "image": plan.image}
 
 
+@locked("catalog set")
 def set_image(ctx: Context, plan: CatalogPlan) -> dict[str, Any]:
     """Apply (after the caller's confirmation): the previous image is journaled for :func:`restore`."""
     if plan.change is None:
@@ -239,6 +242,7 @@ def prepare_restore(ctx: Context, name: str) -> CatalogPlan:
     )
 
 
+@locked("catalog restore")
 def restore(ctx: Context, plan: CatalogPlan) -> dict[str, Any]:
     if plan.change is None:
         return {"catalog": plan.name, "image": plan.image, "changed": False}

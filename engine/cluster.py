@@ -121,9 +121,11 @@ def kubeconfig_path(path: str = "") -> str:
     return os.path.expanduser("~/.kube/config")
 
 
-def read_server_url(kubeconfig: str = "", context: str = "") -> str:
-    """The API server URL of a kubeconfig context, without contacting it (used to find the cluster's journal)."""
+def _kubeconfig_cluster(kubeconfig: str = "", context: str = "") -> tuple[str, dict[str, Any]]:
+    """(path, the ``clusters[]`` entry of the context) of a kubeconfig, read without contacting the cluster. Every
+    way a kubeconfig can be unusable is an :class:`InputError` naming it (never a traceback)."""
     path = kubeconfig_path(kubeconfig)
+    relogin = "Log in again with 'oc login', or give the right kubeconfig in the plan (cluster.kubeconfig)."
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -131,6 +133,15 @@ def read_server_url(kubeconfig: str = "", context: str = "") -> str:
         raise InputError(
             f"kubeconfig {path} does not exist",
             fix="Log in with 'oc login' or give the kubeconfig path in the plan (cluster.kubeconfig).",
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"kubeconfig {path} is a folder, not a file", fix=relogin) from None
+    except UnicodeDecodeError:
+        raise InputError(f"kubeconfig {path} is not a text file (not UTF-8 YAML)", fix=relogin) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read kubeconfig {path}: {exc.strerror}",
+            fix="Check the file's permissions (it must be readable by this user).",
         ) from None
     try:
         doc = yaml.safe_load(text) or {}
@@ -141,20 +152,44 @@ def read_server_url(kubeconfig: str = "", context: str = "") -> str:
             path=path,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
+            fix=relogin,
         ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"kubeconfig {path} is not YAML text ({exc})", fix=relogin) from None
+
+    def entries(key: str) -> list[dict[str, Any]]:
+        value = doc.get(key) or []
+        if not isinstance(value, list):
+            raise InputError(f"kubeconfig {path}: '{key}' is not a list", fix=relogin)
+        return [e for e in value if isinstance(e, dict)]
+
+    if not isinstance(doc, dict):
+        raise InputError(f"kubeconfig {path} is not a kubeconfig (not a mapping)", fix=relogin)
     ctx_name = context or doc.get("current-context", "")
-    ctx = next((c.get("context", {}) for c in doc.get("contexts") or [] if c.get("name") == ctx_name), None)
-    if ctx is None:
+    ctx = next((c.get("context") or {} for c in entries("contexts") if c.get("name") == ctx_name), None)
+    if not isinstance(ctx, dict):
         raise InputError(
             f"context {ctx_name!r} is not in kubeconfig {path}",
-            fix="Choose one of: " + ", ".join(c.get("name", "?") for c in doc.get("contexts") or []),
+            fix="Choose one of: "
+            + (", ".join(str(c.get("name", "?")) for c in entries("contexts")) or "(none)"),
         )
     cluster = next(
-        (c.get("cluster", {}) for c in doc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), None
+        (c.get("cluster") or {} for c in entries("clusters") if c.get("name") == ctx.get("cluster")), None
     )
-    if not cluster or not cluster.get("server"):
-        raise InputError(f"context {ctx_name!r} names no cluster server in {path}")
-    return str(cluster["server"])
+    if not isinstance(cluster, dict) or not cluster.get("server"):
+        raise InputError(f"context {ctx_name!r} names no cluster server in {path}", fix=relogin)
+    return path, cluster
+
+
+def read_server_url(kubeconfig: str = "", context: str = "") -> str:
+    """The API server URL of a kubeconfig context, without contacting it (used to find the cluster's journal)."""
+    return str(_kubeconfig_cluster(kubeconfig, context)[1]["server"])
+
+
+def skips_tls_verify(kubeconfig: str = "", context: str = "") -> bool:
+    """True when the kubeconfig context sets ``insecure-skip-tls-verify: true``: the API server's certificate is
+    not checked (anyone in the middle can read the token)."""
+    return bool(_kubeconfig_cluster(kubeconfig, context)[1].get("insecure-skip-tls-verify"))
 
 
 class Cluster:
@@ -167,6 +202,8 @@ class Cluster:
         self.server = server
         self.kubeconfig = kubeconfig
         self.context = context
+        self.insecure = False
+        """the kubeconfig skips TLS verification of the API server (insecure-skip-tls-verify: true)"""
         self._lock = threading.Lock()
         token = getattr(api_client.configuration, "api_key", {}).get("BearerToken") or ""
         if token:
@@ -180,11 +217,20 @@ class Cluster:
             api = kconfig.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=context or None, persist_config=False
             )
-        except kconfig.ConfigException as exc:
+        except (kconfig.ConfigException, ValueError, TypeError, AttributeError, KeyError, OSError) as exc:
             raise InputError(
                 f"cannot use kubeconfig {path}: {exc}", fix="Log in again with 'oc login'."
             ) from None
-        return cls(api, server=server, kubeconfig=path, context=context)
+        cluster = cls(api, server=server, kubeconfig=path, context=context)
+        cluster.insecure = skips_tls_verify(path, context)
+        if cluster.insecure:
+            # said once, plainly, by preflight and the wizard header instead of urllib3's warning on every request
+            import warnings
+
+            import urllib3
+
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+        return cluster
 
     def oc_args(self) -> list[str]:
         """Flags that make an equivalent oc command talk to the same cluster, when not the default one."""

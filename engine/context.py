@@ -27,6 +27,8 @@ class Context:
     cancel: threading.Event = field(default_factory=threading.Event)
     _cluster: Cluster | None = field(default=None, repr=False)
     _journal: Journal | None = field(default=None, repr=False)
+    wait_for_lock: bool = False
+    """When another run holds the lock of this cluster (or mirror, or media): wait for it instead of refusing."""
 
     @property
     def kubeconfig(self) -> str:
@@ -56,7 +58,9 @@ class Context:
 
     def for_step(self, step: str) -> Context:
         """The same context with an emitter named for ``step`` (same sinks, cluster, journal, cancel flag)."""
-        return Context(self.plan, self.emit.child(step), self.cancel, self._cluster, self._journal)
+        return Context(
+            self.plan, self.emit.child(step), self.cancel, self._cluster, self._journal, self.wait_for_lock
+        )
 
     def check_cancel(self) -> None:
         if self.cancel.is_set():

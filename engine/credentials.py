@@ -207,7 +207,22 @@ def read_password_file(path: str | os.PathLike[str]) -> str:
             f"password file {p} can be read by other users (mode {stat.S_IMODE(st.st_mode):o})",
             fix=f"Restrict it: chmod 600 {p}",
         )
-    value = p.read_text(encoding="utf-8").rstrip("\r\n")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(
+            f"password file {p} is not a regular file (a folder?)",
+            fix="Give the file that holds the password in mirror.password_file.",
+        )
+    try:
+        value = p.read_text(encoding="utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"password file {p} is not UTF-8 text", fix="Write the password as one line of text into it."
+        ) from None
+    except OSError as exc:
+        raise CredentialsError(
+            f"cannot read password file {p}: {exc.strerror}",
+            fix=f"Make it readable by this user only: chmod 600 {p} (and check its owner).",
+        ) from None
     if not value:
         raise CredentialsError(f"password file {p} is empty", fix="Write the password into it, or remove it.")
     register_secret(value)

@@ -6,6 +6,8 @@ an ``exit_code`` for the headless commands. Messages and fixes are redacted when
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.redact import redact
 
 # Exit codes of the headless commands (stable: scripts depend on them).
@@ -74,6 +76,14 @@ class InputError(AirgapError):
 
 class PlanError(InputError):
     title = "Invalid plan"
+
+    def __init__(self, message: str, *, fix: str = "", **kw: Any) -> None:
+        super().__init__(
+            message,
+            fix=fix
+            or "Correct that setting in the plan file, then check it again: ocp-airgap plan check FILE.",
+            **kw,
+        )
 
 
 class ClusterError(AirgapError):

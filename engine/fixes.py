@@ -63,6 +63,7 @@ from engine.errors import (
 )
 from engine.events import StepResult, StepStatus
 from engine.journal import Journal
+from engine.lock import locked
 from engine.util import minor_of
 
 STEP = "fixes"
@@ -598,6 +599,7 @@ def acknowledgement_required(fix: Fix) -> PreconditionFailed:
     )
 
 
+@locked("fix apply")
 def apply_fix(ctx: Context, fix_id: str, *, acknowledge: bool = False) -> StepResult:
     """Apply one fix (after the caller's confirmation). The cluster is inspected again first: a fix no longer
     needed ends SKIPPED with the reason; an unknown id is an :class:`InputError`; a fix that needs the admin's
@@ -1000,6 +1002,7 @@ def prepare_restore(ctx: Context) -> RestorePlan:
     return plan
 
 
+@locked("fix restore")
 def restore_fixes(ctx: Context, plan: RestorePlan | None = None) -> StepResult:
     """Put back the exact previous spec of every budget this tool relaxed (after the caller's confirmation of
     ``plan``, which :func:`prepare_restore` builds when not given). Journaled intent/done per budget."""

@@ -30,7 +30,7 @@ import httpx
 from engine.errors import AirgapError, InputError, PreconditionFailed, TLSError
 from engine.events import Emitter
 from engine.fsutil import atomic_write_bytes
-from engine.util import minor_of, version_key
+from engine.util import minor_of, plain_http_warning, same_host_redirects, version_key
 
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "s390x": "s390x", "ppc64le": "ppc64le", "multi": "multi"}
 
@@ -336,6 +336,8 @@ def fetch_graph(
         raw = _read(Path(path))
         return parse_graph(raw, path, channel=channel, arch=arch), raw
     full = graph_request_url(url, channel, arch)
+    if emit is not None and plain_http_warning(url, "the update graph"):
+        emit.warning(plain_http_warning(url, "the update graph"))
     if emit is not None:
         emit.command(["curl", "-sSf", "-H", "Accept: application/json", full], note="the update graph")
     verify: ssl.SSLContext | bool = True
@@ -343,7 +345,11 @@ def fetch_graph(
         verify = ssl.create_default_context(cafile=ca_file)
     try:
         with httpx.Client(
-            verify=verify, timeout=timeout, transport=transport, follow_redirects=True
+            verify=verify,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=True,
+            event_hooks={"response": [same_host_redirects("the update graph")]},
         ) as client:
             resp = client.get(
                 url, params={"channel": channel, "arch": arch}, headers={"Accept": "application/json"}
@@ -477,7 +483,17 @@ def plan_path(
     problem = ""
     fix = ""
     choice: PathChoice | None = None
-    if not graph.has(current):
+    if not graph.releases:
+        problem = (
+            f"{where} has no release at all for architecture {graph.arch or '?'}: the architecture or the channel "
+            "is not one the update service knows"
+        )
+        fix = (
+            "Check release.architecture in the plan against the cluster's (oc get clusterversion version -o "
+            "jsonpath='{.status.desired.architecture}'; empty means the node architecture, e.g. x86_64) and the "
+            "channel name (e.g. stable-4.17)."
+        )
+    elif not graph.has(current):
         problem = f"the current version {current} is not in {where}"
         fix = (
             "Use the channel the cluster is in (oc get clusterversion version -o jsonpath='{.spec.channel}')."

@@ -86,10 +86,21 @@ class Journal:
         self._records = self._read()
 
     def _read(self) -> list[Record]:
+        fix = "Restore it from a backup, or move it aside to start a fresh record."
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
+        except UnicodeDecodeError:
+            raise InputError(
+                "the journal is damaged: it is not UTF-8 text", path=str(self.path), fix=fix
+            ) from None
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the journal: {exc.strerror}",
+                path=str(self.path),
+                fix="Check the file's permissions.",
+            ) from None
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -98,13 +109,36 @@ class Journal:
                 path=str(self.path),
                 line=exc.lineno,
                 column=exc.colno,
-                fix="Restore it from a backup, or move it aside to start a fresh record.",
+                fix=fix,
             ) from None
-        if doc.get("format") != FORMAT:
-            raise InputError(f"not an ocp-airgap journal (format {doc.get('format')!r})", path=str(self.path))
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+            raise InputError(f"not an ocp-airgap journal (format {found!r})", path=str(self.path), fix=fix)
         if not self.cluster:
             self.cluster = str(doc.get("cluster", ""))
-        return [Record(**r) for r in doc.get("records", [])]
+        raw = doc.get("records", [])
+        if not isinstance(raw, list):
+            raise InputError("the journal is damaged: 'records' is not a list", path=str(self.path), fix=fix)
+        records = []
+        for n, r in enumerate(raw, 1):
+            try:
+                if not isinstance(r, dict) or not isinstance(r.get("data", {}), dict):
+                    raise TypeError
+                record = Record(
+                    seq=int(r["seq"]),
+                    ts=str(r["ts"]),
+                    kind=str(r["kind"]),
+                    step=str(r["step"]),
+                    data=dict(r.get("data") or {}),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise InputError(
+                    f"the journal is damaged: record {n} is not a journal record",
+                    path=str(self.path),
+                    fix=fix,
+                ) from None
+            records.append(record)
+        return records
 
     @property
     def records(self) -> list[Record]:

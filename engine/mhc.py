@@ -15,6 +15,7 @@ administrator's concurrent change is never overwritten: on 409 the MHC is re-rea
 from __future__ import annotations
 
 import functools
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,9 @@ from engine.changes import Change
 from engine.cluster import MHC, Cluster, retry_on_conflict
 from engine.context import Context
 from engine.errors import NotFound
+from engine.guards import Override, refuse_during_update
 from engine.journal import Journal
+from engine.lock import locked
 
 PAUSE_ANNOTATION = "cluster.x-k8s.io/paused"
 MHC_NAMESPACE = "openshift-machine-api"
@@ -150,6 +153,8 @@ class MhcPlan:
     """resource → why it is not touched"""
     settle: list[str] = field(default_factory=list)
     """journal entries to close without a patch (the MHC is already in the wanted state, or is gone)"""
+    override: Override | None = None
+    """resume while an update or a pool rollout is in progress, explicitly accepted (journaled on resume)"""
 
 
 def _oc_annotate(cluster: Cluster, name: str, value: str) -> list[str]:
@@ -188,8 +193,17 @@ def prepare_pause(ctx: Context) -> MhcPlan:
     return plan
 
 
-def prepare_resume(ctx: Context) -> MhcPlan:
-    """Decide which MHCs to resume: exactly those the journal says this tool paused (and still are paused)."""
+RESUME_FLAG = "--accept-remediation-during-update"
+RESUME_CONSEQUENCE = (
+    "the MachineHealthChecks may judge nodes that reboot for the update unhealthy and replace their machines"
+)
+
+
+def prepare_resume(ctx: Context, *, during_update: bool = False) -> MhcPlan:
+    """Decide which MHCs to resume: exactly those the journal says this tool paused (and still are paused).
+
+    Refused (:class:`~engine.errors.PreconditionFailed`) while the update or a pool's rollout is in progress,
+    unless ``during_update`` (the explicit override, journaled when the MHCs are resumed)."""
     cluster = ctx.cluster
     states = journal_states(ctx.journal)
     plan = MhcPlan("resume")
@@ -215,9 +229,19 @@ def prepare_resume(ctx: Context) -> MhcPlan:
     for res, mhc in current.items():
         if res not in states and is_paused(mhc):
             plan.left_alone[res] = "paused by an administrator, not by ocp-airgap: left paused"
+    if plan.changes:
+        plan.override = refuse_during_update(
+            ctx,
+            step=STEP,
+            action="resuming the MachineHealthChecks",
+            consequence=RESUME_CONSEQUENCE,
+            flag=RESUME_FLAG,
+            override=during_update,
+        )
     return plan
 
 
+@locked("mhc pause")
 def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Pause the planned MHCs (after the caller's confirmation). Journal intent before each patch, done after."""
     journal, emit = ctx.journal, ctx.emit
@@ -234,9 +258,12 @@ def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     return {"paused": paused, "held": held, "left_alone": plan.left_alone}
 
 
+@locked("mhc resume")
 def resume(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Remove the pause annotation from exactly the MHCs this tool paused; leave the administrator's alone."""
     journal, emit = ctx.journal, ctx.emit
+    if plan.override is not None:
+        plan.override.record(ctx)
     journal.step_started(STEP, action="resume")
     for res in plan.settle:
         journal.change(STEP, "resume", res, phase="done", note="already not paused, or gone")
@@ -267,7 +294,7 @@ def _annotate_each(ctx: Context, plan: MhcPlan, action: str) -> list[str]:
             res,
             before={"annotation": not pause},
             after={"annotation": pause},
-            command=" ".join(change.command),
+            command=shlex.join(change.command),
             phase="intent",
         )
         emit.command(change.command)

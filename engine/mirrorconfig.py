@@ -20,6 +20,7 @@ entries stay repository-scoped because ``oc adm release mirror`` flattens the re
 from __future__ import annotations
 
 import copy
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from engine.cluster import ICSP, IDMS, MCP, Cluster, Resource, condition, curren
 from engine.context import Context
 from engine.errors import InputError, NotFound, NotReady
 from engine.fsutil import atomic_write_text
+from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
+from engine.lock import locked
 from engine.plan import Plan
 from engine.util import minor_of
 
@@ -121,6 +124,8 @@ class MirrorConfigPlan:
     notes: list[str] = field(default_factory=list)
     manifest_path: str = ""
     """where :func:`apply` writes the object, for the equivalent 'oc apply -f'"""
+    override: Override | None = None
+    """applied while an update rolls, explicitly accepted (journaled on apply)"""
 
     @property
     def changes(self) -> list[Change]:
@@ -140,8 +145,18 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def prepare(ctx: Context, *, scope: str = "repository", name: str = DEFAULT_NAME) -> MirrorConfigPlan:
-    """Build the mirror set for this cluster and compare it with what the cluster has."""
+def prepare(
+    ctx: Context,
+    *,
+    scope: str = "repository",
+    name: str = DEFAULT_NAME,
+    during_update: bool = False,
+    guard: bool = True,
+) -> MirrorConfigPlan:
+    """Build the mirror set for this cluster and compare it with what the cluster has.
+
+    With ``guard`` (to apply it), a change is refused while the update or a pool's rollout is in progress unless
+    ``during_update``; ``guard=False`` only shows it."""
     cluster = ctx.cluster
     emit = ctx.emit
     version = current_version(cluster.cluster_version())
@@ -177,6 +192,15 @@ def prepare(ctx: Context, *, scope: str = "repository", name: str = DEFAULT_NAME
             + ": nothing to apply (a new object would only cause a rollout)"
         )
         return plan
+    if guard:
+        plan.override = refuse_during_update(
+            ctx,
+            step=STEP,
+            action=f"applying the {kind.kind} {name}",
+            consequence=CONSEQUENCES["mirror-config"],
+            flag=NODE_CHANGE_FLAG,
+            override=during_update,
+        )
     plan.manifest_path = str(ctx.journal.path.parent / "manifests" / f"{name}.yaml")
     plan.change = Change(
         title=f"{'Create' if current is None else 'Update'} {kind.kind} {name}",
@@ -203,6 +227,7 @@ def _pool_state(cluster: Cluster) -> dict[str, dict[str, Any]]:
     return out
 
 
+@locked("mirror-config apply")
 def apply(ctx: Context, plan: MirrorConfigPlan) -> dict[str, Any]:
     """Create or update the mirror set (after the caller's confirmation) and journal it."""
     cluster = ctx.cluster
@@ -210,6 +235,8 @@ def apply(ctx: Context, plan: MirrorConfigPlan) -> dict[str, Any]:
     journal = ctx.journal
     if plan.change is None:
         return {"applied": False, "name": plan.name, "kind": plan.kind.kind}
+    if plan.override is not None:
+        plan.override.record(ctx)
     journal.step_started(STEP, kind=plan.kind.kind, name=plan.name)
     atomic_write_text(
         Path(plan.manifest_path),
@@ -236,7 +263,7 @@ def apply(ctx: Context, plan: MirrorConfigPlan) -> dict[str, Any]:
         plan.change.resource,
         before=plan.change.before,
         after=plan.wanted,
-        command=" ".join(plan.change.command),
+        command=shlex.join(plan.change.command),
         pools_before={k: v["config"] for k, v in before_pools.items()},
     )
     emit.info(f"{plan.kind.oc_name}.{plan.kind.group}/{plan.name} {action}")

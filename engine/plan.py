@@ -298,6 +298,17 @@ class Plan:
                 column=mark.column + 1 if mark else None,
                 fix="Correct the YAML syntax at that position.",
             ) from None
+        except yaml.YAMLError as exc:  # e.g. a control character (ReaderError): position in characters
+            where = getattr(exc, "position", None)
+            line = text.count("\n", 0, where) + 1 if isinstance(where, int) else None
+            column = where - (text.rfind("\n", 0, where) + 1) + 1 if isinstance(where, int) else None
+            raise PlanError(
+                f"not a YAML text file: {getattr(exc, 'reason', '') or exc}",
+                path=path,
+                line=line,
+                column=column,
+                fix="Give the plan file (UTF-8 YAML text); create one with 'ocp-airgap plan new'.",
+            ) from None
         if node is None:
             raise PlanError("the plan is empty", path=path, fix="Create one with 'ocp-airgap plan new'.")
         plan = cls()
@@ -317,11 +328,30 @@ class Plan:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise PlanError(f"plan file {p} does not exist", fix="Check the path given to --plan.") from None
+        except IsADirectoryError:
+            raise PlanError(
+                f"{p} is a folder, not a plan file", fix="Give the plan file (YAML) itself to --plan."
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise PlanError(
+                f"plan file {p} is not UTF-8 text ({describe_encoding(exc)})",
+                fix="Give the plan file (UTF-8 YAML text); if an editor saved it as UTF-16, save it as UTF-8.",
+            ) from None
         except OSError as exc:
             raise PlanError(
                 f"cannot read plan file {p}: {exc.strerror}", fix="Check the file's permissions."
             ) from None
         return cls.from_yaml(text, str(p))
+
+
+def describe_encoding(exc: UnicodeDecodeError) -> str:
+    """Why bytes are not UTF-8 text, in plain words (UTF-16 byte order mark, or the first bad byte)."""
+    data = bytes(exc.object)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "it is UTF-16 text"
+    if b"\x00" in data[:4096]:
+        return "it looks like a binary file"
+    return f"byte {exc.start} is 0x{data[exc.start]:02x}, not UTF-8"
 
 
 PATH_KEYS = ("version", "digest", "channel", "risks")
@@ -405,9 +435,29 @@ def _load_mapping(
             column=node.start_mark.column + 1,
         )
     known = {f.name: f for f in fields(obj) if f.name != "source_path"}
+    seen: dict[str, tuple[int, int]] = {}
     for key_node, value_node in node.value:
         key = key_node.value
         dotted = prefix + str(key)
+        where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        if not isinstance(key, str) or not isinstance(key_node, yaml.ScalarNode):
+            raise PlanError(
+                f"{prefix.rstrip('.') or 'the plan'}: a setting name must be plain text",
+                path=path,
+                line=where[0],
+                column=where[1],
+                fix="Write each setting as 'name: value'.",
+            )
+        if key in seen:
+            raise PlanError(
+                f"duplicate setting {dotted!r} (first set at line {seen[key][0]}, column {seen[key][1]}); "
+                "YAML would silently keep only the last one",
+                path=path,
+                line=where[0],
+                column=where[1],
+                fix="Keep one of the two and remove the other.",
+            )
+        seen[key] = where
         here = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
         marks[dotted] = here
         if not prefix and key == "kind":

@@ -42,8 +42,11 @@ from engine.cluster import SECRET
 from engine.context import Context
 from engine.errors import Conflict, CredentialsError, InputError, NotFound
 from engine.fsutil import atomic_write_bytes, atomic_write_text
+from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
+from engine.lock import locked
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
+from engine.util import why_not_a_file
 from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "credentials"
@@ -325,6 +328,19 @@ def check(text: str, source: str = "") -> tuple[PullSecret | None, list[Problem]
             )
         )
         return PullSecret(doc, source), problems
+    if not auths:
+        line, col = _locate(text, "auths")
+        problems.append(
+            Problem(
+                "'auths' is empty: this pull secret holds no registry login, so every pull from a registry that "
+                "needs one (quay.io, registry.redhat.io, the mirror) would fail later",
+                fix="Use the pull secret downloaded from OpenShift Cluster Manager (console.redhat.com/openshift/"
+                "install/pull-secret), or the cluster's: oc extract secret/pull-secret -n openshift-config --to=.",
+                line=line,
+                column=col,
+            )
+        )
+        return PullSecret(doc, source), problems
     for key, entry in auths.items():
         line, col = _locate(text, "auths", key)
         m = _KEY_RE.match(key)
@@ -395,7 +411,19 @@ def check(text: str, source: str = "") -> tuple[PullSecret | None, list[Problem]
                 )
             )
             continue
-        register_secret(decoded.partition(":")[2])
+        user, _, password = decoded.partition(":")
+        if not user or not password:
+            problems.append(
+                Problem(
+                    f"the 'auth' of {key!r} has an empty {'user name' if not user else 'password'} "
+                    "(it decodes to 'user:password' with one side empty), so the registry would refuse it",
+                    fix="Re-create it with: echo -n 'user:password' | base64 -w0, with both filled in.",
+                    line=aline,
+                    column=acol,
+                )
+            )
+            continue
+        register_secret(password)
     return PullSecret(doc, source), problems
 
 
@@ -403,9 +431,9 @@ def load_file(path: str | os.PathLike[str]) -> PullSecret:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(
-            f"pull secret file {p} does not exist",
+            f"pull secret file {p} {why_not_a_file(p)}",
             fix="Download it from OpenShift Cluster Manager or extract it from the cluster: "
             "oc extract secret/pull-secret -n openshift-config --confirm --to=.",
         ) from None
@@ -476,12 +504,17 @@ class AuthFileUpdate:
     before: PullSecret | None
     after: PullSecret
     change: Change
+    override: Override | None = None
+    """changed while an update rolls, explicitly accepted (journaled on apply)"""
+    merged_file: Path | None = None
+    """where the new value is written (0600, under the state folder) for the equivalent 'oc set data' command"""
 
 
 def _jq_command(key: str, username: str, source: str, dest: Path, email: str) -> list[str]:
     entry = '{auth: $auth, email: "' + email + '"}' if email else "{auth: $auth}"
     script = (
-        f"jq --arg auth \"$(echo -n {shlex.quote(username + ':')}'<password>' | base64 -w0)\" "
+        f'jq --arg auth "$(echo -n {shlex.quote(username + ":")}"${{MIRROR_PASSWORD:?export MIRROR_PASSWORD}}" '
+        '| base64 -w0)" '
         f"{shlex.quote('.auths[' + json.dumps(key) + '] = ' + entry)} {shlex.quote(source)} > {shlex.quote(str(dest))}"
     )
     return ["sh", "-c", script]
@@ -539,7 +572,7 @@ def write_auth_file(ctx: Context, update: AuthFileUpdate) -> Path | None:
         f"file:{update.path}",
         before=update.before.summary() if update.before else None,
         after=update.after.summary(),
-        command=" ".join(update.change.command),
+        command=shlex.join(update.change.command),
         backup=str(backup) if backup else "",
     )
     journal_outcome(
@@ -571,15 +604,37 @@ class ClusterPullSecretUpdate:
     before: PullSecret
     after: PullSecret
     change: Change
+    override: Override | None = None
+    """changed while an update rolls, explicitly accepted (journaled on apply)"""
+    merged_file: Path | None = None
+    """where the new value is written (0600, under the state folder) for the equivalent 'oc set data' command"""
 
 
 def prepare_cluster_update(
-    ctx: Context, registry: str, username: str, password: str, *, email: str = ""
+    ctx: Context,
+    registry: str,
+    username: str,
+    password: str,
+    *,
+    email: str = "",
+    during_update: bool = False,
 ) -> ClusterPullSecretUpdate:
-    """The global pull secret with the mirror credentials added; nothing is changed yet."""
+    """The global pull secret with the mirror credentials added; nothing is changed yet.
+
+    Refused while the update or a pool's rollout is in progress unless ``during_update``."""
+    override = refuse_during_update(
+        ctx,
+        step=STEP,
+        action="changing the cluster's global pull secret",
+        consequence=CONSEQUENCES["pull-secret"],
+        flag=NODE_CHANGE_FLAG,
+        override=during_update,
+    )
     secret = ctx.cluster.get(SECRET, PULL_SECRET_NAME, PULL_SECRET_NAMESPACE)
     before = _secret_pull_secret(secret)
     after = before.with_credentials(registry, username, password, email)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    merged_file = backup_dir(ctx) / f"pull-secret-merged-{stamp}.json"
     change = Change(
         title=f"Add the mirror registry {registry} (user {username}) to the cluster's global pull secret",
         resource=CLUSTER_RESOURCE,
@@ -592,24 +647,29 @@ def prepare_cluster_update(
             "secret/pull-secret",
             "-n",
             PULL_SECRET_NAMESPACE,
-            "--from-file=.dockerconfigjson=<merged pull secret file>",
+            f"--from-file=.dockerconfigjson={merged_file}",
         ],
     )
-    return ClusterPullSecretUpdate(secret, before, after, change)
+    return ClusterPullSecretUpdate(secret, before, after, change, override, merged_file)
 
 
 def backup_dir(ctx: Context) -> Path:
     return ctx.journal.path.parent / "backups"
 
 
+@locked("credentials merge --update-cluster")
 def apply_cluster_update(ctx: Context, update: ClusterPullSecretUpdate) -> Path:
     """Save the previous value (0600 file under the state folder), then write the new one; journal both.
 
     Returns the backup file's path."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     backup = backup_dir(ctx) / f"pull-secret-{stamp}.json"
+    if update.override is not None:
+        update.override.record(ctx)
     atomic_write_text(backup, update.before.to_json(), mode=0o600)
     os.chmod(backup.parent, 0o700)
+    if update.merged_file is not None:  # the file the equivalent command reads (a credential file: 0600)
+        atomic_write_text(update.merged_file, update.after.to_json(), mode=0o600)
     ctx.emit.command(update.change.command)
     _replace_pull_secret(ctx, update.secret, update.after)
     ctx.journal.change(
@@ -618,7 +678,7 @@ def apply_cluster_update(ctx: Context, update: ClusterPullSecretUpdate) -> Path:
         CLUSTER_RESOURCE,
         before=update.before.summary(),
         after=update.after.summary(),
-        command=" ".join(update.change.command),
+        command=shlex.join(update.change.command),
         backup=str(backup),
     )
     ctx.emit.info(
@@ -652,6 +712,7 @@ def _replace_pull_secret(ctx: Context, secret: dict[str, Any], value: PullSecret
     raise AssertionError("unreachable")
 
 
+@locked("credentials restore-pull-secret")
 def restore_cluster_pull_secret(ctx: Context, *, apply: bool = True) -> Change:
     """Put back the global pull secret saved by the last :func:`apply_cluster_update` (from the journal)."""
     record = None
@@ -692,7 +753,7 @@ def restore_cluster_pull_secret(ctx: Context, *, apply: bool = True) -> Change:
             CLUSTER_RESOURCE,
             before=current.summary(),
             after=previous.summary(),
-            command=" ".join(change.command),
+            command=shlex.join(change.command),
             restored_from=str(backup),
         )
     return change

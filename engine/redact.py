@@ -44,6 +44,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"""(?ix)
+            (?<!from-file=)  # oc's --from-file=.dockerconfigjson=<path> names a file, not a secret
             (["']?(?:auth|password|passwd|token|identitytoken|registrytoken|access_token|refresh_token|
                      client-key-data|\.dockerconfigjson)["']?\s*[:=]\s*)
             (?:"(?:[^"\\]|\\.)*"|'[^']*'|[^\s,}\]]+)

@@ -34,7 +34,7 @@ from engine.graph import (
     plan_path,
     save_graph,
 )
-from engine.util import minor_of
+from engine.util import is_version, minor_of
 from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "release"
@@ -68,6 +68,10 @@ class ReleaseSelection:
     graph_source: str = ""
     hop_digests: dict[str, str] = field(default_factory=dict)
     """Digest of each version on the chosen path, as the graph names it."""
+    edges: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    """The graph's updates from the current version and from every version on the chosen path:
+    ``{from: {to: [risk, ...]}}`` (no risk = a recommended edge). ``upgrade start`` judges the edge it is
+    actually asked to take (the cluster's version then → the plan's target) against this record."""
     hop_channels: dict[str, str] = field(default_factory=dict)
     """The channel the cluster is set to for each hop of the chosen path."""
 
@@ -235,6 +239,11 @@ def select_release(
     if not (plan.release.target or plan.release.version):
         plan.require("release.version")
     channel = plan.release.channel
+    if current and not is_version(current):
+        raise InputError(
+            f"--current {current!r} is not a release version",
+            fix="Give the cluster's version as X.Y.Z, e.g. 4.16.18 (no 'v', no channel name).",
+        )
     if not current:
         current, cluster_channel = cluster_position(ctx)
         ctx.emit.info(f"The cluster runs {current}, channel {cluster_channel or '(none)'}.")
@@ -261,6 +270,12 @@ def select_release(
         node = graph.releases.get(version)
         if node and node.digest:
             hop_digests[version] = node.digest
+    edges: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for frm in dict.fromkeys([current, *(path.versions if path else [])]):
+        edges[frm] = {
+            h.to: [{"name": r.name, "message": r.message, "url": r.url} for r in h.risks]
+            for h in graph.updates_from(frm)
+        }
     path_len = len(path.hops) if path else 0
     hop_channels = hop_channels_for(path, channel) if path else {}
     if path_len > 1 and path:
@@ -292,6 +307,7 @@ def select_release(
         facts=facts,
         graph_source=source,
         hop_digests=hop_digests,
+        edges=edges,
         hop_channels=hop_channels,
     )
 
@@ -393,6 +409,7 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
                 "risks": [{"name": r.name, "message": r.message, "url": r.url} for r in hop.risks]
                 if hop
                 else [],
+                "edges": selection.edges,
             },
             reason="release selection",
         )

@@ -121,7 +121,7 @@ def render_runbook(
                 what = f"{r.data.get('action', 'change')} {r.data.get('resource', '')}".strip()
                 lines.append(f"# {r.ts}  {redact(what)}")
                 if cmd:
-                    lines.append(redact(cmd))
+                    lines.append(shell_line(redact(cmd)))
                 else:
                     lines.append("#   (no single equivalent command was recorded for this change)")
                 wrote = True
@@ -140,12 +140,38 @@ def render_runbook(
                 )
                 wrote = True
         for cmd in extra.get(step, []):
-            lines.append(redact(cmd))
+            lines.append(shell_line(redact(cmd), allow_operators=True))
             wrote = True
         if not wrote:
             lines.append("# (started; nothing recorded yet)")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def shell_line(cmd: str, *, allow_operators: bool = False) -> str:
+    """``cmd`` as a runbook line, only if it is valid shell; otherwise a comment that keeps it readable.
+
+    A journaled change command is one program with its arguments (quoted with ``shlex.join``): a redirection or
+    pipe token in it means it was recorded unquoted (an older journal) and would not run as recorded. Commands the
+    caller saw the engine emit may legitimately hold pipes (``allow_operators``); they must still tokenize."""
+    text = cmd.strip()
+    if not text:
+        return "#   (empty command)"
+    try:
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError as exc:
+        return f"# not valid shell as recorded ({exc}); replay by hand: {_comment(text)}"
+    operators = [t for t in tokens if t and all(c in "();<>|&" for c in t)]
+    dangling = bool(tokens) and tokens[-1] in operators
+    if operators and (not allow_operators or dangling):
+        return f"# not runnable as recorded (unquoted {operators[0]!r}); replay by hand: {_comment(text)}"
+    return text
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.splitlines())
 
 
 def json_scalar(value: Any) -> str:

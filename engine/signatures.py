@@ -31,6 +31,7 @@ import base64
 import binascii
 import json
 import re
+import shlex
 import ssl
 import time
 import urllib.parse
@@ -56,6 +57,8 @@ from engine.errors import (
 )
 from engine.events import CheckStatus
 from engine.fsutil import atomic_write_text
+from engine.lock import locked
+from engine.util import plain_http_warning, same_host_redirects, why_not_a_file
 
 SIGNATURE_NAMESPACE = "openshift-config-managed"
 SIGNATURE_LABEL = "release.openshift.io/verification-signatures"
@@ -186,7 +189,12 @@ def fetch_signatures(store_url: str, digest: str, *, ca_file: str = "") -> list[
             ) from None
     out: list[bytes] = []
     try:
-        with httpx.Client(verify=verify, timeout=30.0, follow_redirects=True) as client:
+        with httpx.Client(
+            verify=verify,
+            timeout=30.0,
+            follow_redirects=True,
+            event_hooks={"response": [same_host_redirects("the signature store")]},
+        ) as client:
             for index in range(1, MAX_SIGNATURES + 1):
                 url = signature_url(store_url, digest, index)
                 with client.stream("GET", url) as resp:
@@ -309,9 +317,13 @@ def read_signature_file(path: str | Path) -> SignatureFile:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(
-            f"signature file {p} does not exist", fix="Check the path given to --file."
+            f"signature file {p} {why_not_a_file(p)}", fix="Check the path given to --file."
+        ) from None
+    except PermissionError as exc:
+        raise InputError(
+            f"cannot read signature file {p}: {exc.strerror}", fix="Make it readable by this user."
         ) from None
     except UnicodeDecodeError:
         raise InputError(
@@ -922,7 +934,8 @@ def prepare(
     signatures: list[bytes] | None = None,
 ) -> PreparedSignature:
     """Get the target's signatures (media file, given bytes, or the plan's signature store), verify them against
-    the cluster's keys (or ``keyring_path``), build the ConfigMap and compare it with the cluster's."""
+    the keys the cluster trusts (always; ``keyring_path`` must be satisfied as well), build the ConfigMap and compare
+    it with the cluster's."""
     plan = ctx.plan
     plan.require("release.digest")
     digest = plan.release.digest
@@ -941,35 +954,48 @@ def prepare(
     else:
         store = plan.endpoints.signature_store
         url = signature_url(store, digest, 1)
+        if plain_http_warning(store, "the signature store"):
+            emit.warning(plain_http_warning(store, "the signature store"))
         emit.command(["curl", "-s", url], note="fetch the release signature from the signature store")
         sigs = fetch_signatures(store, digest, ca_file=plan.resolve_path(plan.endpoints.ca_file))
         source = store
         emit.info(f"Fetched {len(sigs)} signature(s) for {digest} from {store}.")
 
-    if keyring_path:
-        keyrings = [load_keyring(plan.resolve_path(keyring_path))]
-        emit.info(f"Verifying against the keyring file {keyrings[0].describe()}.")
-    else:
-        cluster = ctx.cluster
-        emit.command(
-            [
-                "oc",
-                *cluster.oc_args(),
-                "get",
-                "configmap",
-                VERIFICATION_CONFIGMAP,
-                "-n",
-                SIGNATURE_NAMESPACE,
-                "-o",
-                "yaml",
-            ],
-            note="the keys the cluster trusts for release signatures",
-        )
+    # Apply verifies against the keys the cluster trusts, always: a signature the CVO cannot verify is no use on
+    # the cluster, whatever key file was given. A keyring file given as well must be satisfied too.
+    cluster = ctx.cluster
+    emit.command(
+        [
+            "oc",
+            *cluster.oc_args(),
+            "get",
+            "configmap",
+            VERIFICATION_CONFIGMAP,
+            "-n",
+            SIGNATURE_NAMESPACE,
+            "-o",
+            "yaml",
+        ],
+        note="the keys the cluster trusts for release signatures",
+    )
+    try:
         keyrings = cluster_keyrings(cluster)
-        emit.info(
-            "Verifying against the keys the cluster trusts: " + " | ".join(k.describe() for k in keyrings)
-        )
+    except (NotFound, SignatureError) as exc:
+        raise SignatureError(
+            f"{exc.message}; the signature is not applied, since the cluster could not verify it either",
+            fix="Restore the release-verification ConfigMap in openshift-config-managed (the CVO recreates it "
+            "from the release payload), then apply again. A keyring file is for checking a signature on the "
+            "connected side only: ocp-airgap signature verify --keyring K.",
+        ) from None
+    emit.info("Verifying against the keys the cluster trusts: " + " | ".join(k.describe() for k in keyrings))
     verified = verify_release(sigs, keyrings, digest)
+    if keyring_path:
+        extra = load_keyring(plan.resolve_path(keyring_path))
+        emit.info(
+            f"Also verifying against the keyring file {extra.describe()} (the cluster's keys decide whether the "
+            "CVO accepts the release)."
+        )
+        verify_release(sigs, [extra], digest)
     report_warnings(emit, keyrings, verified)
     for v in verified:
         emit.check(
@@ -1027,6 +1053,7 @@ def _merged(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str,
     return dict(out)
 
 
+@locked("signature apply")
 def apply(ctx: Context, prepared: PreparedSignature) -> dict[str, Any]:
     """Create or update the ConfigMap (after the caller's confirmation), journal it, and confirm the CVO sees it."""
     cluster = ctx.cluster
@@ -1061,7 +1088,7 @@ def apply(ctx: Context, prepared: PreparedSignature) -> dict[str, Any]:
             prepared.change.resource,
             before=None if prepared.change.before is None else {"name": name},
             after={"name": name, "keys": sorted(prepared.configmap.get("binaryData") or {})},
-            command=" ".join(prepared.change.command),
+            command=shlex.join(prepared.change.command),
             digest=prepared.digest,
         )
         emit.info(f"configmap/{name} {action}")
@@ -1105,6 +1132,8 @@ def fetch_to_file(ctx: Context, out: str, *, keyring_path: str = "") -> dict[str
     digest = plan.release.digest
     store = plan.endpoints.signature_store
     ctx.emit.command(["curl", "-s", signature_url(store, digest, 1)], note="fetch the release signature")
+    if plain_http_warning(store, "the signature store"):
+        ctx.emit.warning(plain_http_warning(store, "the signature store"))
     sigs = fetch_signatures(store, digest, ca_file=plan.resolve_path(plan.endpoints.ca_file))
     ctx.emit.info(f"Fetched {len(sigs)} signature(s) for {digest} from {store}.")
     verified: list[VerifiedSignature] = []
@@ -1140,8 +1169,10 @@ def read_signatures(path: str | Path, digest: str) -> list[bytes]:
     p = Path(path)
     try:
         raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{p} does not exist", fix="Check the file path.") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(f"signature file {p} {why_not_a_file(p)}", fix="Check the file path.") from None
+    except OSError as exc:
+        raise InputError(f"cannot read signature file {p}: {exc.strerror}", fix="Make it readable.") from None
     if p.suffix.lower() in (".json", ".yaml", ".yml") or (
         not raw.lstrip().startswith(b"-----BEGIN PGP") and _looks_like_configmap(raw)
     ):

@@ -42,7 +42,10 @@ from engine.cluster import CONFIGMAP, IMAGE_CONFIG
 from engine.context import Context
 from engine.errors import AirgapError, InputError
 from engine.fsutil import atomic_write_bytes
+from engine.guards import CONSEQUENCES, NODE_CHANGE_FLAG, Override, refuse_during_update
+from engine.lock import locked
 from engine.proc import run_streaming
+from engine.util import why_not_a_file
 
 STEP = "credentials"
 CONFIG_NAMESPACE = "openshift-config"
@@ -76,10 +79,14 @@ def load_ca(path: str | os.PathLike[str]) -> CACertificate:
     p = Path(path)
     try:
         data = p.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError(
-            f"CA file {p} does not exist",
+            f"CA file {p} {why_not_a_file(p)}",
             fix="Give the PEM or DER file of the CA that signed the registry's certificate.",
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read CA file {p}: {exc.strerror}", fix="Make it readable by this user (chmod 644)."
         ) from None
     return parse_ca(data, str(p))
 
@@ -316,8 +323,13 @@ class ClusterTrustStep:
     apply: Callable[[], Any]
 
 
-def plan_cluster_trust(ctx: Context, registry: str, ca: CACertificate) -> list[ClusterTrustStep]:
-    """The ConfigMap and image config changes that make the cluster trust ``ca`` for ``registry``."""
+def plan_cluster_trust(
+    ctx: Context, registry: str, ca: CACertificate, *, during_update: bool = False
+) -> list[ClusterTrustStep]:
+    """The ConfigMap and image config changes that make the cluster trust ``ca`` for ``registry``.
+
+    Refused while the update or a pool's rollout is in progress unless ``during_update`` (then the first step
+    journals the decision when it is applied)."""
     cluster = ctx.cluster
     image = cluster.get(IMAGE_CONFIG, "cluster")
     current_name = str(((image.get("spec") or {}).get("additionalTrustedCA") or {}).get("name") or "")
@@ -400,7 +412,27 @@ def plan_cluster_trust(ctx: Context, registry: str, ca: CACertificate) -> list[C
                 lambda: cluster.merge_patch(IMAGE_CONFIG, "cluster", patch_img),
             )
         )
+    if steps:
+        override = refuse_during_update(
+            ctx,
+            step=STEP,
+            action=f"changing the cluster's trusted CAs for {registry}",
+            consequence=CONSEQUENCES["trust"],
+            flag=NODE_CHANGE_FLAG,
+            override=during_update,
+        )
+        if override is not None:
+            first = steps[0]
+            steps[0] = ClusterTrustStep(first.change, _recorded(ctx, override, first.apply))
     return steps
+
+
+def _recorded(ctx: Context, override: Override, apply: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        override.record(ctx)
+        return apply()
+
+    return run
 
 
 def _cm_view(cm: dict[str, Any]) -> dict[str, Any]:
@@ -412,6 +444,7 @@ def _cm_view(cm: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@locked("credentials trust-ca")
 def apply_cluster_trust(ctx: Context, steps: list[ClusterTrustStep]) -> None:
     if not steps:
         ctx.emit.info("The cluster already trusts this CA for the mirror registry.")

@@ -28,6 +28,7 @@ machines, and ends when the update is complete (the ClusterVersion API as the CV
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ from engine.errors import (
     SignatureError,
 )
 from engine.events import CheckStatus
+from engine.lock import locked
 from engine.mhc import MHC_NAMESPACE, is_paused, paused_by_tool, skip_decided
 from engine.signatures import visible_signature_configmaps
 
@@ -308,24 +310,50 @@ def oc_upgrade_command(cluster: Cluster, image: str) -> list[str]:
 
 def _graph_guard(ctx: Context, decision: Decision, image: str, current: str, accept: bool) -> None:
     """A disconnected cluster has no ``conditionalUpdates`` of its own, so oc's guard cannot see a conditional
-    edge there. The release step records the risks of the chosen edge from the update graph: refuse them unless
-    accepted, as for a conditional update the cluster itself lists."""
+    edge there. The release step records the update graph's edges from the current version and from every
+    version on the chosen path: the edge judged is the one actually requested — the cluster's version now →
+    the plan's target — whatever hop the release step stored, and its risks are refused unless accepted."""
     try:
         target = ctx.journal.decision("release", "target") or {}
     except AirgapError:
         return  # no cluster journal: nothing recorded by the release step
-    if not target.get("risks") or digest_of(image) != target.get("digest") or target.get("from") != current:
+    if not isinstance(target, dict):
         return
-    entry = {"release": {"version": target.get("version", ""), "image": image}, "risks": target["risks"]}
+    version = ctx.plan.release.version or decision.version
+    if digest_of(image) == target.get("digest") and target.get("version"):
+        version = str(target.get("version"))
+    risks: list[dict[str, Any]] | None = None
+    edges = target.get("edges")
+    if isinstance(edges, dict) and isinstance(edges.get(current), dict):
+        known = edges[current]
+        if version in known:
+            risks = list(known[version] or [])
+        else:
+            ctx.emit.warning(
+                f"the update graph recorded by the release step has no edge {current} -> {version}: this is an "
+                "explicit update outside the graph"
+            )
+            return
+    elif target.get("from") == current and target.get("version") == version:
+        risks = list(target.get("risks") or [])  # a record written before edges were kept
+    elif target:
+        ctx.emit.warning(
+            f"the update {current} -> {version} was not checked against the update graph (the release step "
+            f"recorded a path from {target.get('from') or '?'}): run ocp-airgap release --plan P --write-plan"
+        )
+        return
+    if not risks:
+        return
+    entry = {"release": {"version": version, "image": image}, "risks": risks}
     if not accept:
         raise PreconditionFailed(
-            f"the update graph marks {current} -> {target.get('version')} as conditional: {_risks_text(entry)}",
+            f"the update graph marks {current} -> {version} as conditional: {_risks_text(entry)}",
             fix="Read the risks; if they do not apply to this cluster, accept them explicitly "
             "(--accept-not-recommended; the decision is journaled), or choose a recommended path "
             "(ocp-airgap release --plan P --write-plan --next-hop).",
         )
     decision.conditional = entry
-    decision.version = decision.version or str(target.get("version", ""))
+    decision.version = decision.version or version
     decision.warnings.append(
         f"the update graph marks this update as conditional ({_risks_text(entry)}); "
         "proceeding because the risks were accepted"
@@ -367,6 +395,7 @@ def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> Star
     return StartPlan(image, decision, prereqs, change, command)
 
 
+@locked("upgrade start")
 def start(ctx: Context, plan: StartPlan) -> dict[str, Any]:
     """Write the desired update (after the caller's confirmation); journal it."""
     cluster = ctx.cluster
@@ -375,6 +404,11 @@ def start(ctx: Context, plan: StartPlan) -> dict[str, Any]:
     if plan.change is None:
         return {"started": False, "image": plan.image, "already": True}
     accept = plan.decision.conditional is not None
+    # under the cluster lock: judge the ClusterVersion again, another run may have started an update meanwhile
+    fresh = evaluate(cluster.cluster_version(), plan.image, accept_not_recommended=True)
+    if fresh.kind == "already":
+        emit.info(f"info: Cluster is already at {plan.image} (an update to it is applied or in progress).")
+        return {"started": False, "image": plan.image, "already": True}
     if accept:
         journal.record_decision(
             STEP,
@@ -412,7 +446,7 @@ def start(ctx: Context, plan: StartPlan) -> dict[str, Any]:
         "clusterversion/version",
         before=(plan.change.before or {}).get("spec", {}).get("desiredUpdate"),
         after=after,
-        command=" ".join(plan.command),
+        command=shlex.join(plan.command),
         image=plan.image,
         retries=len(attempts) - 1,
     )
@@ -693,6 +727,14 @@ def watch_target(ctx: Context) -> tuple[str, str]:
             raise InputError(
                 "no update has been requested and the plan names no target",
                 fix="Start one with 'ocp-airgap upgrade start --plan P'.",
+            )
+        desired = str(((cv.get("status") or {}).get("desired") or {}).get("image") or "")
+        if not _same_target(desired, plan_image):
+            raise NotReady(
+                f"there is nothing to watch: no update has been requested (the cluster runs "
+                f"{current_version(cv) or desired or 'its installed release'} and its ClusterVersion asks for "
+                "no update)",
+                fix="Start the update first: ocp-airgap upgrade start --plan P (then watch it, or add --watch).",
             )
         image = plan_image
     elif plan_image and not _same_target(image, plan_image):

@@ -4,6 +4,8 @@ formatting."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"
 DIGEST = re.compile(rf"^{DIGEST_PATTERN}$")
@@ -62,3 +64,60 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def plain_http_warning(url: str, what: str) -> str:
+    """The warning for an outside endpoint reached over plain ``http://`` (empty when it is not)."""
+    if not url.lower().startswith("http://"):
+        return ""
+    return (
+        f"{what} {url} is plain http://: what it answers can be read and changed on the way (use https:// "
+        "unless this is a trusted local copy)"
+    )
+
+
+def same_host_redirects(what: str) -> Callable[[Any], None]:
+    """An httpx response hook: a redirect to another host is not followed silently. It raises an error naming
+    both hosts (the fix: set the endpoint to the new location if it is trusted)."""
+    from urllib.parse import urlsplit
+
+    from engine.errors import AirgapError
+
+    def hook(response: Any) -> None:
+        location = response.headers.get("location") if response.is_redirect else None
+        if not location:
+            return
+        here = urlsplit(str(response.request.url))
+        there = urlsplit(str(response.request.url.join(location)))
+        if (here.hostname, here.port) != (there.hostname, there.port):
+            raise AirgapError(
+                f"{what} at {here.scheme}://{here.netloc} redirected to another host, "
+                f"{there.scheme}://{there.netloc}: not followed",
+                fix=f"If that host is the one to trust, set the endpoint to it in the plan; otherwise check {what} "
+                "URL and the network path (a proxy or captive portal may be answering).",
+                title="Redirect to another host",
+            )
+
+    return hook
+
+
+def why_not_a_file(path: Any) -> str:
+    """Why ``path`` cannot be read as a file, in plain words: 'is a folder, not a file' or 'does not exist'."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        return "is a folder, not a file"
+    if p.exists():
+        return "is not a regular file"
+    return "does not exist"
+
+
+def why_not_a_folder(path: Any) -> str:
+    """Why ``path`` cannot be used as a folder: 'is a file, not a folder' or 'does not exist'."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        return "is a file, not a folder"
+    return "does not exist"

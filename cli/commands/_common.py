@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -40,6 +41,28 @@ from engine.util import format_bytes, format_duration
 CommandFunc = Callable[[argparse.Namespace], int]
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a duration or ratio that must be a finite number > 0 (exit 2 otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (give e.g. 30 or 2.5)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0 (e.g. 30)")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a count that must be a whole number >= 1 (exit 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (give e.g. 6)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a whole number of at least 1 (e.g. 6)")
+    return value
+
+
 def add_plan_arg(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
         "--plan", required=required, metavar="P", help="the plan file (YAML), e.g. the sandbox's plan.yaml"
@@ -53,6 +76,16 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
 def add_change_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="confirm the change without asking")
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    add_wait_arg(parser)
+
+
+def add_wait_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is changing the same cluster (or mirror, or media), wait for it instead of "
+        "refusing (exit 3)",
+    )
 
 
 def load_plan(args: argparse.Namespace) -> Plan:
@@ -70,14 +103,22 @@ class EventPrinter:
         self._last_progress = 0.0
         self._progress_shown = False
         self._lock = threading.Lock()
+        self.closed = False
 
     def __call__(self, event: Event) -> None:
         with self._lock:
-            if self.as_json:
-                self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
-                self.out.flush()
+            if self.closed:
                 return
-            self._readable(event)
+            try:
+                if self.as_json:
+                    self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
+                    self.out.flush()
+                    return
+                self._readable(event)
+            except BrokenPipeError:
+                # the reader went away (e.g. '... --json | head'): the operation goes on, its output is dropped
+                self.closed = True
+                silence_stdout()
 
     def _line(self, text: str) -> None:
         if self._progress_shown and self.tty:
@@ -122,6 +163,15 @@ class EventPrinter:
             self._progress_shown = True
         else:
             self._line(text)
+
+
+def silence_stdout() -> None:
+    """Standard output is a closed pipe: point it at /dev/null so that nothing (not even the interpreter's final
+    flush) writes to it again, and no BrokenPipeError traceback is printed."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def format_progress(event: Progress) -> str:
@@ -190,6 +240,9 @@ def handle_errors(func: CommandFunc) -> CommandFunc:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             return EXIT_CANCELLED
+        except BrokenPipeError:  # the reader of our output went away: end quietly
+            silence_stdout()
+            return EXIT_OK
 
     return wrapper
 
@@ -228,6 +281,7 @@ __all__ = [
     "EventPrinter",
     "add_change_args",
     "add_output_args",
+    "add_wait_arg",
     "add_plan_arg",
     "confirm",
     "emitter",
@@ -236,6 +290,9 @@ __all__ = [
     "format_progress",
     "handle_errors",
     "load_plan",
+    "positive_float",
+    "positive_int",
     "report_error",
     "run_wizard",
+    "silence_stdout",
 ]

@@ -26,6 +26,7 @@ from cli.commands._common import (
     emitter,
     handle_errors,
     load_plan,
+    positive_float,
 )
 from engine.errors import EXIT_OK, EXIT_REFUSED
 from engine.events import StepStatus
@@ -153,8 +154,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _wait_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for READY (default 300)")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks")
+    p.add_argument(
+        "--timeout", type=positive_float, default=300.0, help="seconds to wait for READY (default 300)"
+    )
+    p.add_argument("--interval", type=positive_float, default=2.0, help="seconds between two looks")
     p.add_argument("--no-wait", action="store_true", help="do not wait for READY")
 
 
@@ -162,7 +165,7 @@ def _list(args: argparse.Namespace) -> int:
     from engine.catalog import list_catalogs
     from engine.context import Context
 
-    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    ctx = Context(load_plan(args), emitter(args, "catalog"), wait_for_lock=getattr(args, "wait", False))
     rows = list_catalogs(ctx)
     for r in rows:
         ctx.emit.info(f"{r.name:<28} {r.state or '-':<18} {r.image}")
@@ -177,7 +180,7 @@ def _run(args: argparse.Namespace, restoring: bool) -> int:
     from engine.changes import render_changes
     from engine.context import Context
 
-    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    ctx = Context(load_plan(args), emitter(args, "catalog"), wait_for_lock=getattr(args, "wait", False))
     plan = prepare_restore(ctx, args.name) if restoring else prepare_set(ctx, args.name, args.image)
     if plan.change is not None:
         if not confirm(args, f"Change CatalogSource {plan.name}?", render_changes(plan.changes)):

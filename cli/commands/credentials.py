@@ -72,6 +72,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="also add the login to the cluster's global pull secret (previous value kept for restore)",
     )
+    merge.add_argument(
+        "--accept-node-changes-during-update",
+        dest="during_update",
+        action="store_true",
+        help="change it even while an update or a pool rollout is in progress (nodes being rebooted may fail to "
+        "pull; journaled)",
+    )
     add_change_args(merge)
     add_output_args(merge)
     merge.set_defaults(func=handle_errors(_merge))
@@ -110,6 +117,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     where.add_argument("--host-only", action="store_true", help="only this host")
     where.add_argument("--cluster-only", action="store_true", help="only the cluster")
     trust.add_argument("--root", metavar="DIR", default="/", help=argparse.SUPPRESS)
+    trust.add_argument(
+        "--accept-node-changes-during-update",
+        dest="during_update",
+        action="store_true",
+        help="change it even while an update or a pool rollout is in progress (nodes being rebooted may fail to "
+        "pull; journaled)",
+    )
     add_change_args(trust)
     add_output_args(trust)
     trust.set_defaults(func=handle_errors(_trust))
@@ -166,7 +180,7 @@ def _merge(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     registry = args.registry or plan.mirror.registry
     username = args.username or plan.mirror.username
     if not registry or not username:
@@ -193,7 +207,9 @@ def _merge(args: argparse.Namespace) -> int:
     changes = [update.change]
     cluster_update = None
     if args.update_cluster:
-        cluster_update = prepare_cluster_update(ctx, key, username, password, email=args.email)
+        cluster_update = prepare_cluster_update(
+            ctx, key, username, password, email=args.email, during_update=args.during_update
+        )
         changes.append(cluster_update.change)
     emit.warning(INSTALL_WARNING)
     if not confirm(args, "Write these credentials?", render_changes(changes)):
@@ -260,7 +276,7 @@ def _trust(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     registry = args.registry or plan.mirror.registry
     ca_path = args.ca or plan.resolve_path(plan.mirror.ca_file)
     if not registry or not ca_path:
@@ -281,7 +297,7 @@ def _trust(args: argparse.Namespace) -> int:
         changes += host_plan.changes
     cluster_steps = []
     if not args.host_only:
-        cluster_steps = plan_cluster_trust(ctx, registry, ca)
+        cluster_steps = plan_cluster_trust(ctx, registry, ca, during_update=args.during_update)
         changes += [s.change for s in cluster_steps]
     if not changes:
         emit.result(StepStatus.SUCCEEDED, f"the CA for {registry} is already trusted", {"changed": False})
@@ -306,7 +322,7 @@ def _restore(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     change = restore_cluster_pull_secret(ctx, apply=False)
     if not confirm(args, "Restore the cluster's global pull secret?", change.render()):
         emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from types import FrameType
 
-from cli.commands._common import handle_errors
+from cli.commands._common import handle_errors, positive_float
 from engine.errors import EXIT_OK
 
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--speed",
-        type=float,
+        type=positive_float,
         default=60.0,
         metavar="S",
         help="simulated cluster seconds per real second (default 60: the update takes about a minute)",

@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _context(args: argparse.Namespace) -> Context:
     from engine.context import Context
 
-    return Context(load_plan(args), emitter(args, "fixes"))
+    return Context(load_plan(args), emitter(args, "fixes"), wait_for_lock=getattr(args, "wait", False))
 
 
 def _describe(fix: Fix) -> str:

@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_plan_arg(a)
         add_change_args(a)
         add_output_args(a)
+        if name == "resume":
+            a.add_argument(
+                "--accept-remediation-during-update",
+                dest="during_update",
+                action="store_true",
+                help="resume even while the update or a pool rollout is in progress (rebooting nodes may be "
+                "replaced by remediation; journaled)",
+            )
         a.set_defaults(func=handle_errors(func))
     st = psub.add_parser("status", help="show each MachineHealthCheck and who paused it")
     add_plan_arg(st)
@@ -62,7 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _context(args: argparse.Namespace) -> Context:
     from engine.context import Context
 
-    return Context(load_plan(args), emitter(args, "mhc"))
+    return Context(load_plan(args), emitter(args, "mhc"), wait_for_lock=getattr(args, "wait", False))
 
 
 def _pause(args: argparse.Namespace) -> int:
@@ -91,7 +99,7 @@ def _resume(args: argparse.Namespace) -> int:
     from engine.mhc import prepare_resume, resume
 
     ctx = _context(args)
-    plan = prepare_resume(ctx)
+    plan = prepare_resume(ctx, during_update=args.during_update)
     if plan.changes and not confirm(
         args, f"Resume {len(plan.changes)} MachineHealthCheck(s)?", render_changes(plan.changes)
     ):

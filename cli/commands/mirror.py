@@ -19,7 +19,15 @@ from __future__ import annotations
 
 import argparse
 
-from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
+from cli.commands._common import (
+    add_output_args,
+    add_plan_arg,
+    add_wait_arg,
+    emitter,
+    handle_errors,
+    load_plan,
+    positive_int,
+)
 from engine.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -55,7 +63,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="who copies: ocp-airgap itself (default, the plan's mirroring.backend), oc, or oc-mirror v2",
     )
-    p.add_argument("--concurrency", type=int, default=0, metavar="N", help="images/blobs copied at once")
+    p.add_argument(
+        "--concurrency", type=positive_int, default=0, metavar="N", help="images/blobs copied at once"
+    )
     p.add_argument("--no-verify", action="store_true", help="do not verify after copying")
     p.add_argument(
         "--no-signature",
@@ -65,6 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--deep", action="store_true", help="verify: read every blob and check its digest")
     p.add_argument("--no-graph", action="store_true", help="oc-mirror: do not build the graph-data image")
     p.add_argument("--verbose", "-v", action="store_true", help="show debug lines")
+    add_wait_arg(p)
     add_output_args(p)
     p.set_defaults(func=handle_errors(_run))
 
@@ -85,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         graph=not args.no_graph,
     )
-    ctx = Context(plan, emitter(args, "mirror"))
+    ctx = Context(plan, emitter(args, "mirror"), wait_for_lock=args.wait)
     if args.action == "verify":
         from engine.mirror import verify_mirror
 

@@ -22,6 +22,7 @@ from cli.commands._common import (
     emitter,
     handle_errors,
     load_plan,
+    positive_float,
 )
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
@@ -48,28 +49,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         add_output_args(a)
     add_change_args(apply)
+    apply.add_argument(
+        "--accept-node-changes-during-update",
+        dest="during_update",
+        action="store_true",
+        help="apply even while an update or a pool rollout is in progress (a new rollout on top of it; journaled)",
+    )
     apply.add_argument("--no-watch", action="store_true", help="do not follow the MachineConfigPools")
     apply.add_argument(
-        "--settle", type=float, default=60.0, help="seconds to wait for a rollout to start (default 60)"
+        "--settle",
+        type=positive_float,
+        default=60.0,
+        help="seconds to wait for a rollout to start (default 60)",
     )
-    apply.add_argument("--timeout", type=float, default=1800.0, help="give up on the rollout after (s)")
-    apply.add_argument("--interval", type=float, default=2.0, help="seconds between two looks")
+    apply.add_argument(
+        "--timeout", type=positive_float, default=1800.0, help="give up on the rollout after (s)"
+    )
+    apply.add_argument("--interval", type=positive_float, default=2.0, help="seconds between two looks")
     show.set_defaults(func=handle_errors(_show))
     apply.set_defaults(func=handle_errors(_apply))
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Context, MirrorConfigPlan]:
+def _prepare(args: argparse.Namespace, *, guard: bool = True) -> tuple[Context, MirrorConfigPlan]:
     from engine.context import Context
     from engine.mirrorconfig import prepare
 
-    ctx = Context(load_plan(args), emitter(args, "mirror-config"))
-    return ctx, prepare(ctx, scope=args.scope, name=args.name)
+    ctx = Context(load_plan(args), emitter(args, "mirror-config"), wait_for_lock=getattr(args, "wait", False))
+    during = getattr(args, "during_update", False)
+    return ctx, prepare(ctx, scope=args.scope, name=args.name, during_update=during, guard=guard)
 
 
 def _show(args: argparse.Namespace) -> int:
     from engine.changes import render_changes
 
-    ctx, plan = _prepare(args)
+    ctx, plan = _prepare(args, guard=False)
     for note in plan.notes:
         ctx.emit.info(note)
     if not args.json:

@@ -39,6 +39,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="when the last etcd backup was taken: 'now', an ISO time (UTC unless given), or an age like 3h / 2d",
     )
     p.add_argument("--graph-file", metavar="F", default="", help="a saved update graph (disconnected side)")
+    p.add_argument(
+        "--accept-blocking-pdbs",
+        metavar="REASON",
+        default="",
+        help="update although PodDisruptionBudgets allow no disruption (the drain of their nodes will wait); "
+        "the decision and REASON are journaled",
+    )
     add_output_args(p)
     p.set_defaults(func=handle_errors(_run))
 
@@ -69,10 +76,11 @@ def _run(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "preflight")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     options = PreflightOptions(
         etcd_backup_at=parse_when(args.etcd_backup_at) if args.etcd_backup_at else None,
         graph_file=args.graph_file,
+        accept_blocking_pdbs=args.accept_blocking_pdbs,
         ask_password=getpass.getpass if sys.stdin.isatty() else None,
     )
     results = run_preflight(ctx, options)

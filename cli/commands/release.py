@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "release")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     selection = select_release(
         ctx,
         current=args.current,

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from cli.commands._common import handle_errors
+from cli.commands._common import handle_errors, positive_float, positive_int
 from engine.errors import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
 
 
@@ -24,20 +24,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--dir", required=True, metavar="D", help="folder for the lab's files (created if missing)"
     )
     up.add_argument(
-        "--components", type=int, default=24, metavar="N", help="component images per release (default 24)"
+        "--components",
+        type=positive_int,
+        default=24,
+        metavar="N",
+        help="component images per release (default 24)",
     )
     up.add_argument(
         "--size-mb",
         "--size",
         dest="size_mb",
-        type=float,
+        type=positive_float,
         default=20.0,
         metavar="M",
         help="approximate total size of all release images in MB (default 20)",
     )
     up.add_argument(
         "--speed",
-        type=float,
+        type=positive_float,
         default=60.0,
         metavar="S",
         help="simulated seconds per real second for the cluster (default 60: an update takes about a minute)",

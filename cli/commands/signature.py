@@ -4,8 +4,9 @@
   file) locally; exit 0 printing signer, identity and digest when valid, non-zero with the reason otherwise.
 - ``fetch --plan P [--out F]``: connected side; fetch the target's signatures from the signature store and write
   the documented ConfigMap to F (``.yaml`` or ``.json``) for the removable media.
-- ``apply --plan P [--file F]``: verify against the keys the cluster trusts (or ``--keyring``), show the
-  ConfigMap, confirm, apply it and check the CVO can see it.
+- ``apply --plan P [--file F]``: verify against the keys the cluster trusts (always: a signature the CVO cannot
+  verify is refused; ``--keyring`` must be satisfied as well), show the ConfigMap, confirm, apply it and check the
+  CVO can see it.
 """
 
 from __future__ import annotations
@@ -64,11 +65,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "apply",
         help="verify and apply the signature ConfigMap to the cluster",
         description="Verify the target's signature (from --file, else from the signature store) against the keys "
-        "the cluster trusts (or --keyring), then create or update the ConfigMap in openshift-config-managed.",
+        "the cluster trusts (always), then create or update the ConfigMap in openshift-config-managed.",
     )
     add_plan_arg(apply)
     apply.add_argument("--file", metavar="F", default="", help="signature ConfigMap file saved on the media")
-    apply.add_argument("--keyring", metavar="K", default="", help="verify against this key file instead")
+    apply.add_argument(
+        "--keyring",
+        metavar="K",
+        default="",
+        help="verify against this key file as well (the keys the cluster trusts are always checked)",
+    )
     add_change_args(apply)
     add_output_args(apply)
     apply.set_defaults(func=handle_errors(_apply))
@@ -90,7 +96,7 @@ def _verify(args: argparse.Namespace) -> int:
     elif plan is not None:
         from engine.context import Context
 
-        keyrings = cluster_keyrings(Context(plan, emit).cluster)
+        keyrings = cluster_keyrings(Context(plan, emit, wait_for_lock=getattr(args, "wait", False)).cluster)
     else:
         raise InputError(
             "no keyring to verify with",
@@ -117,7 +123,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "signature")
-    data = fetch_to_file(Context(plan, emit), args.out, keyring_path=args.keyring)
+    data = fetch_to_file(
+        Context(plan, emit, wait_for_lock=getattr(args, "wait", False)), args.out, keyring_path=args.keyring
+    )
     summary = f"{data['signatures']} signature(s) for {data['digest']}"
     if data.get("file"):
         summary += f" written to {data['file']}"
@@ -132,7 +140,7 @@ def _apply(args: argparse.Namespace) -> int:
 
     plan = load_plan(args)
     emit = emitter(args, "signature")
-    ctx = Context(plan, emit)
+    ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     prepared = prepare(ctx, file=args.file, keyring_path=args.keyring)
     if prepared.changes and not confirm(
         args, f"Apply the signature ConfigMap {prepared.name}?", render_changes(prepared.changes)

@@ -32,7 +32,7 @@ def _status(args: argparse.Namespace) -> int:
     from engine.status import status
     from engine.workflow import ROLE_TITLES
 
-    ctx = Context(load_plan(args), emitter(args, "status"))
+    ctx = Context(load_plan(args), emitter(args, "status"), wait_for_lock=getattr(args, "wait", False))
     st = status(ctx, look_at_cluster=not args.offline)
     emit = ctx.emit
     if st.cluster.get("version"):

@@ -23,8 +23,9 @@ from cli.commands._common import (
     emitter,
     handle_errors,
     load_plan,
+    positive_float,
 )
-from engine.errors import EXIT_OK, Cancelled
+from engine.errors import EXIT_OK, Cancelled, PreconditionFailed
 from engine.events import StepStatus
 
 
@@ -93,8 +94,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _watch_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=0.0, help="give up after this many seconds (0: never)")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks (default 2)")
+    p.add_argument(
+        "--timeout", type=positive_float, default=0.0, help="give up after this many seconds (default: never)"
+    )
+    p.add_argument(
+        "--interval", type=positive_float, default=2.0, help="seconds between two looks (default 2)"
+    )
     p.add_argument(
         "--no-wait-pools",
         action="store_true",
@@ -102,7 +107,7 @@ def _watch_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--fail-after",
-        type=float,
+        type=positive_float,
         default=120.0,
         metavar="SECONDS",
         help="exit with the reason when the cluster has refused the release this long (default 120)",
@@ -114,7 +119,7 @@ def _start(args: argparse.Namespace) -> int:
     from engine.context import Context
     from engine.upgrade import prepare_start, start
 
-    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    ctx = Context(load_plan(args), emitter(args, "upgrade"), wait_for_lock=getattr(args, "wait", False))
     if len(ctx.plan.path_versions) > 1:
         ctx.emit.warning(
             f"the plan holds an update path ({' -> '.join(ctx.plan.path_versions)}): 'ocp-airgap upgrade "
@@ -143,7 +148,7 @@ def _watch(args: argparse.Namespace) -> int:
     from engine.mhc import paused_by_tool
     from engine.upgrade import watch
 
-    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    ctx = Context(load_plan(args), emitter(args, "upgrade"), wait_for_lock=getattr(args, "wait", False))
     snap = watch(
         ctx,
         timeout=args.timeout,
@@ -163,7 +168,12 @@ def _watch(args: argparse.Namespace) -> int:
         from engine.mhc import prepare_resume, resume
 
         mctx = ctx.for_step("mhc")
-        plan = prepare_resume(mctx)
+        try:
+            plan = prepare_resume(mctx)
+        except PreconditionFailed as exc:  # the pools still roll after the ClusterVersion completed
+            mctx.emit.warning(f"Not resumed now: {exc.message}")
+            mctx.emit.info("Later, once the pools are updated: ocp-airgap mhc resume --plan P")
+            return EXIT_OK
         try:
             go = bool(plan.changes) and confirm(
                 args, f"Resume {len(plan.changes)} MachineHealthCheck(s) now?", render_changes(plan.changes)

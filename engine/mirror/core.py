@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from engine.mirror.media import (
     STATE_DIR,
     DirStore,
     FreeSpaceProbe,
+    MediaFull,
     check_media,
     free_space,
     signature_file_name,
@@ -60,7 +61,7 @@ from engine.util import format_bytes
 STEP = "mirror"
 
 
-FATAL = (RegistryAuthError, RegistryDenied, TLSError, Cancelled, TransientError)
+FATAL = (RegistryAuthError, RegistryDenied, TLSError, Cancelled, TransientError, MediaFull)
 
 
 # ----- options and results -----------------------------------------------------------------------------
@@ -234,6 +235,31 @@ class _Tracker:
             )
 
 
+INTERRUPTED = (
+    "interrupted: the copy stopped; what was copied is complete and kept (a blob cut in the middle was not "
+    "committed)"
+)
+INTERRUPTED_FIX = "Run the same command again: it resumes, skipping everything already copied."
+
+
+def interrupted(ctx: Context, futures: Iterable[Future[Any]] = ()) -> Cancelled:
+    """Ctrl-C reached the waiting thread: tell every worker to stop at its next chunk and drop what has not
+    started. Returns the error to raise (exit 130)."""
+    ctx.cancel.set()
+    for f in futures:
+        f.cancel()
+    return Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
+
+
+def wait_all(ctx: Context, futures: list[Future[Any]]) -> None:
+    """Wait for ``futures`` in order (their errors are raised); Ctrl-C while waiting stops them all at once."""
+    try:
+        for f in futures:
+            f.result()
+    except KeyboardInterrupt:
+        raise interrupted(ctx, futures) from None
+
+
 class _Counting:
     """Pass chunks through, reporting their sizes (progress)."""
 
@@ -363,19 +389,22 @@ class Copier:
             futures = [pool.submit(fn, j) for j in jobs]
             self._gather(futures)
 
-    def _gather(self, futures: list[Future[Any]]) -> list[BaseException]:
-        errors: list[BaseException] = []
+    def _gather(self, futures: list[Future[Any]]) -> list[Exception]:
+        errors: list[Exception] = []
         for f in futures:
             try:
                 f.result()
+            except KeyboardInterrupt:  # Ctrl-C in this (waiting) thread: stop every worker now
+                self._stop.set()
+                raise interrupted(self.ctx, futures) from None
             except FATAL as exc:
                 self._set_fatal(exc)
-            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+            except Exception as exc:  # collected and re-raised below
                 errors.append(exc)
+        if self.ctx.cancel.is_set():
+            raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
         if self._fatal is not None:
             raise self._fatal
-        if self.ctx.cancel.is_set():
-            raise Cancelled()
         if errors:
             raise errors[0]
         return errors
@@ -389,12 +418,14 @@ class Copier:
     def _check_stop(self) -> None:
         if self.ctx.cancel.is_set():
             self._stop.set()
-            raise Cancelled()
+            raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
         if self._stop.is_set():
             raise Cancelled("stopped after an earlier error")
 
     # ----- copying -------------------------------------------------------------------------------------
-    def needed_bytes(self, jobs: list[ImageJob]) -> int:
+    def needed_bytes(self, jobs: list[ImageJob], *, count_present_blobs: bool = True) -> int:
+        """Bytes of the blobs the missing images need. Without ``count_present_blobs`` (media: a local look per
+        blob), blobs already in the target are not counted: a resumed run needs only what is missing."""
         seen: set[tuple[str, str]] = set()
         total = 0
         for job in jobs:
@@ -404,6 +435,11 @@ class Copier:
                 key = (job.target_repo, b.digest)
                 if key not in seen:
                     seen.add(key)
+                    if (
+                        not count_present_blobs
+                        and self.target.blob_size(job.target_repo, b.digest) is not None
+                    ):
+                        continue
                     total += max(0, b.size)
         return total
 
@@ -424,15 +460,18 @@ class Copier:
                 for f, job in futures.items():
                     try:
                         f.result()
+                    except KeyboardInterrupt:  # Ctrl-C in this (waiting) thread: stop every worker now
+                        self._stop.set()
+                        raise interrupted(self.ctx, [*futures, *self._blob_futures.values()]) from None
                     except FATAL as exc:
                         self._set_fatal(exc)
                     except AirgapError as exc:
                         failures.append(f"{job.name} ({job.tag}): {exc.message}")
                         self.ctx.emit.error(f"could not copy {job.tag}: {exc.message}")
+                if self.ctx.cancel.is_set():
+                    raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
                 if self._fatal is not None:
                     raise self._fatal
-                if self.ctx.cancel.is_set():
-                    raise Cancelled()
                 if failures:
                     break  # the release image must not be pushed when a component is missing
         self.tracker.tick(force=True)
@@ -511,6 +550,8 @@ class Copier:
                 nonlocal counted
                 counted += n
                 tracker.add(n)
+                if self._cancelled():  # stop within one chunk; the upload is not committed
+                    raise Cancelled(INTERRUPTED, fix=INTERRUPTED_FIX)
 
             try:
                 with job.source.open_blob(job.source_repo, digest) as chunks:
@@ -545,7 +586,9 @@ def _auth(ctx: Context) -> AuthFile:
             from engine.credentials import mirror_password
 
             password = mirror_password(ctx)
-        except (AirgapError, ImportError):
+        except AirgapError:
+            if plan.mirror.password_file:
+                raise  # the plan names a password file: its problem is the one to fix (not "no login")
             password = ""
         if password:
             auth = auth.with_login(
@@ -743,7 +786,10 @@ def _check_media_first(ctx: Context, media: str) -> None:
             "rewrites only what is missing), or copy the damaged files again.",
         )
     ctx.emit.check(
-        "media checksums", CheckStatus.PASS, f"{check.files} files, {format_bytes(check.bytes)} intact"
+        "media checksums",
+        CheckStatus.PASS,
+        f"{check.files} files, {format_bytes(check.bytes)} intact; checksum manifest {check.manifest_digest} "
+        "(the digest the connected side showed when it wrote the media must be the same)",
     )
 
 

@@ -19,10 +19,12 @@ leaves at most ``.partial`` files that the next run removes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DigestMismatch, InputError, PreconditionFailed, RegistryNotFound
+from engine.errors import AirgapError, DigestMismatch, InputError, PreconditionFailed, RegistryNotFound
 from engine.fsutil import atomic_write_bytes, atomic_write_text, fsync_dir
 from engine.oci.registry import (
     CHUNK_READ,
@@ -59,6 +61,47 @@ def free_space(path: Path) -> int:
     while not p.exists() and p != p.parent:
         p = p.parent
     return shutil.disk_usage(p).free
+
+
+class MediaFull(AirgapError):
+    """The media ran out of space (ENOSPC, EDQUOT) or a file is larger than its file system allows (EFBIG)."""
+
+    title = "Media full"
+
+    def __init__(self, message: str, *, fix: str = "", free: int = 0, too_large: bool = False) -> None:
+        super().__init__(message, fix=fix)
+        self.free = free
+        self.too_large = too_large
+
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextlib.contextmanager
+def media_writes(root: Path) -> Iterator[None]:
+    """Writing to the media: a full disk or a file-size limit becomes :class:`MediaFull` (never a traceback)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in FULL_ERRNOS:
+            raise
+        free = 0
+        with contextlib.suppress(OSError):
+            free = free_space(root)
+        if exc.errno == errno.EFBIG:
+            raise MediaFull(
+                f"the media {root} cannot hold a file this large (file-size limit of its file system, e.g. "
+                "4 GiB on FAT32)",
+                fix="Use media formatted with exFAT, ext4 or XFS, then run the same command again (it resumes).",
+                free=free,
+                too_large=True,
+            ) from None
+        raise MediaFull(
+            f"the media {root} is full ({format_bytes(free)} free)",
+            fix="Free space on the media or use larger media, then run the same command again: what is "
+            "already on it is kept and counted.",
+            free=free,
+        ) from None
 
 
 class DirStore:
@@ -121,6 +164,10 @@ class DirStore:
         return None
 
     def put_manifest(self, repository: str, ref: str, manifest: Manifest) -> None:
+        with media_writes(self.root):
+            self._put_manifest(repository, ref, manifest)
+
+    def _put_manifest(self, repository: str, ref: str, manifest: Manifest) -> None:
         from engine.oci.registry import check_digest
 
         check_digest(manifest.data, manifest.digest, f"manifest for {repository}:{ref}")
@@ -164,18 +211,32 @@ class DirStore:
     def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
         path = self.blob_path(repository, digest)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below
+            # a blob is a regular file on the media: a symbolic link (maybe to a file outside) is refused
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
             raise RegistryNotFound(
                 f"{self.root}: blob {digest} of {repository} is missing from the media",
                 fix="Write the media again on the connected side (ocp-airgap mirror --to-dir ...).",
             ) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InputError(
+                    f"{path} is a symbolic link, not a blob file: the media is not what the connected side wrote",
+                    fix="Write the media again on the connected side; never upload from media someone changed.",
+                    title="Media tampered",
+                ) from None
+            raise
+        f = os.fdopen(fd, "rb")
         try:
             yield iter(lambda: f.read(CHUNK_READ), b"")
         finally:
             f.close()
 
     def push_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
+        with media_writes(self.root):
+            self._push_blob(repository, digest, size, chunks)
+
+    def _push_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
         final = self.blob_path(repository, digest)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(final.name + f".{os.getpid()}.{threading.get_ident()}{PARTIAL_SUFFIX}")
@@ -243,7 +304,7 @@ def check_free_space(
 class MediaProblem:
     path: str
     problem: str
-    """missing | size | checksum | unreadable"""
+    """missing | size | checksum | unreadable | not a file | changed"""
     detail: str = ""
 
 
@@ -253,6 +314,8 @@ class MediaCheck:
     bytes: int = 0
     problems: list[MediaProblem] = field(default_factory=list)
     had_manifest: bool = True
+    manifest_digest: str = ""
+    """``sha256:<hex>`` of the checksum manifest as found (compare it with the one shown when it was written)"""
 
     @property
     def ok(self) -> bool:
@@ -267,13 +330,21 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+MANIFEST_RECORD = f"{STATE_DIR}/media-record.json"
+"""Where the connected side records the digest of the checksum manifest it wrote (also shown on both sides)."""
+
+
 def write_checksums(root: Path, *, extra: dict[str, Any] | None = None) -> tuple[Path, int]:
     """Walk ``root`` and write the checksum manifest (JSON + SHA256SUMS). Content-addressed files (named
-    ``sha256:<hex>``) were checked when written, so their checksum is their name; other files are hashed."""
+    ``sha256:<hex>``) were checked when written, so their checksum is their name; other files are hashed.
+
+    The manifest is bound to the media's record: its SHA-256 (and that of SHA256SUMS) is written to
+    ``ocp-airgap/media-record.json``, and :func:`manifest_digest` gives it to show, so a changed manifest is
+    detected on the far side."""
     root = Path(root)
     files: list[dict[str, Any]] = []
     links: list[dict[str, str]] = []
-    skip = {CHECKSUMS_JSON, SHA256SUMS}
+    skip = {CHECKSUMS_JSON, SHA256SUMS, MANIFEST_RECORD}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
@@ -289,27 +360,61 @@ def write_checksums(root: Path, *, extra: dict[str, Any] | None = None) -> tuple
             files.append({"path": rel, "size": st.st_size, "sha256": sha})
     doc = {"format": MEDIA_FORMAT, **(extra or {}), "files": files, "symlinks": links}
     out = root / CHECKSUMS_JSON
-    atomic_write_text(out, json.dumps(doc, indent=1) + "\n", mode=0o644)
+    text = json.dumps(doc, indent=1) + "\n"
     sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
-    atomic_write_text(root / SHA256SUMS, sums, mode=0o644)
+    with media_writes(root):
+        atomic_write_text(out, text, mode=0o644)
+        atomic_write_text(root / SHA256SUMS, sums, mode=0o644)
+        record = {
+            "manifest": CHECKSUMS_JSON,
+            "manifest_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "sha256sums_sha256": hashlib.sha256(sums.encode()).hexdigest(),
+            "files": len(files),
+        }
+        atomic_write_text(root / MANIFEST_RECORD, json.dumps(record, indent=1) + "\n", mode=0o644)
     return out, len(files)
 
 
-def check_media(
-    root: Path, *, jobs: int = 4, on_progress: Callable[[int, int, str], None] | None = None
-) -> MediaCheck:
-    """Check every file of the checksum manifest: present, right size, right SHA-256 (read in full).
-
-    Media without a manifest (written by ``oc``) gives ``had_manifest=False`` and no problems: its blobs are
-    still checked by digest while uploading."""
-    root = Path(root)
-    result = MediaCheck()
-    path = root / CHECKSUMS_JSON
-    if not path.is_file():
-        result.had_manifest = False
-        return result
+def manifest_digest(root: Path) -> str:
+    """``sha256:<hex>`` of the media's checksum manifest as it is now ('' when there is none)."""
     try:
-        doc = json.loads(path.read_text())
+        return "sha256:" + _file_sha256(Path(root) / CHECKSUMS_JSON)
+    except OSError:
+        return ""
+
+
+def _bad_manifest(path: Path, what: str) -> InputError:
+    return InputError(
+        f"the checksum manifest is not usable: {what}",
+        path=str(path),
+        fix="Write the media again on the connected side; never upload from media someone changed.",
+        title="Media manifest damaged",
+    )
+
+
+def _inside(root: Path, rel: Any, path: Path) -> str:
+    """A manifest path, checked: relative, no '..', and inside the media (refuses anything else)."""
+    if not isinstance(rel, str) or not rel:
+        raise _bad_manifest(path, f"an entry has no valid path ({rel!r})")
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or ".." in parts or any(p in ("", ".") for p in parts):
+        raise _bad_manifest(path, f"the entry {rel!r} points outside the media")
+    try:
+        (root / rel).resolve().relative_to(root.resolve())
+    except ValueError:
+        raise _bad_manifest(path, f"the entry {rel!r} resolves outside the media") from None
+    return rel
+
+
+def _read_manifest(root: Path, path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _bad_manifest(path, f"cannot read it ({exc.strerror})") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _bad_manifest(path, "it is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"the checksum manifest is damaged: {exc.msg}",
@@ -317,11 +422,98 @@ def check_media(
             line=exc.lineno,
             column=exc.colno,
             fix="Write the media again on the connected side.",
+            title="Media manifest damaged",
         ) from None
+    if not isinstance(doc, dict):
+        raise _bad_manifest(path, "it is not a JSON object")
     if doc.get("format") != MEDIA_FORMAT:
         raise InputError(
-            f"not an ocp-airgap checksum manifest (format {doc.get('format')!r})", path=str(path)
+            f"not an ocp-airgap checksum manifest (format {doc.get('format')!r})",
+            path=str(path),
+            fix="Write the media again on the connected side.",
         )
+    files, links = doc.get("files", []), doc.get("symlinks", [])
+    if not isinstance(files, list) or not isinstance(links, list):
+        raise _bad_manifest(path, "'files' and 'symlinks' must be lists")
+    for e in files:
+        if not isinstance(e, dict):
+            raise _bad_manifest(path, f"a file entry is not an object ({e!r:.60})")
+        _inside(root, e.get("path"), path)
+        size, sha = e.get("size"), e.get("sha256")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise _bad_manifest(path, f"{e.get('path')}: size {size!r} is not a byte count")
+        if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise _bad_manifest(path, f"{e.get('path')}: {sha!r} is not a SHA-256")
+    for link in links:
+        if not isinstance(link, dict) or not isinstance(link.get("target"), str):
+            raise _bad_manifest(path, f"a symlink entry is not valid ({link!r:.60})")
+        rel = _inside(root, link.get("path"), path)
+        target = str(link["target"])
+        if "/" in target or target in ("", ".", ".."):
+            raise _bad_manifest(path, f"the link {rel!r} points outside its folder ({target!r})")
+    return doc
+
+
+def _check_binding(root: Path, path: Path, doc: dict[str, Any], result: MediaCheck) -> None:
+    """The manifest must be the one the connected side wrote (its record), and SHA256SUMS must agree with it."""
+    record_path = root / MANIFEST_RECORD
+    actual = manifest_digest(root)
+    result.manifest_digest = actual
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        expected = str(record["manifest_sha256"])
+        sums_expected = str(record.get("sha256sums_sha256", ""))
+    except FileNotFoundError:
+        result.problems.append(
+            MediaProblem(
+                MANIFEST_RECORD, "missing", "no record of the manifest's digest: cannot tell it is unchanged"
+            )
+        )
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        raise _bad_manifest(record_path, "the media record of the manifest is damaged") from None
+    if "sha256:" + expected != actual:
+        result.problems.append(
+            MediaProblem(
+                CHECKSUMS_JSON,
+                "changed",
+                f"its digest is {actual}, the connected side recorded sha256:{expected}",
+            )
+        )
+    sums = root / SHA256SUMS
+    try:
+        sums_text = sums.read_bytes()
+    except FileNotFoundError:
+        result.problems.append(MediaProblem(SHA256SUMS, "missing"))
+        return
+    if sums_expected and hashlib.sha256(sums_text).hexdigest() != sums_expected:
+        result.problems.append(
+            MediaProblem(SHA256SUMS, "changed", "it is not the list the connected side wrote")
+        )
+    wanted = "".join(f"{f['sha256']}  {f['path']}\n" for f in doc.get("files", []))
+    if sums_text != wanted.encode():
+        result.problems.append(
+            MediaProblem(SHA256SUMS, "changed", f"it does not agree with {CHECKSUMS_JSON}")
+        )
+
+
+def check_media(
+    root: Path, *, jobs: int = 4, on_progress: Callable[[int, int, str], None] | None = None
+) -> MediaCheck:
+    """Check every file of the checksum manifest: present, a regular file inside the media, right size, right
+    SHA-256 (read in full); and the manifest itself against the media's record and SHA256SUMS.
+
+    Media without a manifest (written by ``oc``) gives ``had_manifest=False`` and no problems: its blobs are
+    still checked by digest while uploading. A manifest that names paths outside the media, or is not valid, is
+    an :class:`InputError` (nothing is read through it)."""
+    root = Path(root)
+    result = MediaCheck()
+    path = root / CHECKSUMS_JSON
+    if not path.is_file():
+        result.had_manifest = False
+        return result
+    doc = _read_manifest(root, path)
+    _check_binding(root, path, doc, result)
     entries = list(doc.get("files", []))
     total = sum(int(e.get("size", 0)) for e in entries)
     result.files = len(entries)
@@ -335,9 +527,11 @@ def check_media(
         p = root / rel
         size = int(entry.get("size", -1))
         try:
-            st = p.stat()
+            st = p.lstat()
         except FileNotFoundError:
             return MediaProblem(rel, "missing")
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+            return MediaProblem(rel, "not a file", "a symbolic link or special file where a file was written")
         try:
             if st.st_size != size:
                 return MediaProblem(rel, "size", f"{st.st_size} bytes, expected {size}")

@@ -33,6 +33,7 @@ from engine.mirror.media import MEDIA_REPOSITORY, write_checksums
 from engine.oc import find_oc
 from engine.plan import Plan
 from engine.proc import ProcResult, run_streaming
+from engine.util import why_not_a_folder
 
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -212,7 +213,7 @@ def run_oc_backend(
         else:
             if not Path(media).is_dir():
                 raise RegistryNotFound(
-                    f"the media folder {media} does not exist",
+                    f"the media folder {media} {why_not_a_folder(media)}",
                     fix="Mount the media and give the folder holding v2/.",
                 )
             res = _run(ctx, mirror_commands.image_mirror_from_dir(plan, media, dry_run=dry_run), oc, env)

@@ -95,7 +95,19 @@ class MirrorRequest:
 
 def run_mirror(ctx: Context, request: MirrorRequest) -> MirrorSummary | dict[str, Any]:
     """Mirror the plan's release as requested: the built-in copier (a :class:`MirrorSummary`), or ``oc`` /
-    ``oc-mirror`` (their summary dict)."""
+    ``oc-mirror`` (their summary dict). A run that writes holds the lock of what it writes (the media folder or
+    the mirror repository)."""
+    if request.backend in ("oc", "oc-mirror") and not request.dry_run:
+        from engine.mirror.run import mirror_lock
+
+        with mirror_lock(
+            ctx, to_dir=request.to_dir, from_dir=request.from_dir, command=f"mirror ({request.backend})"
+        ):
+            return _run_backend(ctx, request)
+    return _run_backend(ctx, request)
+
+
+def _run_backend(ctx: Context, request: MirrorRequest) -> MirrorSummary | dict[str, Any]:
     if request.backend == "oc":
         from engine.mirror.ocbackend import run_oc_backend
 

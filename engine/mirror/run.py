@@ -77,14 +77,18 @@ from engine.mirror.core import (
     _save_run,
     _save_verified,
     component_source,
+    interrupted,
     media_dir,
 )
 from engine.mirror.media import (
     MEDIA_REPOSITORY,
     STATE_DIR,
     DirStore,
+    MediaFull,
     check_free_space,
     find_signature_file,
+    manifest_digest,
+    media_writes,
     signature_file_name,
     write_checksums,
 )
@@ -97,7 +101,7 @@ from engine.oci.registry import (
     TransientError,
 )
 from engine.plan import Plan
-from engine.util import format_bytes
+from engine.util import format_bytes, why_not_a_folder
 
 SIGSTORE_JOB = "release signature (sigstore)"
 ComponentStore = Callable[[Component], tuple[ImageStore, str, str]]
@@ -137,6 +141,8 @@ class MirrorRun:
     missing: list[ImageJob] = field(default_factory=list)
     # prepare_media
     journals: list[Journal] = field(default_factory=list)
+    locks: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    """the media's lock (to media), taken once the free-space check passed"""
 
     @property
     def plan(self) -> Plan:
@@ -177,9 +183,38 @@ class MirrorRun:
         return self.main_jobs + ([self.osus_job] if self.osus_job else [])
 
 
+def mirror_lock(
+    ctx: Context, *, to_dir: str = "", from_dir: str = "", command: str = "mirror"
+) -> contextlib.AbstractContextManager[None]:
+    """The lock of what a mirror run writes: the media folder (``to_dir``), else the mirror repository."""
+    from engine.lock import hold, media_lock_path, mirror_lock_path
+
+    plan = ctx.plan
+    if to_dir:
+        path = media_lock_path(media_dir(plan, to_dir))
+    else:
+        plan.require("mirror.registry", "mirror.repository")
+        path = mirror_lock_path(plan.mirror_repository)
+    return hold(path, command, wait=ctx.wait_for_lock, emit=ctx.emit, cancel=ctx.cancel)
+
+
 def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> MirrorSummary:
-    """Mirror the plan's release: direct, to media (``options.to_dir``) or from media (``options.from_dir``)."""
+    """Mirror the plan's release: direct, to media (``options.to_dir``) or from media (``options.from_dir``).
+
+    A run that writes holds the lock of its target (the media folder, or the mirror repository): a second run
+    at the same time waits (``ctx.wait_for_lock``) or is refused naming the first."""
     options = options or MirrorOptions()
+    if options.dry_run or options.to_dir:
+        # to media: the lock lives on the media, taken once the free-space check passed (nothing is written
+        # on media that is too small, not even the lock)
+        return _mirror_release(ctx, options)
+    _require(ctx.plan, options.mode)
+    command = "mirror" + (" --from-dir" if options.from_dir else "")
+    with mirror_lock(ctx, to_dir=options.to_dir, from_dir=options.from_dir, command=command):
+        return _mirror_release(ctx, options)
+
+
+def _mirror_release(ctx: Context, options: MirrorOptions) -> MirrorSummary:
     plan = ctx.plan
     _require(plan, options.mode)
     conc = _concurrency(ctx, options)
@@ -189,6 +224,8 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
     run = MirrorRun(ctx, options, regs, conc, media, started)
     try:
         announce(run)
+        # reachability first: seconds, not minutes of retries (retries are for failures mid-run)
+        _probe_registries(ctx, run.mode)
         resolve_source(run)
         resolve_target(run)
         plan_jobs(run)
@@ -204,15 +241,28 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
         verify_sigstore(run)
         return record(run)
     except BaseException as exc:
+        if isinstance(exc, MediaFull) and not exc.too_large:
+            done = run.copier.tracker.bytes_done if run.copier is not None and run.copier.tracker else 0
+            exc = MediaFull(
+                f"the media is full: {format_bytes(max(0, run.needed - done))} still needed, "
+                f"{format_bytes(exc.free)} free on {run.media}",
+                fix=exc.fix,
+                free=exc.free,
+            )
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C outside a wait on the workers: stop them too
+            ctx.cancel.set()
+            exc = interrupted(ctx)
         for jr in run.journals:
             with contextlib.suppress(Exception):
-                status = "cancelled" if isinstance(exc, Cancelled | KeyboardInterrupt) else "failed"
+                status = "interrupted" if isinstance(exc, Cancelled) else "failed"
                 jr.step_finished(
                     STEP,
                     status,
                     str(exc) if isinstance(exc, AirgapError) else type(exc).__name__,
                     mode=run.mode,
                 )
+        if isinstance(exc, Cancelled | MediaFull):
+            raise exc from None
         if isinstance(exc, TransientError):
             raise RegistryError(
                 f"{exc.message} (still failing after {options.retry.attempts} attempts)",
@@ -221,6 +271,7 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
             ) from None
         raise
     finally:
+        run.locks.close()
         regs.close()
 
 
@@ -245,7 +296,7 @@ def resolve_source(run: MirrorRun) -> None:
     if run.mode == "from-media":
         if not Path(run.media).is_dir():
             raise InputError(
-                f"the media folder {run.media} does not exist",
+                f"the media folder {run.media} {why_not_a_folder(run.media)}",
                 fix="Mount the media and give the folder that holds v2/ (--from-dir).",
             )
         src_store = DirStore(run.media, fsync=False)
@@ -420,11 +471,19 @@ def prepare_media(run: MirrorRun) -> None:
     """To media: enough free space, no partial files left by an interrupted run. Then open the journals."""
     ctx = run.ctx
     if run.mode == "to-media":
+        # what is already on the media (a resumed run) is not needed again
+        still_needed = run.cop.needed_bytes(run.main_jobs, count_present_blobs=False)
+        if still_needed != run.needed:
+            ctx.emit.info(
+                f"{format_bytes(run.needed - still_needed)} of it is already on the media: "
+                f"{format_bytes(still_needed)} still to write."
+            )
         check_free_space(
             Path(run.media),
-            run.needed + sum(len(m.data) for j in run.missing for m in j.manifests),
+            still_needed + sum(len(m.data) for j in run.missing for m in j.manifests),
             probe=run.options.free_space_probe,
         )
+        run.locks.enter_context(mirror_lock(ctx, to_dir=run.options.to_dir, command="mirror --to-dir"))
         Path(run.media).mkdir(parents=True, exist_ok=True)
         removed = DirStore(run.media).remove_partials()
         if removed:
@@ -467,7 +526,8 @@ def write_files(run: MirrorRun) -> None:
     configuration (ICSP/IDMS) and the signature ConfigMap."""
     ctx, plan, info, summary, signature = run.ctx, run.plan, run.rel, run.sum, run.signature
     if run.mode == "to-media":
-        summary.files.update(_write_media_files(ctx, run.media, info, signature))
+        with media_writes(Path(run.media)):
+            summary.files.update(_write_media_files(ctx, run.media, info, signature))
         ctx.emit.command(
             mirror_commands.image_mirror_from_dir(plan, run.media, info.version),
             note="on the disconnected side (or: ocp-airgap mirror --from-dir)",
@@ -585,8 +645,48 @@ def record(run: MirrorRun) -> MirrorSummary:
     if run.mode == "to-media":
         # the journal on the media changed: refresh its checksum entry
         write_checksums(Path(run.media), extra=_media_extra(run.rel))
+        digest = manifest_digest(Path(run.media))
+        summary.files["checksums_digest"] = digest
+        ctx.emit.info(
+            f"Checksum manifest digest: {digest} — note it: the disconnected side shows the digest of the "
+            "manifest it finds, and they must be equal."
+        )
+        _record_manifest_digest(run.media, digest)
     ctx.emit.result(StepStatus.SUCCEEDED, _summary_line(summary), summary.to_dict())
     return summary
+
+
+def _record_manifest_digest(media: str, digest: str) -> None:
+    """The connected side keeps the digest of each media manifest it wrote (off the media)."""
+    from engine.journal import state_root
+
+    path = state_root() / "mirror" / "media-manifests.jsonl"
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"media": str(Path(media).resolve()), "manifest_sha256": digest, "ts": time.time()})
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+def _probe_registries(ctx: Context, mode: str) -> None:
+    """One TLS connection to each registry the run talks to, as preflight's "mirror reachable" check does. A
+    registry reached through an HTTPS proxy is left to the copy (the proxy answers, not the registry)."""
+    import urllib.request
+
+    from engine.preflight.registry import probe_registry
+
+    plan = ctx.plan
+    wanted: list[tuple[str, str]] = []
+    if mode in ("direct", "to-media"):
+        wanted.append((Reference.parse(plan.endpoints.release_source + ":x").registry, "release source"))
+    if mode in ("direct", "from-media"):
+        wanted.append((plan.mirror.registry, "mirror registry"))
+    proxied = "https" in urllib.request.getproxies()
+    for registry, what in wanted:
+        if proxied and not urllib.request.proxy_bypass(registry.rsplit(":", 1)[0]):
+            ctx.emit.debug(f"{registry} is reached through a proxy: not probed")
+            continue
+        probe_registry(registry, what=what)
 
 
 def _summary_line(s: MirrorSummary) -> str:

@@ -25,7 +25,9 @@ from engine.mirror.core import (
     _cluster_journal,
     _registries,
     _save_repair,
+    interrupted,
     media_dir,
+    wait_all,
 )
 from engine.mirror.media import (
     MEDIA_REPOSITORY,
@@ -38,8 +40,10 @@ from engine.oci.registry import (
     HashingIterator,
     ImageStore,
     Manifest,
+    Registries,
     RegistryClient,
 )
+from engine.util import why_not_a_folder
 
 
 # ----- verify ----------------------------------------------------------------------------------------------
@@ -71,7 +75,7 @@ def _verify_jobs(
                 with target.open_blob(repo, b.digest) as chunks:
                     h = HashingIterator(chunks)
                     for _ in h:
-                        pass
+                        ctx.check_cancel()  # Ctrl-C stops a deep read within one chunk
                     h.check(b.digest, b.size, f"blob {b.digest}")
             except RegistryNotFound:
                 result = f"blob {b.digest} missing"
@@ -137,8 +141,7 @@ def _verify_jobs(
     ctx.emit.info(f"Verifying {len(jobs)} images in {name}{' (reading every blob)' if deep else ''} …")
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="mirror-verify") as pool:
         futures = [pool.submit(one, j) for j in jobs]
-        for f in futures:
-            f.result()
+        wait_all(ctx, futures)
     for p in report.problems[:50]:
         ctx.emit.check(
             f"mirror {p.image}", CheckStatus.FAIL, p.what, fix="Run the mirror again to copy what is missing."
@@ -162,102 +165,111 @@ def verify_mirror(
     conc = concurrency or plan.mirroring.concurrency or 6
     regs = _registries(ctx, conc)
     try:
-        target: ImageStore
-        if to_dir:
-            d = media_dir(plan, to_dir)
-            if not Path(d).is_dir():
-                raise InputError(
-                    f"the media folder {d} does not exist", fix="Give the folder that holds v2/."
-                )
-            check = check_media(Path(d))
-            if check.had_manifest:
-                for p in check.problems[:50]:
-                    ctx.emit.check(
-                        f"media file {p.path}", CheckStatus.FAIL, f"{p.problem} {p.detail}".strip()
-                    )
-                if check.ok:
-                    ctx.emit.check("media checksums", CheckStatus.PASS, f"{check.files} files intact")
-            store = DirStore(d, fsync=False)
-            target, repo, name = store, MEDIA_REPOSITORY, f"file://{MEDIA_REPOSITORY} in {d}"
-            ref = plan.release_tag
-        else:
-            plan.require("release.version", "mirror.registry", "mirror.repository")
-            client: RegistryClient = regs.get(plan.mirror.registry)
-            target, repo, name = client, plan.mirror.repository, plan.mirror_repository
-            ref = plan.release.digest or plan.release_tag
-            ctx.emit.command(
-                mirror_commands.release_info(plan, f"{plan.mirror_repository}:{plan.release_tag}"),
-                note="lists what the mirror holds for the release",
-            )
-        try:
-            info = read_release(target, repo, ref, architecture=plan.release.architecture)
-        except RegistryNotFound as exc:
-            report = VerifyReport(target=name, release=None)
-            report.problems.append(
-                VerifyProblem(f"{repo}:{plan.release_tag}", f"release image missing ({exc.message})")
-            )
-            ctx.emit.check(
-                f"mirror {repo}:{plan.release_tag}",
-                CheckStatus.FAIL,
-                "release image missing",
-                fix="Mirror the release first: ocp-airgap mirror --plan P",
-            )
-            return report
-        comps = [
-            ImageJob(c.name, target, repo, c.digest, repo, info.component_tag(c.name))
-            for c in info.components
-        ]
-        jobs = comps + [ImageJob("release", target, repo, info.digest, repo, info.tag)]
-        if not to_dir and plan.mirror.release_images_repository:
-            jobs.append(
-                ImageJob(
-                    "release (OSUS)",
-                    target,
-                    repo,
-                    info.digest,
-                    plan.mirror.release_images_repository,
-                    info.tag,
-                )
-            )
-        sig_tag = sigstore.signature_tag(info.digest)
-        sig_digest = target.head_manifest(repo, sig_tag)
-        if sig_digest:
-            jobs.append(ImageJob("release signature (sigstore)", target, repo, sig_digest, repo, sig_tag))
-        report = _verify_jobs(ctx, target, jobs, deep=deep, concurrency=conc, name=name, info=info)
-        if not sig_digest and sigstore.requires_sigstore(info.version):
-            report.problems.append(
-                VerifyProblem(f"{repo}:{sig_tag}", "Sigstore signature image missing (required from 4.21)")
-            )
-            ctx.emit.check(
-                f"mirror {repo}:{sig_tag}",
-                CheckStatus.FAIL,
-                "the release's Sigstore signature image is missing; 4.21 clusters refuse the mirrored release "
-                "without it",
-                fix="Run 'ocp-airgap mirror' again: it copies the signature tag with the release.",
-            )
-        elif sig_digest:
-            ctx.emit.check(f"mirror {repo}:{sig_tag}", CheckStatus.PASS, "Sigstore signature image present")
-        if to_dir and check.had_manifest:
-            report.problems += [VerifyProblem(f"media {p.path}", p.problem) for p in check.problems]
-        if not to_dir and not report.ok:
-            _save_repair(name, report)
-        j = _cluster_journal(ctx)
-        if j is not None:
-            j.note(STEP, "verify", ok=report.ok, problems=len(report.problems), target=name)
-        status = StepStatus.SUCCEEDED if report.ok else StepStatus.FAILED
-        ctx.emit.result(
-            status,
-            f"{name}: {'complete' if report.ok else f'{len(report.problems)} problem(s)'} for release "
-            f"{info.version} ({report.images} images)",
-            {
-                "ok": report.ok,
-                "problems": [f"{p.image}: {p.what}" for p in report.problems],
-                "digest": info.digest,
-            },
-        )
-        return report
+        return _verify_mirror(ctx, regs, deep=deep, to_dir=to_dir, conc=conc)
+    except KeyboardInterrupt:
+        raise interrupted(ctx) from None
     finally:
         regs.close()
+
+
+def _verify_mirror(ctx: Context, regs: Registries, *, deep: bool, to_dir: str, conc: int) -> VerifyReport:
+    plan = ctx.plan
+    target: ImageStore
+    if to_dir:
+        d = media_dir(plan, to_dir)
+        if not Path(d).is_dir():
+            raise InputError(
+                f"the media folder {d} {why_not_a_folder(d)}", fix="Give the folder that holds v2/."
+            )
+        check = check_media(Path(d))
+        if check.had_manifest:
+            for p in check.problems[:50]:
+                ctx.emit.check(f"media file {p.path}", CheckStatus.FAIL, f"{p.problem} {p.detail}".strip())
+            if check.ok:
+                ctx.emit.check(
+                    "media checksums",
+                    CheckStatus.PASS,
+                    f"{check.files} files intact; checksum manifest {check.manifest_digest} (the digest the "
+                    "connected side showed when it wrote the media must be the same)",
+                )
+        store = DirStore(d, fsync=False)
+        target, repo, name = store, MEDIA_REPOSITORY, f"file://{MEDIA_REPOSITORY} in {d}"
+        ref = plan.release_tag
+    else:
+        plan.require("release.version", "mirror.registry", "mirror.repository")
+        client: RegistryClient = regs.get(plan.mirror.registry)
+        target, repo, name = client, plan.mirror.repository, plan.mirror_repository
+        ref = plan.release.digest or plan.release_tag
+        ctx.emit.command(
+            mirror_commands.release_info(plan, f"{plan.mirror_repository}:{plan.release_tag}"),
+            note="lists what the mirror holds for the release",
+        )
+    try:
+        info = read_release(target, repo, ref, architecture=plan.release.architecture)
+    except RegistryNotFound as exc:
+        report = VerifyReport(target=name, release=None)
+        report.problems.append(
+            VerifyProblem(f"{repo}:{plan.release_tag}", f"release image missing ({exc.message})")
+        )
+        ctx.emit.check(
+            f"mirror {repo}:{plan.release_tag}",
+            CheckStatus.FAIL,
+            "release image missing",
+            fix="Mirror the release first: ocp-airgap mirror --plan P",
+        )
+        return report
+    comps = [
+        ImageJob(c.name, target, repo, c.digest, repo, info.component_tag(c.name)) for c in info.components
+    ]
+    jobs = comps + [ImageJob("release", target, repo, info.digest, repo, info.tag)]
+    if not to_dir and plan.mirror.release_images_repository:
+        jobs.append(
+            ImageJob(
+                "release (OSUS)",
+                target,
+                repo,
+                info.digest,
+                plan.mirror.release_images_repository,
+                info.tag,
+            )
+        )
+    sig_tag = sigstore.signature_tag(info.digest)
+    sig_digest = target.head_manifest(repo, sig_tag)
+    if sig_digest:
+        jobs.append(ImageJob("release signature (sigstore)", target, repo, sig_digest, repo, sig_tag))
+    report = _verify_jobs(ctx, target, jobs, deep=deep, concurrency=conc, name=name, info=info)
+    if not sig_digest and sigstore.requires_sigstore(info.version):
+        report.problems.append(
+            VerifyProblem(f"{repo}:{sig_tag}", "Sigstore signature image missing (required from 4.21)")
+        )
+        ctx.emit.check(
+            f"mirror {repo}:{sig_tag}",
+            CheckStatus.FAIL,
+            "the release's Sigstore signature image is missing; 4.21 clusters refuse the mirrored release "
+            "without it",
+            fix="Run 'ocp-airgap mirror' again: it copies the signature tag with the release.",
+        )
+    elif sig_digest:
+        ctx.emit.check(f"mirror {repo}:{sig_tag}", CheckStatus.PASS, "Sigstore signature image present")
+    if to_dir and check.had_manifest:
+        report.problems += [VerifyProblem(f"media {p.path}", p.problem) for p in check.problems]
+    if not to_dir and not report.ok:
+        _save_repair(name, report)
+    j = _cluster_journal(ctx)
+    if j is not None:
+        j.note(STEP, "verify", ok=report.ok, problems=len(report.problems), target=name)
+    status = StepStatus.SUCCEEDED if report.ok else StepStatus.FAILED
+    ctx.emit.result(
+        status,
+        f"{name}: {'complete' if report.ok else f'{len(report.problems)} problem(s)'} for release "
+        f"{info.version} ({report.images} images)",
+        {
+            "ok": report.ok,
+            "problems": [f"{p.image}: {p.what}" for p in report.problems],
+            "digest": info.digest,
+        },
+    )
+    return report
 
 
 def iter_problems(report: VerifyReport) -> Iterator[str]:

@@ -50,7 +50,7 @@ from engine.errors import (
     TLSError,
 )
 from engine.redact import register_secret
-from engine.util import DIGEST
+from engine.util import DIGEST, why_not_a_file
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -424,7 +424,8 @@ def build_ssl_context(host: str, ca_file: str = "", certs_d: str = CERTS_D) -> s
         p = Path(os.path.expanduser(ca_file))
         if not p.is_file():
             raise InputError(
-                f"the CA file {p} for {host} does not exist", fix="Correct the CA file path in the plan."
+                f"the CA file {p} for {host} {why_not_a_file(p)}",
+                fix="Correct the CA file path in the plan (the PEM file of the CA, not its folder).",
             )
         try:
             ctx.load_verify_locations(cafile=str(p))

@@ -140,6 +140,12 @@ class PreflightOptions:
     ask_password: Callable[[str], str] | None = None
     """How to ask for the mirror password when neither the auth file nor the keyring has it."""
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    accept_blocking_pdbs: str = ""
+    """The admin's reason to update although PodDisruptionBudgets allow no disruption (journaled); empty: FAIL."""
+
+
+PDB_DECISION = "accept-blocking-pdbs"
+"""Journal decision key (step preflight): the PodDisruptionBudgets the admin accepted to update with."""
 
 
 class _Run:

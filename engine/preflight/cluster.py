@@ -22,7 +22,16 @@ from engine.errors import (
     InputError,
     TLSError,
 )
-from engine.preflight.base import CLOUD_CREDENTIAL_ANNOTATION, FAIL, PASS, WARN, _Run, required_rights
+from engine.preflight.base import (
+    CLOUD_CREDENTIAL_ANNOTATION,
+    FAIL,
+    PASS,
+    PDB_DECISION,
+    STEP,
+    WARN,
+    _Run,
+    required_rights,
+)
 from engine.util import minor_of, version_tuple
 
 
@@ -41,6 +50,16 @@ def _check_cluster(run: _Run) -> None:
         return
     run.cluster_ok = True
     run.check("cluster API", PASS, f"{cluster.server} as {run.user}", why="cluster")
+    if cluster.insecure:
+        run.check(
+            "cluster API TLS",
+            WARN,
+            f"the kubeconfig skips TLS verification of {cluster.server} (insecure-skip-tls-verify: true): "
+            "anyone between this host and the API server can read the token and change what is sent",
+            fix="Put the API server's CA in the kubeconfig (oc login --certificate-authority=<ca.crt> "
+            f"{cluster.server}) and remove insecure-skip-tls-verify.",
+            why="cluster",
+        )
 
 
 def _check_rights(run: _Run) -> None:
@@ -343,16 +362,27 @@ def _check_pools(run: _Run) -> None:
         run.check("MachineConfigPools", PASS, f"all {len(pools)} updated, none paused or degraded", why="mcp")
 
 
+def _never_disrupts(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> bool:
+    """The budget allows no eviction now and none can come by itself: ``disruptionsAllowed`` 0 with pods expected
+    (the disruption controller's count), or ``minAvailable`` at least the number of pods it protects."""
+    st = pdb.get("status") or {}
+    if st.get("disruptionsAllowed", 1) == 0 and st.get("expectedPods", 1):
+        return True
+    min_available = (pdb.get("spec") or {}).get("minAvailable")
+    return isinstance(min_available, int) and bool(pods) and min_available >= len(pods)
+
+
 def _check_pdbs(run: _Run) -> None:
+    """A budget that allows no disruption stops the drain of its pods' nodes: the pool goes Degraded after an hour
+    and the update stalls. FAIL (the fix relaxes it: ocp-airgap fix apply pdb/<ns>/<name>), unless the admin
+    accepts it explicitly (journaled decision naming exactly those budgets)."""
     cluster = run.ctx.cluster
     run.ctx.emit.command(["oc", *cluster.oc_args(), "get", "poddisruptionbudgets", "--all-namespaces"])
     pdbs = cluster.list(PDB)
     blockers = []
+    ids = []
     pods_by_ns: dict[str, list[dict[str, Any]]] = {}
     for pdb in pdbs:
-        st = pdb.get("status") or {}
-        if st.get("disruptionsAllowed", 1) != 0 or not st.get("expectedPods", 1):
-            continue
         ns = pdb["metadata"].get("namespace", "")
         name = pdb["metadata"]["name"]
         if ns not in pods_by_ns:
@@ -363,6 +393,8 @@ def _check_pdbs(run: _Run) -> None:
             for p in pods_by_ns[ns]
             if selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})
         ]
+        if not _never_disrupts(pdb, pods):
+            continue
         spec = pdb.get("spec") or {}
         limit = (
             f"minAvailable {spec['minAvailable']}"
@@ -373,18 +405,37 @@ def _check_pdbs(run: _Run) -> None:
             f"{p['metadata']['name']} on {(p.get('spec') or {}).get('nodeName') or 'no node'}" for p in pods
         )
         blockers.append(f"{ns}/{name} ({limit}) protects {named or 'no running pod'}")
-    if blockers:
+        ids.append(f"{ns}/{name}")
+    if not blockers:
+        run.check("PodDisruptionBudgets", PASS, f"{len(pdbs)} budgets, all allow a disruption", why="pdb")
+        return
+    detail = f"{len(blockers)} allow no disruption: " + "; ".join(blockers)
+    journal = run.ctx.journal
+    reason = run.options.accept_blocking_pdbs.strip()
+    if reason:
+        journal.record_decision(STEP, PDB_DECISION, {"pdbs": sorted(ids)}, reason=reason)
+    accepted = journal.decision(STEP, PDB_DECISION)
+    accepted_ids = set((accepted or {}).get("pdbs") or []) if isinstance(accepted, dict) else set()
+    if set(ids) <= accepted_ids:
         run.check(
             "PodDisruptionBudgets",
             WARN,
-            f"{len(blockers)} allow no disruption: " + "; ".join(blockers),
-            fix="Before updating, run more replicas on different nodes or relax the budget for the update "
-            '(e.g. oc patch pdb <name> -n <ns> --type=merge -p \'{"spec":{"minAvailable":0}}\'); '
-            "otherwise the drain of those nodes waits forever.",
+            detail + " — accepted by the admin (journaled decision): the drain of those nodes will wait",
+            fix="Relax them for the update instead: ocp-airgap fix apply --plan P pdb/<namespace>/<name>.",
             why="pdb",
         )
-    else:
-        run.check("PodDisruptionBudgets", PASS, f"{len(pdbs)} budgets, all allow a disruption", why="pdb")
+        return
+    run.check(
+        "PodDisruptionBudgets",
+        FAIL,
+        detail,
+        fix="Before updating, run more replicas on different nodes or relax the budget for the update "
+        "(ocp-airgap fix apply --plan P " + " ".join(f"pdb/{i}" for i in ids) + ", or "
+        'oc patch pdb <name> -n <ns> --type=merge -p \'{"spec":{"minAvailable":0}}\'); otherwise the drain of '
+        "those nodes waits forever and the pool goes Degraded. To update anyway, accept it explicitly: "
+        "ocp-airgap preflight --plan P --accept-blocking-pdbs REASON (journaled).",
+        why="pdb",
+    )
 
 
 def _check_cloud_credential(run: _Run) -> None:

@@ -17,6 +17,7 @@ from engine.errors import (
     CredentialsError,
     InputError,
     RegistryAuthError,
+    RegistryError,
     TLSError,
 )
 from engine.preflight.base import EXPIRY_WARNING, FAIL, PASS, WARN, _Run
@@ -30,18 +31,44 @@ def _split_host(registry: str) -> tuple[str, int]:
     return host, int(port or 443)
 
 
-def _peer_certificate(host: str, port: int) -> x509.Certificate:
+PROBE_TIMEOUT = 5.0
+"""Seconds to open a TCP connection and finish a TLS handshake with a registry before calling it unreachable."""
+
+
+def _peer_certificate(host: str, port: int, timeout: float = PROBE_TIMEOUT) -> x509.Certificate:
     raw = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     raw.check_hostname = False
     raw.verify_mode = ssl.CERT_NONE
     with (
-        socket.create_connection((host, port), timeout=10) as sock,
+        socket.create_connection((host, port), timeout=timeout) as sock,
         raw.wrap_socket(sock, server_hostname=host) as tls,
     ):
         der = tls.getpeercert(binary_form=True)
     if not der:
         raise TLSError(f"{host}:{port} presented no certificate", fix="Configure TLS on the registry.")
     return x509.load_der_x509_certificate(der)
+
+
+def unreachable_message(registry: str, exc: BaseException) -> str:
+    return f"cannot open a TLS connection to {registry} ({exc})"
+
+
+def unreachable_fix(registry: str, what: str = "mirror registry") -> str:
+    return f"Check that the {what} runs and that {registry} is reachable from this host."
+
+
+def probe_registry(registry: str, *, what: str = "mirror registry", timeout: float = PROBE_TIMEOUT) -> None:
+    """Fail fast when ``registry`` does not answer TLS (one connection, a few seconds at most): the same probe as
+    preflight's "mirror reachable" check, with its message. Raises :class:`RegistryError`."""
+    host, port = _split_host(registry)
+    try:
+        _peer_certificate(host, port, timeout)
+    except (OSError, ssl.SSLError, TLSError) as exc:
+        raise RegistryError(
+            f"the {what} is not reachable: {unreachable_message(registry, exc)}",
+            fix=unreachable_fix(registry, what) + " Then run the same command again.",
+            title="Registry unreachable",
+        ) from None
 
 
 def _san_names(cert: x509.Certificate) -> list[str]:
@@ -122,8 +149,8 @@ def _check_mirror(run: _Run) -> None:
         run.check(
             "mirror reachable",
             FAIL,
-            f"cannot open a TLS connection to {registry} ({exc})",
-            fix=f"Check that the mirror registry runs and that {registry} is reachable from this host.",
+            unreachable_message(registry, exc),
+            fix=unreachable_fix(registry),
             why="mirror",
         )
         for name in names[1:]:

@@ -152,7 +152,7 @@ def test_admin_preflight_on_the_lab(sandbox, state_dir):
     assert "4.16.18 -> 4.16.20 -> 4.17.3" in checks["update path"].detail
     # the lab's payments PDB allows no disruption: named with its pod and node
     pdb = checks["PodDisruptionBudgets"]
-    assert pdb.status == CheckStatus.WARN
+    assert pdb.status == CheckStatus.FAIL and "--accept-blocking-pdbs" in pdb.fix
     assert (
         "payments/payments-api-pdb" in pdb.detail and "payments-api-" in pdb.detail and "worker" in pdb.detail
     )
