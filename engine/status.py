@@ -127,6 +127,9 @@ def from_journal(journal: Journal) -> Status:
             "PodDisruptionBudgets relaxed by ocp-airgap (restore them after the update with "
             "'ocp-airgap fix restore --plan P'): " + ", ".join(sorted(relaxed))
         )
+    if by["mhc-resume"].status == "pending" and by["mhc-pause"].status == "skipped" and not held:
+        by["mhc-resume"].status = "skipped"  # nothing was paused (not applicable, or the admin's decision)
+        by["mhc-resume"].summary = by["mhc-pause"].summary
     if by["mhc-resume"].status == "pending" and by["mhc-pause"].status == "succeeded" and not held:
         by["mhc-resume"].status = "succeeded"
         by["mhc-resume"].summary = "nothing paused by ocp-airgap remains"

@@ -38,11 +38,13 @@ from engine.cluster import (
     CLUSTER_OPERATOR,
     CLUSTER_VERSION,
     MACHINE,
+    MACHINE_API_ABSENT,
     MCP,
     NODE,
     Cluster,
     condition,
     current_version,
+    machine_api_enabled,
     retry_on_conflict,
 )
 from engine.context import Context
@@ -123,7 +125,7 @@ def _mirror_has_digest(ctx: Context, digest: str) -> tuple[bool, str]:
     return True, f"{plan.mirror_pullspec(digest)} is in the mirror registry"
 
 
-def prerequisites(ctx: Context, image: str) -> list[Prerequisite]:
+def prerequisites(ctx: Context, image: str, cv: dict[str, Any] | None = None) -> list[Prerequisite]:
     """The documented prerequisites of §I, each with what was seen and the fix."""
     digest = digest_of(image)
     out: list[Prerequisite] = []
@@ -155,9 +157,12 @@ def prerequisites(ctx: Context, image: str) -> list[Prerequisite]:
             "" if names else "Apply the release signature: ocp-airgap signature apply --plan P",
         )
     )
-    # 3. MachineHealthChecks paused (or the decision to skip)
+    # 3. MachineHealthChecks paused (or the decision to skip); none exist without the Machine API capability
     from engine.cluster import MHC
 
+    if not machine_api_enabled(cv if cv is not None else ctx.cluster.cluster_version()):
+        out.append(Prerequisite("MachineHealthChecks paused", True, MACHINE_API_ABSENT))
+        return out
     mhcs = ctx.cluster.list(MHC, MHC_NAMESPACE)
     active = [m["metadata"]["name"] for m in mhcs if not is_paused(m)]
     if not active:
@@ -352,7 +357,7 @@ def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> Star
         return StartPlan(image, decision, [], None, command)
     if decision.conditional is None:
         _graph_guard(ctx, decision, image, current_version(cv), accept_not_recommended)
-    prereqs = prerequisites(ctx, image)
+    prereqs = prerequisites(ctx, image, cv)
     for p in prereqs:
         emit.check(p.name, CheckStatus.PASS if p.ok else CheckStatus.FAIL, p.detail, p.fix)
     missing = [p for p in prereqs if not p.ok]
@@ -630,7 +635,8 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
             "phase": (m.get("status") or {}).get("phase", ""),
             "uid": m["metadata"].get("uid", ""),
         }
-        for m in cluster.list(MACHINE, MACHINE_NAMESPACE)
+        # without the Machine API capability there is no Machine resource to follow
+        for m in (cluster.list(MACHINE, MACHINE_NAMESPACE) if machine_api_enabled(cv) else [])
     }
     return Snapshot(
         target=target,

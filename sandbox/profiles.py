@@ -32,6 +32,9 @@ class Profile:
 
 FEATURES: dict[str, str] = {
     # name → what it reproduces (kept short; the code that reads it names its source)
+    "machine_api": "False: installed with capabilities.baselineCapabilitySet None and without the MachineAPI "
+    "capability (bare-metal UPI, SNO): no machine.openshift.io API group, no Machines, MachineSets or "
+    "MachineHealthChecks, no machine-api ClusterOperator",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -40,6 +43,11 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default",
         "OpenShift 4.16 with the Machine API, IDMS-era mirror config, current release keys",
+    ),
+    "no-machine-api": Profile(
+        "no-machine-api",
+        "OpenShift 4.16 installed with baselineCapabilitySet None, MachineAPI not enabled (bare-metal UPI)",
+        features={"machine_api": False},
     ),
 }
 

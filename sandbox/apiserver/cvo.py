@@ -596,7 +596,12 @@ class ClusterVersionOperator:
 
     # ------------------------------------------------------------------ progress
     def _operators(self) -> list[str]:
-        return [name for name, _ in CLUSTER_OPERATORS if name != "machine-config"]
+        # only the operators the cluster has (a disabled capability has none: e.g. machine-api without MachineAPI)
+        return [
+            name
+            for name, _ in CLUSTER_OPERATORS
+            if name != "machine-config" and self.store.find(CLUSTEROPERATOR, None, name) is not None
+        ]
 
     def _progress(self, now: float) -> None:
         upd = self.active

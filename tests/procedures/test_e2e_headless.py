@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from engine.cluster import MACHINE, MHC
@@ -143,3 +144,46 @@ def test_headless_update_without_pause_shows_remediation(sandbox_factory: Any, t
     assert {"step": "mhc", "key": "skip-pause", "value": True} in [
         {k: d[k] for k in ("step", "key", "value")} for d in journal["decisions"]
     ]
+
+
+def test_headless_update_on_a_cluster_without_the_machine_api(sandbox_factory: Any, tmp_path: Path) -> None:
+    """A cluster installed with baselineCapabilitySet None and without MachineAPI (bare-metal UPI): no
+    machine.openshift.io API at all. The MHC steps are journaled as not applicable, and the update and the watch
+    work without Machines."""
+    info = sandbox_factory(versions=LAB_VERSIONS, components=6, size_mb=2, profile="no-machine-api")
+    cluster = admin(info)
+    cv = cluster.cluster_version()
+    assert cv["spec"]["capabilities"]["baselineCapabilitySet"] == "None"
+    assert "MachineAPI" not in cv["status"]["capabilities"]["enabledCapabilities"]
+    groups = {g["name"] for g in cluster.request("GET", "/apis")["groups"]}
+    assert "machine.openshift.io" not in groups and "config.openshift.io" in groups
+    from engine.errors import NotFound
+
+    with pytest.raises(NotFound):
+        cluster.list(MHC, "openshift-machine-api")
+    log: list[str] = []
+    plan, state = _prepare(info, tmp_path, log)
+    P = ("--plan", str(plan))
+    res = run_cli("preflight", *P, "--etcd-backup-at", "now", "--json", state=state)
+    rights = next(e for e in json_events(res.stdout) if e.get("kind") == "CheckResult" and e["name"] == "rights")
+    assert rights["status"] == "pass", rights
+
+    _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature apply")
+    out = _ok(run_cli("mhc", "pause", *P, "--yes", state=state), "mhc pause")
+    assert "not applicable on this cluster: the Machine API capability is disabled" in out
+    out = _ok(run_cli("upgrade", "start", *P, "--yes", state=state), "upgrade start")
+    assert "MachineHealthChecks paused" in out and "not applicable on this cluster" in out
+    res = run_cli("upgrade", "watch", *P, "--interval", "0.1", "--timeout", "180", "--json", state=state)
+    _ok(res, "upgrade watch")
+    assert json_events(res.stdout)[-1]["data"]["complete"] is True
+    out = _ok(run_cli("mhc", "resume", *P, "--yes", state=state), "mhc resume")
+    assert "not applicable on this cluster" in out
+
+    head = cluster.cluster_version()["status"]["history"][0]
+    assert (head["state"], head["version"]) == ("Completed", info.target_version)
+    status = json_events(run_cli("status", *P, "--json", state=state).stdout)[-1]["data"]
+    steps = {s["step"]: s for s in status["steps"]}
+    assert steps["upgrade"]["status"] == "succeeded"
+    for step in ("mhc-pause", "mhc-resume"):
+        assert steps[step]["status"] == "skipped", steps[step]
+        assert "the Machine API capability is disabled" in steps[step]["summary"]
