@@ -5,14 +5,16 @@ same client-side guards (FORMATS.md §1.3), and nothing more:
 
 1. the target must be a by-digest pull spec (a tag cannot be verified by the cluster);
 2. a target equal to ``status.desired.image`` is already being applied: nothing to write (re-attach instead);
-3. a target listed in ``status.availableUpdates`` takes its version from there; one listed in
+3. a target listed in ``status.availableUpdates`` takes its version from there (sent with the image, as oc
+   does); one listed in
    ``status.conditionalUpdates`` whose ``Recommended`` condition is not True is refused unless the risks are
    explicitly accepted (and that decision is journaled); any other target is an explicit update, as is normal
    on a disconnected cluster with no update service;
 4. ``Invalid``, ``Failing`` or ``Progressing`` True refuse the update (oc's ``--allow-upgrade-with-warnings``
    is deliberately not offered, nor ``--force``: the cluster's own verification is never bypassed);
 5. the write is oc's exact JSON merge patch on ``clusterversion/version``:
-   ``{"spec":{"desiredUpdate":{"architecture":"","version":"","image":"<image>","force":false}}}``
+   ``{"spec":{"desiredUpdate":{"architecture":"","version":"","image":"<image>","force":false}}}`` (with the
+   listed version instead of ``""`` when the target is one of the cluster's available updates)
    (an existing ``acceptRisks`` is carried over, as oc does); a 409 Conflict is re-read, re-checked and retried.
 
 Before that, the documented prerequisites are required: the release mirrored (journal record of the mirror step
@@ -61,6 +63,10 @@ from engine.mhc import MHC_NAMESPACE, is_paused, paused_by_tool, skip_decided
 from engine.signatures import visible_signature_configmaps
 
 STEP = "upgrade"
+CVO_CATCH_UP_SECONDS = 360.0
+"""How long the watch keeps waiting once the cause of a precondition refusal is gone: the CVO re-evaluates
+Upgradeable at most every 2 minutes, then its sync worker retries the refused release with a back-off of up to its
+reconcile interval (cluster-version-operator ``pkg/cvo/upgradeable.go``, ``pkg/cvo/sync_worker.go``)."""
 MACHINE_NAMESPACE = "openshift-machine-api"
 _WORKING = re.compile(r"^Working towards (?P<version>\S+?)(?::\s*(?P<rest>.*))?$")
 _COUNTS = re.compile(r"^(?P<done>\d+) of (?P<total>\d+) done \((?P<pct>\d+)% complete\)(?:,\s*(?P<msg>.*))?$")
@@ -288,7 +294,11 @@ def evaluate(cv: dict[str, Any], image: str, *, accept_not_recommended: bool = F
             fix="Wait until the cluster is healthy and not updating (ocp-airgap upgrade watch, oc adm upgrade), "
             "then start the update; the guards of oc adm upgrade are never bypassed here.",
         )
-    update: dict[str, Any] = {"architecture": "", "version": "", "image": image, "force": False}
+    # oc sends the version with the image when the target is one the cluster lists (availableUpdates, or an
+    # accepted conditionalUpdates entry: oc pkg/cli/admin/upgrade/upgrade.go Run); an explicit image goes with
+    # version "" and the CVO fills the version in from the payload's release metadata.
+    listed = "" if decision.explicit else decision.version
+    update: dict[str, Any] = {"architecture": "", "version": listed, "image": image, "force": False}
     accept = ((cv.get("spec") or {}).get("desiredUpdate") or {}).get("acceptRisks")
     if accept:
         update["acceptRisks"] = accept
@@ -355,6 +365,17 @@ def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> Star
     if decision.kind == "already":
         emit.info(f"info: Cluster is already at {image} (an update to it is applied or in progress).")
         return StartPlan(image, decision, [], None, command)
+    from engine.graph import giant_hop
+
+    reconciling = str(((cv.get("status") or {}).get("desired") or {}).get("version") or current_version(cv))
+    hop = giant_hop(reconciling, decision.version or ctx.plan.release.version)
+    if hop:
+        # the CVO's GiantHop precondition would refuse it after the patch; nothing is written
+        raise PreconditionFailed(
+            hop,
+            fix="Update to a release of the next minor version first: ocp-airgap release --plan P --write-plan "
+            "--next-hop (ocp-airgap preflight names it), then update again.",
+        )
     if decision.conditional is None:
         _graph_guard(ctx, decision, image, current_version(cv), accept_not_recommended)
     prereqs = prerequisites(ctx, image, cv)
@@ -517,6 +538,7 @@ class Snapshot:
     available: dict[str, Any]
     failing: dict[str, Any]
     release_accepted: dict[str, Any]
+    upgradeable: dict[str, Any]
     progress: Progress
     operators: dict[str, dict[str, Any]]
     pools: dict[str, dict[str, Any]]
@@ -545,6 +567,37 @@ class Snapshot:
         if "sha256:" in message and digest and digest not in message:
             return None  # about another image than the one watched
         return explain_release_accepted(ra, self.target_version)
+
+    @property
+    def cvo_will_retry(self) -> str:
+        """Why the CVO will go on by itself although it refused the release, or "".
+
+        A refusal only because of ``Upgradeable=False`` (precondition ClusterVersionUpgradeable) whose cause is
+        gone (no ClusterOperator reports ``Upgradeable=False`` any more, e.g. after the cloud-credential
+        annotation) is not final: the CVO re-evaluates Upgradeable at most every 2 minutes (every 15 s shortly
+        after a precondition failure; cluster-version-operator ``pkg/cvo/upgradeable.go``) and then loads the
+        release again on its own."""
+        ra = self.release_accepted
+        if ra.get("status") != "False" or ra.get("reason") != "PreconditionChecks":
+            return ""
+        message = str(ra.get("message", ""))
+        if '"ClusterVersionUpgradeable"' not in message:
+            return ""
+        if '"ClusterVersionGiantHop"' in message or '"ClusterVersionRollback"' in message:
+            return ""  # those do not go away by waiting
+        blocking = sorted(n for n, o in self.operators.items() if o.get("upgradeable") == "False")
+        if blocking:
+            return ""
+        upg = self.upgradeable
+        if upg.get("status") == "False":
+            text = str(upg.get("message", ""))
+            if not text.startswith(("Cluster operator ", "Multiple cluster operators ")):
+                return ""  # blocked by something other than a ClusterOperator (overrides, admin acks...)
+            return (
+                "no ClusterOperator reports Upgradeable=False any more; the CVO re-evaluates Upgradeable at most "
+                "every 2 minutes and then retries the release by itself"
+            )
+        return "Upgradeable is no longer False; the CVO retries the release by itself"
 
     @property
     def pools_rolling(self) -> list[str]:
@@ -605,6 +658,7 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
             "available": (condition(co, "Available") or {}).get("status", ""),
             "progressing": (condition(co, "Progressing") or {}).get("status", ""),
             "degraded": (condition(co, "Degraded") or {}).get("status", ""),
+            "upgradeable": (condition(co, "Upgradeable") or {}).get("status", ""),
         }
         for co in cluster.list(CLUSTER_OPERATOR)
     }
@@ -649,6 +703,7 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
         available=condition(cv, "Available") or {},
         failing=condition(cv, "Failing") or {},
         release_accepted=condition(cv, "ReleaseAccepted") or {},
+        upgradeable=condition(cv, "Upgradeable") or {},
         progress=parse_progressing(str(prog.get("message", "")))
         if prog.get("status") == "True"
         else Progress(),
@@ -790,6 +845,8 @@ def watch(
     last: Snapshot | None = None
     reported_problem = ""
     problem_since: float | None = None
+    retry_announced = ""
+    retry_since: float | None = None
     announced_pools = False
     while True:
         ctx.check_cancel()
@@ -821,6 +878,7 @@ def watch(
         problem = snap.release_problem
         if problem is None:
             problem_since = None
+            retry_since = None
         else:
             text, fix = problem
             now = time.monotonic()
@@ -831,7 +889,20 @@ def watch(
                 reported_problem = text
                 if problem_grace > 0:
                     emit.error(f"{text}\nFix: {fix}")
-            if now - problem_since >= problem_grace:
+            retry = snap.cvo_will_retry
+            give_up_at = problem_since + problem_grace
+            if retry:
+                # the cause is fixed: the CVO will go on by itself, do not declare the update blocked yet
+                if retry_since is None:
+                    retry_since = now
+                if retry != retry_announced:
+                    emit.info(f"The cause of the refusal is gone: {retry}. Waiting.")
+                    journal.note(STEP, f"waiting for the CVO: {retry}")
+                    retry_announced = retry
+                give_up_at = max(give_up_at, retry_since + CVO_CATCH_UP_SECONDS)
+            else:
+                retry_since = None
+            if now >= give_up_at:
                 if "signature" in text:
                     raise SignatureError(text, fix=fix)
                 raise UpdateBlocked(text, fix=fix)

@@ -165,7 +165,9 @@ def test_headless_update_on_a_cluster_without_the_machine_api(sandbox_factory: A
     plan, state = _prepare(info, tmp_path, log)
     P = ("--plan", str(plan))
     res = run_cli("preflight", *P, "--etcd-backup-at", "now", "--json", state=state)
-    rights = next(e for e in json_events(res.stdout) if e.get("kind") == "CheckResult" and e["name"] == "rights")
+    rights = next(
+        e for e in json_events(res.stdout) if e.get("kind") == "CheckResult" and e["name"] == "rights"
+    )
     assert rights["status"] == "pass", rights
 
     _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature apply")
