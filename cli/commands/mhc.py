@@ -111,9 +111,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from engine.mhc import skip_decided, status
-
-    from engine.mhc import machine_api_absent
+    from engine.mhc import machine_api_absent, skip_decided, status
 
     ctx = _context(args)
     absent = machine_api_absent(ctx.cluster)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.errors import (
     AirgapError,
     ClusterError,
     SignatureError,
 )
-from typing import TYPE_CHECKING
-
 from engine.preflight.base import FAIL, PASS, WARN, _Run
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _check_target(run: _Run) -> str:
     """The update path check; returns the target digest when known."""
-    from engine.graph import Graph, giant_hop, plan_path
+    from engine.graph import giant_hop, plan_path
     from engine.release import get_graph
 
     ctx = run.ctx
