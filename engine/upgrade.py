@@ -84,9 +84,15 @@ class UpdateBlocked(AirgapError):
 
 
 def target_image(ctx: Context) -> str:
-    """``<mirror registry>/<repository>@<digest>`` (LOCAL_REGISTRY/LOCAL_REPOSITORY@digest)."""
+    """``<mirror registry>/<repository>@<digest>`` (LOCAL_REGISTRY/LOCAL_REPOSITORY@digest), or, after an
+    oc-mirror run, where oc-mirror put the release image (``<repository>/openshift/release-images@<digest>``)."""
+    from engine.mirror.ocmirror import journaled_layout
+
     plan = ctx.plan
     plan.require("mirror.registry", "mirror.repository", "release.digest")
+    layout = journaled_layout(ctx, plan.release.digest)
+    if layout and layout.get("release_repository"):
+        return f"{layout['release_repository']}@{plan.release.digest}"
     return plan.mirror_pullspec()
 
 
