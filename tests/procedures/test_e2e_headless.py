@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from engine.cluster import MACHINE, MHC
+from tests.crdschema import served_problems
 from tests.procedures.test_upgrade import (
     LAB_VERSIONS,
     admin,
@@ -118,6 +119,9 @@ def test_headless_update_with_machine_health_checks_paused(sandbox_factory: Any,
         for s in json_events(run_cli("status", *P, "--json", state=state).stdout)[-1]["data"]["steps"]
     }
     assert steps["signature"] == steps["mhc-pause"] == steps["upgrade"] == steps["mhc-resume"] == "succeeded"
+    # what the lab holds after the engine's writes still has the shapes a real cluster accepts
+    checked, problems = served_problems(admin(info))
+    assert checked > 20 and problems == []
     print("steps run:", ", ".join(log))
 
 
@@ -189,3 +193,5 @@ def test_headless_update_on_a_cluster_without_the_machine_api(sandbox_factory: A
     for step in ("mhc-pause", "mhc-resume"):
         assert steps[step]["status"] == "skipped", steps[step]
         assert "the Machine API capability is disabled" in steps[step]["summary"]
+    checked, problems = served_problems(cluster)
+    assert checked > 20 and problems == []
