@@ -38,6 +38,9 @@ class Context:
     def cluster(self) -> Cluster:
         if self._cluster is None:
             from engine.cluster import Cluster
+            from engine.workflow import require_cluster_side
+
+            require_cluster_side(self.plan)
 
             self._cluster = Cluster.connect(self.kubeconfig, self.plan.cluster.context)
         return self._cluster
@@ -45,14 +48,10 @@ class Context:
     @property
     def journal(self) -> Journal:
         if self._journal is None:
-            from engine.cluster import read_server_url
+            from engine.workflow import CONNECTED, journal_for, role_of
 
-            server = (
-                self._cluster.server
-                if self._cluster
-                else read_server_url(self.kubeconfig, self.plan.cluster.context)
-            )
-            self._journal = Journal.for_cluster(server)
+            server = self._cluster.server if self._cluster and role_of(self.plan) != CONNECTED else ""
+            self._journal = journal_for(self.plan, server=server)
         return self._journal
 
     def for_step(self, step: str) -> Context:

@@ -83,7 +83,10 @@ class MirrorSettings:
 @dataclass
 class ReleaseSettings:
     version: str = ""
-    """Target release (OCP_RELEASE), e.g. 4.17.3."""
+    """The release this pass updates to (OCP_RELEASE), e.g. 4.17.3: the target itself, or the next hop of a
+    longer path (the release step stores it)."""
+    target: str = ""
+    """The final target of the update; empty means ``version``. Kept when ``version`` is a hop on the way."""
     architecture: str = "x86_64"
     channel: str = ""
     """Update channel, e.g. stable-4.17; empty means the cluster's current channel."""
@@ -127,6 +130,9 @@ class Plan:
     """The merged pull secret (LOCAL_SECRET_JSON): upstream + mirror credentials, mode 0600."""
     oc_path: str = ""
     """Path of the oc binary; empty means search $PATH."""
+    state_dir: str = ""
+    """Where this plan's journals live (one per host role); empty means the user's state folder (per cluster,
+    or per media folder on the connected side). Relative to the plan file."""
 
     source_path: str | None = field(default=None, compare=False, repr=False)
 

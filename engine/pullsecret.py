@@ -44,6 +44,7 @@ from engine.errors import Conflict, CredentialsError, InputError, NotFound
 from engine.fsutil import atomic_write_bytes, atomic_write_text
 from engine.plan import Plan, is_host_port
 from engine.redact import register_credentials, register_secret
+from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "credentials"
 PULL_SECRET_NAMESPACE = "openshift-config"
@@ -540,6 +541,13 @@ def write_auth_file(ctx: Context, update: AuthFileUpdate) -> Path | None:
         after=update.after.summary(),
         command=" ".join(update.change.command),
         backup=str(backup) if backup else "",
+    )
+    journal_outcome(
+        ctx_journal(ctx),
+        STEP,
+        "succeeded",
+        f"auth file {update.path} holds {len(update.after.auths)} registries",
+        auth_file=str(update.path),
     )
     return backup
 

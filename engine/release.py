@@ -24,6 +24,7 @@ from engine.cluster import current_version
 from engine.context import Context
 from engine.errors import AirgapError, DigestMismatch, InputError, RegistryNotFound
 from engine.graph import Graph, PathChoice, fetch_graph, go_arch, load_graph, plan_path, save_graph
+from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "release"
 
@@ -217,7 +218,8 @@ def select_release(
 ) -> ReleaseSelection:
     """Current → target path and the target's facts. Raises PreconditionFailed when the graph has no path."""
     plan = ctx.plan
-    plan.require("release.version")
+    if not (plan.release.target or plan.release.version):
+        plan.require("release.version")
     channel = plan.release.channel
     if not current:
         current, cluster_channel = cluster_position(ctx)
@@ -234,7 +236,7 @@ def select_release(
             "no update channel: the plan has none and the cluster's is not set",
             fix="Set release.channel in the plan, e.g. stable-4.17.",
         )
-    target = plan.release.version
+    target = plan.release.target or plan.release.version
     graph, source = get_graph(ctx, channel, graph_file=graph_file, save_to=save_graph_to)
     choice = plan_path(graph, current, target, allow_no_path=allow_no_path, emit=ctx.emit)
     hop_digests = {}
@@ -291,13 +293,20 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
             )
     if not digest:
         raise AirgapError("the target digest is not known", fix="Run the release step without --no-resolve.")
+    plan.release.target = selection.target
     plan.release.version = version
     plan.release.digest = digest
     if not plan.release.channel:
         plan.release.channel = selection.channel
     plan.save(plan.source_path)
-    ctx.emit.info(f"The plan {plan.source_path} now targets {version} at {digest}.")
     chosen = selection.choice.chosen
+    if version != selection.target:
+        ctx.emit.info(
+            f"The plan {plan.source_path} keeps the target {selection.target}; this pass updates to the hop "
+            f"{version} at {digest}" + (f" (path: {' → '.join(chosen.versions)})" if chosen else "")
+        )
+    else:
+        ctx.emit.info(f"The plan {plan.source_path} now targets {version} at {digest}.")
     hop = next((h for h in chosen.hops if h.to == version), None) if chosen else None
     try:
         ctx.journal.record_decision(
@@ -317,6 +326,18 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
         )
     except InputError as exc:
         ctx.emit.debug(f"not recorded in a cluster journal ({exc.message})")
+    path_text = " → ".join(chosen.versions) if chosen else version
+    journal_outcome(
+        ctx_journal(ctx),
+        STEP,
+        "succeeded",
+        f"target {selection.target}"
+        + (f", this pass to {version}" if version != selection.target else "")
+        + f" at {digest} (path {path_text})",
+        target=selection.target,
+        version=version,
+        digest=digest,
+    )
     return Path(plan.source_path)
 
 

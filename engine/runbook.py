@@ -27,22 +27,17 @@ from engine.changes import Change
 from engine.fsutil import atomic_write_text
 from engine.journal import Journal, Record
 from engine.redact import redact, redact_obj
+from engine.workflow import STEPS
 
 STEP_TITLES: dict[str, str] = {
-    "preflight": "Preflight checks",
-    "credentials": "Credentials and trust",
+    **{s.id: s.title for s in STEPS},
+    # journal names that are not step ids
+    "mhc": "MachineHealthChecks",
     "pull-secret": "Pull secret",
     "trust": "Registry CA trust",
-    "release": "Release selection",
-    "mirror": "Release mirroring",
-    "mirror-config": "Repository mirroring configuration",
-    "signature": "Release signature",
-    "catalog": "Operator catalog",
-    "mhc-pause": "Pause MachineHealthChecks",
-    "mhc": "MachineHealthChecks",
-    "upgrade": "Cluster update",
-    "mhc-resume": "Resume MachineHealthChecks",
+    "fixes": "Fixes for preflight findings",
 }
+"""Titles of the steps (engine.workflow) and of the other names records carry in the journal."""
 
 
 @dataclass(frozen=True)

@@ -782,6 +782,36 @@ def _manifest_dir(ctx: Context) -> Path:
     return ctx.journal.path.parent / "signatures"
 
 
+def media_signature_file(ctx: Context) -> str:
+    """On the disconnected side, the signature ConfigMap file the connected side wrote onto the media (found,
+    never guessed); "" elsewhere. The disconnected side never silently reaches for the internet: with the public
+    signature store in the plan and no file on the media, it stops and says where the file must come from (a
+    signature store of the site's own, set in ``endpoints.signature_store``, is used as configured)."""
+    from engine.mirror.core import media_dir
+    from engine.mirror.media import find_signature_file, signature_file_name
+    from engine.plan import DEFAULT_SIGNATURE_STORE
+    from engine.workflow import DISCONNECTED, role_of
+
+    plan = ctx.plan
+    if role_of(plan) != DISCONNECTED or not plan.mirroring.media_path:
+        return ""
+    media = Path(media_dir(plan))
+    found = find_signature_file(media, plan.release.digest)
+    if found is not None:
+        ctx.emit.info(f"Using the signature file the connected side wrote onto the media: {found}")
+        return str(found)
+    if plan.endpoints.signature_store.rstrip("/") == DEFAULT_SIGNATURE_STORE.rstrip("/"):
+        expected = media / "config" / signature_file_name(plan.release.digest)
+        raise InputError(
+            f"the media carries no signature file for {plan.release.digest} (looked for {expected}), and this "
+            "disconnected host cannot reach the public signature store",
+            fix="On the connected side, 'ocp-airgap mirror --plan P' (to media) writes it there; or "
+            "'ocp-airgap signature fetch --plan P --out FILE' and carry FILE across, then give it with --file "
+            "(or in the wizard's Media file field).",
+        )
+    return ""
+
+
 def prepare(
     ctx: Context,
     *,
@@ -803,6 +833,8 @@ def prepare(
             # oc-mirror v2 wrote the release signature with the mirror: use that, as its docs say to apply it
             file = str(layout["signature_file"])
             emit.info(f"Using the signature ConfigMap oc-mirror wrote: {file}")
+        else:
+            file = media_signature_file(ctx)
     from_file = bool(file)
     if file:
         sf = read_signature_file(file)

@@ -1,8 +1,6 @@
-"""Where the disconnected update stands, from the cluster's journal (and a look at the cluster when reachable):
-what was done, what is in flight, what comes next.
-
-The steps, in the documented order: preflight → release → credentials → mirror → signature → mirror-config
-(when the cluster pulls by source names) → catalog (optional) → mhc pause → upgrade → mhc resume.
+"""Where the disconnected update stands, from this host's journal (and a look at the cluster when reachable):
+what was done, what is in flight, what comes next. The steps and their states come from :mod:`engine.workflow`;
+on the disconnected side the connected side's record on the media is shown too (read-only).
 """
 
 from __future__ import annotations
@@ -14,68 +12,50 @@ from engine.cluster import condition, current_version
 from engine.context import Context
 from engine.errors import AirgapError
 from engine.fixes import relaxed_pdbs
-from engine.journal import Journal, Record
-from engine.mhc import journal_states, skip_decided
-
-# (journal step, what it is, command that does it, required for the update)
-WORKFLOW: tuple[tuple[str, str, str, bool], ...] = (
-    ("preflight", "preflight checks", "ocp-airgap preflight --plan P", True),
-    ("fixes", "fixes for preflight findings (optional)", "ocp-airgap fix list --plan P", False),
-    ("release", "release selection (target and digest)", "ocp-airgap release --plan P", True),
-    ("credentials", "mirror credentials and CA trust", "ocp-airgap credentials merge --plan P", True),
-    ("mirror", "release mirrored to the mirror registry", "ocp-airgap mirror --plan P", True),
-    ("signature", "release signature ConfigMap applied", "ocp-airgap signature apply --plan P", True),
-    (
-        "mirror-config",
-        "ImageDigestMirrorSet / ImageContentSourcePolicy",
-        "ocp-airgap mirror-config apply --plan P",
-        False,
-    ),
-    (
-        "catalog",
-        "operator catalog pointed at the new index image",
-        "ocp-airgap catalog set --plan P NAME IMAGE",
-        False,
-    ),
-    ("mhc-pause", "MachineHealthChecks paused", "ocp-airgap mhc pause --plan P", True),
-    ("upgrade", "cluster update started and completed", "ocp-airgap upgrade start --plan P --watch", True),
-    ("mhc-resume", "MachineHealthChecks resumed", "ocp-airgap mhc resume --plan P", True),
+from engine.journal import Journal
+from engine.mhc import journal_states
+from engine.workflow import (
+    CONNECTED,
+    DIRECT,
+    DISCONNECTED,
+    MediaRecord,
+    StepState,
+    media_record,
+    role_of,
+    step_states,
 )
-
-
-@dataclass
-class StepState:
-    step: str
-    title: str
-    command: str
-    required: bool
-    status: str = "pending"
-    """pending | running | succeeded | failed | cancelled | skipped"""
-    summary: str = ""
-    when: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "title": self.title,
-            "status": self.status,
-            "summary": self.summary,
-            "when": self.when,
-            "command": self.command,
-            "required": self.required,
-        }
 
 
 @dataclass
 class Status:
     steps: list[StepState]
+    role: str = DIRECT
     in_flight: list[str] = field(default_factory=list)
     next_steps: list[StepState] = field(default_factory=list)
     cluster: dict[str, Any] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    media: str = ""
+    """The connected side's record on the media (disconnected side only), read-only."""
+
+    @property
+    def complete(self) -> bool:
+        """The update went through and nothing the tool paused is left (this host's role reaches the cluster)."""
+        by = {s.step.id: s for s in self.steps}
+        return "upgrade" in by and by["upgrade"].status == "succeeded" and by["mhc-resume"].done
+
+    def next_required(self) -> StepState | None:
+        """The next required step to do: once the update has gone through, only what must follow it."""
+        by = {s.step.id: s for s in self.steps}
+        candidates = [s for s in self.next_steps if not s.step.optional]
+        if "upgrade" in by and by["upgrade"].status == "succeeded":
+            candidates = [s for s in candidates if s.step.id == "mhc-resume"]
+        return candidates[0] if candidates else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "role": self.role,
+            "complete": self.complete,
+            "media": self.media,
             "steps": [s.to_dict() for s in self.steps],
             "in_flight": self.in_flight,
             "next": [s.to_dict() for s in self.next_steps],
@@ -84,37 +64,13 @@ class Status:
         }
 
 
-def _last_finished(records: list[Record], step: str, **match: Any) -> Record | None:
-    for r in reversed(records):
-        kinds = ("step-finished", "step-started")
-        if r.step == step and r.kind in kinds and all(r.data.get(k) == v for k, v in match.items()):
-            return r
-    return None
-
-
-def from_journal(journal: Journal) -> Status:
-    records = journal.records
-    steps: list[StepState] = []
-    for step, title, command, required in WORKFLOW:
-        state = StepState(step, title, command, required)
-        if step in ("mhc-pause", "mhc-resume"):
-            r = _last_finished(records, "mhc", action="pause" if step == "mhc-pause" else "resume")
-        else:
-            r = _last_finished(records, step)
-        if r is not None:
-            state.status = "running" if r.kind == "step-started" else str(r.data.get("status", "succeeded"))
-            state.summary = str(r.data.get("summary", ""))
-            state.when = r.ts
-        steps.append(state)
-    by = {s.step: s for s in steps}
-    if by["mhc-pause"].status == "pending" and skip_decided(journal):
-        by["mhc-pause"].status = "skipped"
-        by["mhc-pause"].summary = "the admin chose to update without pausing MachineHealthChecks"
-        by["mhc-resume"].status = "skipped"
-    status = Status(steps)
-    for s in steps:
+def from_journal(journal: Journal, role: str = DIRECT, *, media: MediaRecord | None = None) -> Status:
+    """The steps of this host's role as the journal records them (:mod:`engine.workflow` decides)."""
+    states = [s for s in step_states(journal, role) if s.status != "n/a"]
+    status = Status(states, role=role)
+    for s in states:
         if s.status == "running":
-            status.in_flight.append(f"{s.title}: started {s.when}, not finished")
+            status.in_flight.append(f"{s.step.title}: started {s.when}, not finished")
     held = journal_states(journal)
     if held:
         status.in_flight.append(
@@ -127,24 +83,23 @@ def from_journal(journal: Journal) -> Status:
             "PodDisruptionBudgets relaxed by ocp-airgap (restore them after the update with "
             "'ocp-airgap fix restore --plan P'): " + ", ".join(sorted(relaxed))
         )
-    if by["mhc-resume"].status == "pending" and by["mhc-pause"].status == "skipped" and not held:
-        by["mhc-resume"].status = "skipped"  # nothing was paused (not applicable, or the admin's decision)
-        by["mhc-resume"].summary = by["mhc-pause"].summary
-    if by["mhc-resume"].status == "pending" and by["mhc-pause"].status == "succeeded" and not held:
-        by["mhc-resume"].status = "succeeded"
-        by["mhc-resume"].summary = "nothing paused by ocp-airgap remains"
-    for r in records:
+    for r in journal.records:
         if r.kind == "decision":
             status.decisions.append(
                 {"step": r.step, "key": r.data.get("key"), "value": r.data.get("value"), "when": r.ts}
             )
-    status.next_steps = [s for s in steps if s.status not in ("succeeded", "skipped")]
+    if media is not None:
+        status.media = media.describe()
+    status.next_steps = [s for s in states if not s.done]
     return status
 
 
 def status(ctx: Context, *, look_at_cluster: bool = True) -> Status:
     """The journal's view, plus the cluster's version and update state when it can be reached."""
-    st = from_journal(ctx.journal)
+    role = role_of(ctx.plan)
+    st = from_journal(ctx.journal, role, media=media_record(ctx.plan) if role == DISCONNECTED else None)
+    if role == CONNECTED:
+        return st  # the connected side never needs the cluster
     if look_at_cluster:
         try:
             cv = ctx.cluster.cluster_version()
@@ -160,8 +115,8 @@ def status(ctx: Context, *, look_at_cluster: bool = True) -> Status:
             }
             if prog.get("status") == "True":
                 st.in_flight.append(f"cluster update: {prog.get('message', '')}")
-                by = {s.step: s for s in st.steps}
-                if by["upgrade"].status != "running":
+                by = {s.step.id: s for s in st.steps}
+                if "upgrade" in by and by["upgrade"].status != "running":
                     by["upgrade"].status = "running"
-                st.next_steps = [s for s in st.steps if s.status not in ("succeeded", "skipped")]
+                st.next_steps = [s for s in st.steps if not s.done]
     return st

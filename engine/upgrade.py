@@ -29,7 +29,6 @@ machines, and ends when the update is complete (FORMATS.md §1.7): ``history[0]`
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -108,33 +107,27 @@ class Prerequisite:
     fix: str = ""
 
 
-def _mirror_journaled(ctx: Context, digest: str) -> bool:
-    for r in ctx.journal.records:
-        if r.step != "mirror" or r.kind != "step-finished":
-            continue
-        if str(r.data.get("status")) != "succeeded":
-            continue
-        blob = json.dumps(r.data)
-        if digest in blob:
-            return True
-    return False
-
-
-def _mirror_has_digest(ctx: Context, digest: str) -> tuple[bool, str]:
-    """Ask the mirror registry for the release manifest by digest (HEAD), with the plan's auth file and CA."""
+def _mirror_has_digest(ctx: Context, digest: str, image: str = "") -> tuple[bool, str]:
+    """Ask the mirror registry for the release manifest by digest (HEAD), with the plan's auth file and CA, in the
+    repository of the update target (``<repository>/openshift/release-images`` after an oc-mirror run)."""
     from engine.authfile import AuthFile, find_auth_file
     from engine.oci.registry import RegistryClient
 
     plan = ctx.plan
+    repository = plan.mirror.repository
+    prefix = f"{plan.mirror.registry}/"
+    if image.startswith(prefix) and "@" in image:
+        repository = image[len(prefix) :].split("@", 1)[0]
     path = find_auth_file(plan.resolve_path(plan.auth_file))
     auth = AuthFile.load(path) if path else AuthFile.empty()
     with RegistryClient(
         plan.mirror.registry, auth=auth, ca_file=plan.resolve_path(plan.mirror.ca_file)
     ) as client:
-        found = client.head_manifest(plan.mirror.repository, digest)
+        found = client.head_manifest(repository, digest)
+    where = f"{plan.mirror.registry}/{repository}@{digest}"
     if found is None:
-        return False, f"{plan.mirror_pullspec(digest)} is not in the mirror registry"
-    return True, f"{plan.mirror_pullspec(digest)} is in the mirror registry"
+        return False, f"{where} is not in the mirror registry"
+    return True, f"{where} is in the mirror registry"
 
 
 def prerequisites(ctx: Context, image: str, cv: dict[str, Any] | None = None) -> list[Prerequisite]:
@@ -142,21 +135,20 @@ def prerequisites(ctx: Context, image: str, cv: dict[str, Any] | None = None) ->
     digest = digest_of(image)
     out: list[Prerequisite] = []
     # 1. release mirrored and verified
-    if _mirror_journaled(ctx, digest):
-        out.append(Prerequisite("release mirrored", True, f"the journal records the mirror of {digest}"))
-    else:
-        try:
-            ok, detail = _mirror_has_digest(ctx, digest)
-        except (RegistryError, InputError) as exc:
-            ok, detail = False, f"cannot check the mirror registry: {exc.message}"
-        out.append(
-            Prerequisite(
-                "release mirrored",
-                ok,
-                detail,
-                "" if ok else "Mirror the release first: ocp-airgap mirror --plan P",
-            )
+    # "in the mirror" is only ever proven by the registry, never by a record (the media's record, or a to-media
+    # run, says nothing about what the mirror registry holds)
+    try:
+        ok, detail = _mirror_has_digest(ctx, digest, image)
+    except (RegistryError, InputError) as exc:
+        ok, detail = False, f"cannot check the mirror registry: {exc.message}"
+    out.append(
+        Prerequisite(
+            "release mirrored",
+            ok,
+            detail,
+            "" if ok else "Mirror the release into the mirror registry first: ocp-airgap mirror --plan P",
         )
+    )
     # 2. signature ConfigMap applied
     names = visible_signature_configmaps(ctx.cluster, digest)
     out.append(

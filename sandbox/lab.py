@@ -293,9 +293,12 @@ def up(
     keep_layout: bool = False,
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
+    plan_state_dir: str = "",
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
 
+    ``plan_state_dir``: the ``state_dir`` written into the lab's plan (relative to the plan: the journals then
+    live in the lab's folder and reopening the plan finds them); empty leaves the user's state folder.
     ``profile``: the shape of cluster to play (:mod:`sandbox.profiles`); its versions replace ``versions``
     when it names any, and its features reach every part of the lab.
 
@@ -340,6 +343,10 @@ def up(
             say,
             chosen,
         )
+        if plan_state_dir:
+            plan = Plan.load(info.plan)
+            plan.state_dir = plan_state_dir
+            plan.save(info.plan)
     except BaseException:
         down(d)
         raise

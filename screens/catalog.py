@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine import workflow
 from engine.context import Context
 from engine.util import BY_DIGEST
 from screens._engine import engine_module, unavailable_text
@@ -110,6 +111,9 @@ class CatalogScreen(StepScreen):
     def action_skip(self) -> None:
         if not self.check_not_running():
             return
-        self.wizard.mark_step(self.STEP, "skipped", "no operator catalog mirrored")
+        reason = "no operator catalog mirrored"
+        if self.wizard.journal is not None:
+            workflow.skip(self.wizard.journal, self.STEP, reason)
+        self.wizard.mark_step(self.STEP, "skipped", reason)
         self.run.add_line("Skipped: the operator catalogs are left as they are.")
         self.refresh_state()

@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 from engine.changes import Change
 from engine.context import Context
 from engine.errors import CredentialsError, KeyringUnavailable
+from engine.workflow import CONNECTED, role_of
 from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
 
@@ -55,8 +56,8 @@ class CredentialsScreen(StepScreen):
             notice.update(escape(unavailable_text(*NEEDS)))
         else:
             notice.update(
-                "Empty pull secret = read the cluster's; empty password = the keyring's (or the plan's "
-                "password file)."
+                "Empty pull secret = read the cluster's (on the connected side: give the file); empty "
+                "password = the keyring's (or the plan's password file)."
             )
 
     def primary_hint(self) -> str:
@@ -136,7 +137,7 @@ class CredentialsScreen(StepScreen):
             pullsecret.auth_file_path(plan), base, plan.mirror.registry, plan.mirror.username, password
         )
         prepared = PreparedCredentials(update, password=password, remember=remember)
-        if plan.mirror.ca_file:
+        if plan.mirror.ca_file and role_of(plan) != CONNECTED:  # the connected side has no cluster to change
             trust = engine_module("trust", "load_ca", "plan_cluster_trust", "apply_cluster_trust")
             if trust is None:
                 ctx.emit.warning(unavailable_text("trust", "plan_cluster_trust"))

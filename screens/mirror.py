@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from engine.context import Context
+from engine.errors import AirgapError
+from engine.mirror.request import MirrorRequest, run_mirror, verify_request
 from engine.util import format_bytes, format_duration
 from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
@@ -26,6 +28,8 @@ MODE_TEXT = {
 
 
 def summary_lines(summary: Any) -> list[str]:
+    if isinstance(summary, dict):  # the oc / oc-mirror backends: what they report
+        return [f"{k}: {v}" for k, v in summary.items() if isinstance(v, str | int | float) and v != ""][:6]
     d = summary.to_dict()
     lines = [
         f"{'Would copy' if d['dry_run'] else 'Copied'} {d['images_total'] - d['images_skipped']} of "
@@ -94,14 +98,9 @@ class MirrorScreen(StepScreen):
     def _submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)
 
-    def _options(self, mirror: Any, *, dry_run: bool) -> Any:
-        plan = self.wizard.plan
-        media = plan.resolve_path(plan.mirroring.media_path)
-        if plan.mirroring.mode == "to-media":
-            return mirror.MirrorOptions(to_dir=media, dry_run=dry_run)
-        if plan.mirroring.mode == "from-media":
-            return mirror.MirrorOptions(from_dir=media, dry_run=dry_run)
-        return mirror.MirrorOptions(dry_run=dry_run)
+    def _request(self, *, dry_run: bool) -> MirrorRequest:
+        """The same use case as 'ocp-airgap mirror': mode, media folder and backend from the plan."""
+        return MirrorRequest.from_plan(self.wizard.plan, dry_run=dry_run)
 
     def action_primary(self) -> None:
         mirror = engine_module(*NEEDS)
@@ -111,31 +110,38 @@ class MirrorScreen(StepScreen):
         if not self.check_not_running() or self.check_blocked():
             return
         self.wizard.save_plan()
-        dry = self._options(mirror, dry_run=True)
+        try:
+            dry = self._request(dry_run=True)
+        except AirgapError as exc:
+            self.notify(f"{exc.message} {exc.fix}", severity="error")
+            return
 
         def dry_run(ctx: Context) -> Any:
-            return mirror.mirror_release(ctx, dry)
+            return run_mirror(ctx, dry)
 
         self.start("Dry run of the mirroring", dry_run, self._dry_run_done)
 
     def _dry_run_done(self, summary: Any) -> None:
         lines = summary_lines(summary)
         self.query_one("#summary", Static).update(escape("\n".join(lines)))
-        d = summary.to_dict()
-        to_copy = d["images_total"] - d["images_skipped"]
-        mirror = engine_module(*NEEDS)
-        assert mirror is not None
-        options = self._options(mirror, dry_run=False)
+        d = summary if isinstance(summary, dict) else summary.to_dict()
+        to_copy = d.get("images_total", 1) - d.get("images_skipped", 0)
+        request = self._request(dry_run=False)
 
         def copy(ctx: Context) -> Any:
-            return mirror.mirror_release(ctx, options)
+            return run_mirror(ctx, request)
 
         if to_copy == 0:
             self.run.add_line("Everything is already mirrored: verifying.")
             self.start("Mirroring (verify only)", copy, self._done)
             return
         text = "\n".join(
-            [*lines, f"Target: {d['target']}", "", "Nothing is deleted; a second run skips what is there."]
+            [
+                *lines,
+                f"Target: {d.get('target', '')}",
+                "",
+                "Nothing is deleted; a second run skips what is there.",
+            ]
         )
 
         def answered(yes: bool | None) -> None:
@@ -149,24 +155,29 @@ class MirrorScreen(StepScreen):
 
     def _done(self, summary: Any) -> None:
         self.query_one("#summary", Static).update(escape("\n".join(summary_lines(summary))))
-        d = summary.to_dict()
-        for name, path in d["files"].items():
+        d = summary if isinstance(summary, dict) else summary.to_dict()
+        for name, path in (d.get("files") or {}).items():
             self.run.add_line(f"wrote {name}: {path}")
-        if d["failures"]:
+        if d.get("failures"):
             self.wizard.mark_step(self.STEP, "failed", "; ".join(d["failures"])[:200])
         else:
-            self.wizard.mark_step(self.STEP, "succeeded", f"{d['images_total']} images in {d['target']}")
+            self.wizard.mark_step(
+                self.STEP, "succeeded", f"{d.get('images_total', '')} images in {d.get('target', '')}"
+            )
         self.refresh_state()
 
     def action_verify(self) -> None:
         mirror = engine_module(*NEEDS)
         if mirror is None or not self.check_not_running():
             return
-        plan = self.wizard.plan
-        to_dir = plan.resolve_path(plan.mirroring.media_path) if plan.mirroring.mode == "to-media" else ""
+        try:
+            request = self._request(dry_run=False)
+        except AirgapError as exc:
+            self.notify(f"{exc.message} {exc.fix}", severity="error")
+            return
 
         def verify(ctx: Context) -> Any:
-            return mirror.verify_mirror(ctx, to_dir=to_dir)
+            return verify_request(ctx, request)
 
         def verified(report: Any) -> None:
             problems = list(mirror.iter_problems(report)) if hasattr(mirror, "iter_problems") else []

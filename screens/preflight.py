@@ -191,9 +191,9 @@ class PreflightScreen(StepScreen):
                 return
 
             def record(ctx: Context) -> None:
-                ctx.journal.record_decision(
-                    self.STEP, "accept-failures", [c.name for c in failed], reason="accepted in the wizard"
-                )
+                from engine.preflight import accept_failures
+
+                accept_failures(ctx, [c.name for c in failed], reason="accepted in the wizard")
 
             def recorded(_: None) -> None:
                 self.wizard.mark_step(

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 
 from engine.context import Context
 from engine.plan import is_semver
+from engine.workflow import CONNECTED, role_of
 from screens._engine import engine_module, unavailable_text
 from screens.base import PlanValidator, StepScreen
 from tui.widgets.modals import ConfirmModal
@@ -40,9 +41,17 @@ class ReleaseScreen(StepScreen):
         yield self.field(
             "Target",
             "version",
-            plan.release.version,
+            plan.release.target or plan.release.version,
             PlanValidator(is_semver, "expected a version such as 4.17.3"),
         )
+        if role_of(plan) == CONNECTED:  # no cluster here: its version comes from the admin
+            yield self.field(
+                "Current",
+                "current",
+                "",
+                PlanValidator(is_semver, "expected the cluster's version, e.g. 4.16.18"),
+                placeholder="the cluster's version (oc get clusterversion)",
+            )
         yield self.field(
             "Channel",
             "channel",
@@ -75,8 +84,11 @@ class ReleaseScreen(StepScreen):
             return
         error.update("")
         plan = self.wizard.plan
-        if event.input.id == "version" and plan.release.version != event.value.strip():
-            plan.release.version = event.value.strip()
+        if (
+            event.input.id == "version"
+            and (plan.release.target or plan.release.version) != event.value.strip()
+        ):
+            plan.release.target = plan.release.version = event.value.strip()
             plan.release.digest = ""
         elif event.input.id == "channel":
             plan.release.channel = event.value.strip()
@@ -95,8 +107,18 @@ class ReleaseScreen(StepScreen):
         graph_file = self.query_one("#graph-file", Input).value.strip()
         path = self.wizard.plan.resolve_path(graph_file) if graph_file else ""
 
+        current = ""
+        if role_of(self.wizard.plan) == CONNECTED:
+            current = self.query_one("#current", Input).value.strip()
+            if not is_semver(current):
+                self.notify(
+                    "This is the connected side: type the cluster's current version (Current).",
+                    severity="error",
+                )
+                return
+
         def select(ctx: Context) -> Any:
-            return rel.select_release(ctx, graph_file=path)
+            return rel.select_release(ctx, graph_file=path, current=current)
 
         self.start("Finding the update path and the release digest", select, self._selected)
 
@@ -111,6 +133,7 @@ class ReleaseScreen(StepScreen):
         self.query_one("#path", Static).update(escape("\n".join(lines)))
         risks = chosen.risks if chosen is not None else []
         multi = chosen is not None and len(chosen.hops) > 1
+        hop = chosen.hops[0].to if multi and chosen is not None else selection.target
 
         def store() -> None:
             rel = engine_module(*NEEDS)
@@ -121,35 +144,32 @@ class ReleaseScreen(StepScreen):
 
             self.start("Storing the target in the plan", work, self._stored)
 
+        # the whole path is shown and the admin is asked before the plan changes (a longer path stores the
+        # next hop for this pass and keeps the final target)
+        path_text = " -> ".join(chosen.versions) if chosen is not None else selection.target
+        text = f"Path: {path_text}\nThis pass updates to {hop}; the plan keeps the target {selection.target}."
         if risks:
-            text = "\n\n".join(r.describe() for r in risks)
-            self.wizard.accepted_risks = False
+            text += "\n\nKnown risks:\n\n" + "\n\n".join(r.describe() for r in risks)
+        self.wizard.accepted_risks = False
 
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.wizard.accepted_risks = True
-                    store()
-                else:
-                    self.run.add_line("The conditional update was not accepted; choose another target.")
-                    self.sync()
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.wizard.accepted_risks = bool(risks)
+                store()
+            else:
+                self.run.add_line("Nothing stored: the plan is unchanged. Choose another target if needed.")
+                self.sync()
 
-            self.app.push_screen(
-                ConfirmModal(
-                    "This update path has known risks", text, "Accept these risks and use this path?"
-                ),
-                answered,
-            )
-        else:
-            store()
+        title = "This update path has known risks" if risks else "Store this update path in the plan?"
+        question = "Accept these risks and use this path?" if risks else "Store it?"
+        self.app.push_screen(ConfirmModal(title, text, question), answered)
 
     def _stored(self, path: Any) -> None:
         plan = self.wizard.plan
-        self.query_one("#version", Input).value = plan.release.version
-        self.wizard.mark_step(
-            self.STEP, "succeeded", f"target {plan.release.version} at {plan.release.digest}"
-        )
-        self.run.add_line(f"The plan now targets {plan.release.version} ({plan.release.digest}).")
-        self.query_one("#path", Static).update(
-            escape(f"In the plan: {plan.release.version} at {plan.release.digest}")
-        )
+        target = plan.release.target or plan.release.version
+        self.query_one("#version", Input).value = target
+        self.wizard.mark_step(self.STEP, "succeeded", f"target {target} at {plan.release.digest}")
+        hop = "" if target == plan.release.version else f"; this pass: {plan.release.version}"
+        self.run.add_line(f"The plan now targets {target}{hop} ({plan.release.digest}).")
+        self.query_one("#path", Static).update(escape(f"In the plan: {target}{hop} at {plan.release.digest}"))
         self.refresh_state()

@@ -46,7 +46,8 @@ class SignatureScreen(StepScreen):
             notice.update(escape(unavailable_text(*NEEDS)))
         elif plan.mirroring.mode == "from-media":
             notice.update(
-                "Give the signature file saved on the media (mirror/config/signature-sha256-*.json)."
+                "Empty media file = the signature file the connected side wrote onto the media "
+                "(<media>/mirror/config/signature-sha256-*.json), found by digest."
             )
         else:
             notice.update("Empty media file = fetch from the plan's signature store.")

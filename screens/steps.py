@@ -1,7 +1,8 @@
-"""The wizard's steps: their order, names (the same names the engine records in the journal), what each does
-and why (from the documented procedure), which earlier steps it needs, and the equivalent commands.
+"""What the wizard shows of each step: its title, what it does and why (from the documented procedure), its
+help, and the equivalent commands. The steps themselves — order, prerequisites, host roles, journal names and
+states — belong to :mod:`engine.workflow`; ``tests/core/test_workflow.py`` checks the two list the same steps.
 
-This module is plain data (no Textual), so the step list, the help modal and the runbook all read one source.
+This module is plain data (no Textual).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ class StepInfo:
     """What the step does and why, two or three short lines from the documented procedure."""
     help: str
     """Longer help shown by '?'."""
-    requires: tuple[str, ...] = ()
-    """Steps that must be done (or skipped) before this one."""
     skippable: bool = False
     cluster: bool = True
     """Needs access to the cluster."""
@@ -169,7 +168,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Documented in 11.3: extract the pull secret, add an 'auths' entry for the mirror registry "
         "(base64 of user:password), save it where the mirroring tools look, and trust the registry's CA on "
         "the mirror host. The mirror password is kept in the system keyring, never in the plan.",
-        requires=("preflight",),
         commands=_credentials_cmds,
         engine="pullsecret",
     ),
@@ -181,7 +179,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Plan the path with the channel's update graph: the target must be reachable from the current version. "
         "Conditional edges carry known risks; read them before choosing. The release digest (sha256:...) is "
         "what the update will reference (6.2.2.3 step 1).",
-        requires=("credentials",),
         commands=_release_cmds,
         engine="release",
     ),
@@ -193,7 +190,6 @@ STEPS: tuple[StepInfo, ...] = (
         "6.2.2.3: 'oc adm release mirror' preview (--dry-run), then the copy. On a host without internet, "
         "mirror to --to-dir on removable media, carry it across, then 'oc image mirror --from-dir'. Mirroring "
         "resumes where it stopped and verifies every blob by digest.",
-        requires=("release",),
         commands=_mirror_cmds,
         engine="mirror",
     ),
@@ -205,7 +201,6 @@ STEPS: tuple[StepInfo, ...] = (
         "11.4.5: an ImageContentSourcePolicy / ImageDigestMirrorSet redirects pulls by digest from the source "
         "repositories to the mirror. It does not reboot nodes, but it rolls out through the pools. Only the "
         "cluster's global pull secret can authenticate to mirrors.",
-        requires=("mirror",),
         commands=_mirror_config_cmds,
         engine="mirrorconfig",
     ),
@@ -217,7 +212,6 @@ STEPS: tuple[StepInfo, ...] = (
         "5.4: the CVO compares the release image with its signature. Apply the signature ConfigMap "
         "(openshift-config-managed, label release.openshift.io/verification-signatures) for every update. "
         "ocp-airgap verifies the signature against the keys the cluster trusts before applying it.",
-        requires=("mirror",),
         commands=_signature_cmds,
         engine="signatures",
     ),
@@ -228,7 +222,6 @@ STEPS: tuple[StepInfo, ...] = (
         "Skip it if you do not mirror operator catalogs. The previous image is recorded for restore.",
         "10.4: mirror the new index image, then point the CatalogSource (openshift-marketplace) at it by "
         "digest. This step is optional: press s to skip it.",
-        requires=("mirror",),
         skippable=True,
         commands=_catalog_cmds,
         engine="catalog",
@@ -240,7 +233,6 @@ STEPS: tuple[StepInfo, ...] = (
         "unhealthy and replace them. The journal records exactly which ones this tool paused.",
         "11.4.2: annotate each MachineHealthCheck with cluster.x-k8s.io/paused before the update and remove "
         "the annotation afterwards. MHCs an administrator paused before are left alone on resume.",
-        requires=("signature",),
         commands=_mhc_pause_cmds,
         engine="mhc",
     ),
@@ -252,7 +244,6 @@ STEPS: tuple[StepInfo, ...] = (
         "11.4.4: 'oc adm upgrade --allow-explicit-upgrade --to-image <mirror>@<digest>' sets spec.desiredUpdate "
         "of ClusterVersion 'version'. Prerequisites: release mirrored, signature applied, digest known, MHCs "
         "paused. Progress shows in status.conditions and status.history.",
-        requires=("mirror-config", "signature", "mhc-pause"),
         commands=_update_cmds,
         engine="upgrade",
     ),
@@ -263,7 +254,6 @@ STEPS: tuple[StepInfo, ...] = (
         "the runbook and the change record for the on-call handoff with w.",
         "After the update, remove the paused annotation from the MHCs paused for it (11.4.2). The change "
         "record lists who did what and when, with before/after; the runbook lists the equivalent commands.",
-        requires=("upgrade",),
         commands=_summary_cmds,
         engine="mhc",
     ),
@@ -272,14 +262,9 @@ STEPS: tuple[StepInfo, ...] = (
 STEP_IDS: tuple[str, ...] = tuple(s.id for s in STEPS)
 BY_ID: dict[str, StepInfo] = {s.id: s for s in STEPS}
 
-# Where the tool runs → mirroring mode and the steps that apply on this host.
+# Where the tool runs → mirroring mode. Which steps apply on each host, their order and prerequisites are
+# engine.workflow's (one owner); this module only holds what the wizard shows of them.
 WHERE_MODES: dict[str, str] = {"both": "direct", "connected": "to-media", "disconnected": "from-media"}
-CONNECTED_ONLY_STEPS: tuple[str, ...] = ("welcome", "credentials", "release", "mirror")
-
-
-def steps_for(where: str) -> tuple[str, ...]:
-    """The steps that apply on this host ('connected' hosts stop after writing the media)."""
-    return CONNECTED_ONLY_STEPS if where == "connected" else STEP_IDS
 
 
 def where_from_mode(mode: str) -> str:

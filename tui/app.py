@@ -7,8 +7,11 @@ edge: it loads the plan and the journal, then runs the App.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -32,13 +35,25 @@ if TYPE_CHECKING:
 from engine.journal import Journal
 from engine.plan import Plan
 from engine.redact import redact
-from screens.steps import BY_ID, STEP_IDS, STEPS, steps_for, where_from_mode
+from engine.workflow import BY_ID as WF_BY_ID
+from engine.workflow import (
+    DISCONNECTED,
+    StepState,
+    find_journal,
+    media_record,
+    role_of,
+    states_by_id,
+    steps_for,
+)
+from screens.steps import BY_ID, STEP_IDS, STEPS, where_from_mode
 from tui.messages import EventsPending, JournalChanged, ProgressUpdated, StepFinished
 from tui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, LogModal
 from tui.widgets.model import StepRun
 from tui.widgets.progress import ProgressPanel
 
 T = TypeVar("T")
+
+EXIT_HANGUP = 128 + signal.SIGHUP
 
 Clock = Callable[[], datetime]
 
@@ -56,45 +71,9 @@ def default_operator() -> str:
 
 
 def open_journal(plan: Plan) -> Journal | None:
-    """The cluster's journal, found from the plan's kubeconfig without contacting the cluster; None when no
-    kubeconfig is usable (e.g. the connected side of a removable-media transfer)."""
-    try:
-        from engine.cluster import kubeconfig_path, read_server_url
-
-        server = read_server_url(
-            kubeconfig_path(plan.resolve_path(plan.cluster.kubeconfig)), plan.cluster.context
-        )
-        return Journal.for_cluster(server)
-    except AirgapError:
-        return None
-
-
-ENGINE_STEP = {"mhc-pause": "mhc", "mhc-resume": "mhc"}
-"""Wizard steps whose journal records carry another name (the engine's)."""
-
-
-def journal_step_status(journal: Journal, step: str) -> str | None:
-    """A wizard step's status from the journal. The engine journals MHC pause and resume under one step 'mhc'
-    with ``action`` pause/resume; the admin's decision to skip the pause counts as 'skipped'."""
-    name = ENGINE_STEP.get(step, step)
-    if name != step:
-        action = "pause" if step == "mhc-pause" else "resume"
-        for r in reversed(journal.records):
-            if r.step != name:
-                continue
-            if (
-                r.kind == "decision"
-                and action == "pause"
-                and r.data.get("key") == "skip-pause"
-                and r.data.get("value")
-            ):
-                return "skipped"
-            if r.kind in ("step-started", "step-finished") and r.data.get("action") == action:
-                return "running" if r.kind == "step-started" else str(r.data.get("status", ""))
-            if r.kind == "step-finished" and step == "mhc-resume" and r.data.get("action") == "pause":
-                return None  # paused again since the last resume: a new update
-        return None
-    return journal.step_status(name)
+    """This host's journal for the plan (:func:`engine.workflow.find_journal`), found without contacting the
+    cluster; None when it cannot be located (no usable kubeconfig on a host that needs one)."""
+    return find_journal(plan)
 
 
 class WizardApp(App[int]):
@@ -125,8 +104,11 @@ class WizardApp(App[int]):
         live: bool = True,
         watch_interval: float = 2.0,
         rollout_settle: float = 60.0,
+        handle_hangup: bool = False,
     ) -> None:
         super().__init__()
+        self.handle_hangup = handle_hangup
+        """Exit cleanly (journaled) on SIGHUP: only for the real terminal, not for tests and snapshots."""
         self.plan = plan
         self.journal = journal
         self.clock = clock
@@ -159,7 +141,7 @@ class WizardApp(App[int]):
 
     @property
     def order(self) -> tuple[str, ...]:
-        return steps_for(self.where)
+        return ("welcome", *(st.id for st in steps_for(self.role)))
 
     def step_number(self, step: str) -> int:
         return STEP_IDS.index(step)
@@ -169,64 +151,62 @@ class WizardApp(App[int]):
             self.runs[step] = StepRun(step, self.post_message)
         return self.runs[step]
 
+    @property
+    def role(self) -> str:
+        return role_of(self.plan)
+
+    def workflow_states(self) -> dict[str, StepState]:
+        """Every step's state for this host's role, from the journal (:mod:`engine.workflow` decides)."""
+        return states_by_id(self.journal, self.role)
+
     def recorded_status(self, step: str) -> str | None:
-        """The journal's status of a step ('running', 'succeeded', 'failed', 'skipped'...) or this session's."""
-        if self.journal is not None:
-            status = journal_step_status(self.journal, step)
-            if status:
-                return status
-        return self.local_status.get(step)
+        """The journal's status of a step ('running', 'succeeded', 'failed', 'skipped'...) or this session's
+        (only on a host with no journal)."""
+        if self.journal is None:
+            return self.local_status.get(step)
+        if step in WF_BY_ID:
+            state = self.workflow_states()[step]
+            if state.status not in ("pending", "n/a"):
+                return state.status
+        return None
 
     def step_states(self) -> dict[str, str]:
         order = self.order
+        wf = self.workflow_states() if self.journal is not None else {}
         states: dict[str, str] = {}
         for step in STEP_IDS:
             if step not in order:
                 states[step] = "n/a"
                 continue
             run = self.runs.get(step)
-            status = self.recorded_status(step)
+            if self.journal is None:
+                status = self.local_status.get(step)
+            else:
+                status = wf[step].status if step in wf and wf[step].status != "pending" else None
             if run is not None and run.running:
                 states[step] = "running"
             elif step == "welcome":
                 states[step] = "done" if self.plan.source_path else "todo"
             elif status == "succeeded":
                 states[step] = "done"
-            elif status == "skipped":
-                states[step] = "skipped"
-            elif status == "failed":
-                states[step] = "failed"
-            elif status == "running":
-                states[step] = "running"
-            elif not self.step_available(step):
-                states[step] = "unavailable"
+            elif status in ("skipped", "failed", "running"):
+                states[step] = status
             elif self.missing_requirements(step):
                 states[step] = "blocked"
             else:
                 states[step] = "todo"
         return states
 
-    def step_available(self, step: str) -> bool:
-        """False when this build has no engine module for the step (its screen says so). Only looks for the
-        module's file: importing every engine module here would slow the first screen down."""
-        import importlib.util
-
-        name = BY_ID[step].engine
-        return not name or importlib.util.find_spec(f"engine.{name}") is not None
-
     def missing_requirements(self, step: str) -> list[str]:
-        """Earlier steps still to do. A step this build cannot run does not block the ones after it (its
-        screen gives the commands to do it by hand)."""
+        """Earlier steps of this host's role still to do (:attr:`engine.workflow.Step.requires`)."""
+        if step not in WF_BY_ID:
+            return []
         order = self.order
-        missing = []
-        for req in BY_ID[step].requires:
-            if (
-                req in order
-                and self.step_available(req)
-                and self.recorded_status(req) not in ("succeeded", "skipped")
-            ):
-                missing.append(req)
-        return missing
+        return [
+            req
+            for req in WF_BY_ID[step].requires
+            if req in order and self.recorded_status(req) not in ("succeeded", "skipped")
+        ]
 
     def current_position(self) -> str:
         """Where to continue: a step recorded as running (e.g. an update in progress), else the first step of this
@@ -237,7 +217,7 @@ class WizardApp(App[int]):
         for step in self.order:
             if step == "welcome":
                 continue
-            if self.recorded_status(step) not in ("succeeded", "skipped") and self.step_available(step):
+            if self.recorded_status(step) not in ("succeeded", "skipped"):
                 return step
         return self.order[-1]
 
@@ -277,10 +257,11 @@ class WizardApp(App[int]):
             screen.refresh_state()
 
     def mark_step(self, step: str, status: str, summary: str = "") -> None:
-        """Record a step's outcome (journal when there is one; this session otherwise)."""
+        """A step's outcome as this session saw it, for the display: the engine operation journals the outcome
+        itself (front ends never write outcomes); without a journal this session's view is all there is."""
+        if self.journal is not None:
+            self.journal.reload()
         self.local_status[step] = status
-        if self.journal is not None and journal_step_status(self.journal, step) != status:
-            self.journal.step_finished(ENGINE_STEP.get(step, step), status, summary)
         self.post_message(JournalChanged())
 
     def replace_plan(self, plan: Plan) -> None:
@@ -299,14 +280,18 @@ class WizardApp(App[int]):
         self._cluster = None if journal is None or self._cluster is None else self._cluster
 
     def resume_notes(self) -> list[str]:
-        """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update."""
+        """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update; on the
+        disconnected side, what the connected side recorded on the media (read-only)."""
         notes = list(self.status_notes)
+        if self.role == DISCONNECTED:
+            record = media_record(self.plan)
+            if record is not None:
+                notes.append(record.describe())
         if self.journal is None:
             return notes
-        from screens._engine import engine_module
+        from engine.mhc import paused_by_tool
 
-        mhc = engine_module("mhc", "paused_by_tool")
-        paused = [r.rsplit("/", 1)[-1] for r in mhc.paused_by_tool(self.journal)] if mhc else []
+        paused = [r.rsplit("/", 1)[-1] for r in paused_by_tool(self.journal)]
         if paused:
             notes.append("MHCs paused by this tool: " + ", ".join(paused))
         return notes
@@ -317,7 +302,26 @@ class WizardApp(App[int]):
 
     # ----- lifecycle ------------------------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.handle_hangup:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
         self.goto(self.start_step if self.start_step in STEP_IDS else "welcome")
+
+    def hang_up(self) -> None:
+        """The terminal is gone (closed window, dropped SSH session): note it in the journal, stop this session's
+        engine work (an update already started goes on in the cluster; reopening the plan reattaches) and exit."""
+        running = [step for step, run in self.runs.items() if run.running]
+        for run in self.runs.values():
+            run.cancel.set()
+        if self.journal is not None:
+            with contextlib.suppress(AirgapError, OSError):
+                self.journal.note(
+                    "wizard",
+                    "the wizard's terminal hung up; the wizard stopped"
+                    + (f" (work stopped: {', '.join(running)})" if running else ""),
+                    operator=self.operator,
+                )
+        self.exit(EXIT_HANGUP)
 
     # ----- engine operations ----------------------------------------------------------------------------
     def run_operation(
@@ -593,6 +597,7 @@ def run_app(plan_path: str | None = None, ascii_only: bool = False) -> int:
         journal=journal,
         ascii_only=ascii_only or bool(os.environ.get("NO_COLOR")),
         output_dir=output_dir,
+        handle_hangup=True,
     )
     try:
         code = app.run()

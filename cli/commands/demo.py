@@ -1,13 +1,17 @@
 """``ocp-airgap demo [--speed S] [--keep] [--dir D]``: bring the sandbox lab up in a temporary folder, open the
-wizard on its plan, and tear the lab down when the wizard exits (also on a crash, Ctrl+C or SIGTERM).
+wizard on its plan, and tear the lab down when the wizard exits (also on a crash, Ctrl+C, SIGTERM, or a closed
+terminal / dropped SSH session: SIGHUP). With ``--keep`` the lab outlives the wizard and the exit says how to
+reopen and stop it.
 
-The demo's journal lives inside the lab's folder, so it never mixes with the journals of real clusters.
+The demo's plan names its state folder inside the lab's folder (``state_dir``), so its journals never mix with
+those of real clusters and reopening the plan (``ocp-airgap --plan <lab>/plan.yaml``) finds them again. A second
+``demo --dir`` on a folder whose lab is running is refused and leaves that lab alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import signal
 import sys
 import tempfile
@@ -51,27 +55,37 @@ def _demo(args: argparse.Namespace) -> int:
 
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ocp-airgap-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
     started = False
     try:
         sys.stdout.write(
             f"Starting the sandbox lab in {directory} (registries, releases, simulated cluster)...\n"
         )
         sys.stdout.flush()
-        info = lab.up(directory, speed=args.speed, progress=lambda msg: print(f"  {msg}", flush=True))
+        info = lab.up(
+            directory,
+            speed=args.speed,
+            plan_state_dir="state",
+            progress=lambda msg: print(f"  {msg}", flush=True),
+        )
         started = True
-        os.environ.setdefault("OCP_AIRGAP_STATE_DIR", str(directory / "state"))
         from tui.app import run_app
 
         code = run_app(plan_path=info.plan, ascii_only=bool(getattr(args, "ascii", False)))
     finally:
-        if started and args.keep:
-            sys.stdout.write(
-                f"The lab is still running in {directory}; stop it with 'ocp-airgap sandbox down --dir {directory}'.\n"
-            )
-        else:
+        # lab.up stops what it started when it fails; a lab that was already running here is not ours to stop
+        if started and not args.keep:
             lab.down(directory)
-            if started:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            if started and args.keep:
+                sys.stdout.write(
+                    f"The lab is still running in {directory}.\n"
+                    f"  reopen the wizard: ocp-airgap --plan {directory / 'plan.yaml'}\n"
+                    f"  stop the lab:      ocp-airgap sandbox down --dir {directory}\n"
+                )
+            elif started:
                 sys.stdout.write("Sandbox lab stopped.\n")
-        signal.signal(signal.SIGTERM, previous)
+            sys.stdout.flush()
     return code if code is not None else EXIT_OK

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
-from engine.errors import EXIT_FAILED, EXIT_OK, InputError
+from engine.errors import EXIT_FAILED, EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,47 +63,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from engine.context import Context
+    from engine.mirror.request import MirrorRequest, run_mirror
 
     plan = load_plan(args)
-    if args.concurrency and not 1 <= args.concurrency <= 64:
-        raise InputError("--concurrency must be between 1 and 64", fix="Give a number such as 6.")
-    emit = emitter(args, "mirror")
-    ctx = Context(plan, emit)
-    if args.action == "verify":
-        from engine.mirror import verify_mirror
-
-        media = args.to_dir or args.from_dir  # verify: check the media instead of the mirror registry
-        report = verify_mirror(ctx, deep=args.deep, to_dir=media, concurrency=args.concurrency)
-        return EXIT_OK if report.ok else EXIT_FAILED
-    backend = args.backend or plan.mirroring.backend or "builtin"
-    to_dir, from_dir = args.to_dir, args.from_dir
-    if not to_dir and not from_dir and plan.mirroring.mode != "direct":
-        # the plan says which side of the air gap this is; the media folder is <media_path>/mirror
-        from engine.mirror import media_dir
-
-        if plan.mirroring.mode == "to-media":
-            to_dir = media_dir(plan)
-        else:
-            from_dir = media_dir(plan)
-    if backend == "oc":
-        from engine.mirror.ocbackend import run_oc_backend
-
-        run_oc_backend(ctx, to_dir=to_dir, from_dir=from_dir, dry_run=args.dry_run, verify=not args.no_verify)
-        return EXIT_OK
-    if backend == "oc-mirror":
-        from engine.mirror.ocmirror import run_oc_mirror
-
-        run_oc_mirror(ctx, to_dir=to_dir, from_dir=from_dir, dry_run=args.dry_run, graph=not args.no_graph)
-        return EXIT_OK
-    from engine.mirror import MirrorOptions, mirror_release
-
-    options = MirrorOptions(
-        to_dir=to_dir,
-        from_dir=from_dir,
+    request = MirrorRequest.from_plan(
+        plan,
+        to_dir=args.to_dir,
+        from_dir=args.from_dir,
+        backend=args.backend,
         dry_run=args.dry_run,
         verify=not args.no_verify,
         signature=not args.no_signature,
         concurrency=args.concurrency,
+        graph=not args.no_graph,
     )
-    mirror_release(ctx, options)
+    ctx = Context(plan, emitter(args, "mirror"))
+    if args.action == "verify":
+        from engine.mirror import verify_mirror
+
+        # an explicit --to-dir/--from-dir checks that media; otherwise what this host's mode targets
+        media = request.media if (args.to_dir or args.from_dir) else request.to_dir
+        report = verify_mirror(ctx, deep=args.deep, to_dir=media, concurrency=args.concurrency)
+        return EXIT_OK if report.ok else EXIT_FAILED
+    run_mirror(ctx, request)
     return EXIT_OK

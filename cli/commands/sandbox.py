@@ -103,6 +103,7 @@ def _up(args: argparse.Namespace) -> int:
         speed=args.speed,
         versions=versions,
         profile=args.profile,
+        plan_state_dir="state",
         api=not args.no_api,
         progress=progress,
     )

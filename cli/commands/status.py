@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _status(args: argparse.Namespace) -> int:
     from engine.context import Context
     from engine.status import status
+    from engine.workflow import ROLE_TITLES
 
     ctx = Context(load_plan(args), emitter(args, "status"))
     st = status(ctx, look_at_cluster=not args.offline)
@@ -38,10 +39,13 @@ def _status(args: argparse.Namespace) -> int:
         emit.info(f"Cluster: at {st.cluster['version']}; {st.cluster.get('message', '')}")
     elif st.cluster.get("error"):
         emit.warning(f"Cluster not reachable: {st.cluster['error']}")
+    emit.info(f"Host: {ROLE_TITLES.get(st.role, st.role)}")
     emit.info(f"Journal: {ctx.journal.path}")
+    if st.media:
+        emit.info(f"Media: {st.media}")
     for s in st.steps:
         mark = _MARK.get(s.status, "-")
-        line = f"  [{mark:^9}] {s.title}"
+        line = f"  [{mark:^9}] {s.step.what}"
         if s.summary:
             line += f" — {s.summary}"
         emit.info(line)
@@ -49,11 +53,13 @@ def _status(args: argparse.Namespace) -> int:
         emit.info(f"In flight: {item}")
     for d in st.decisions:
         emit.info(f"Decision ({d['step']}): {d['key']} = {d['value']}")
-    required = [s for s in st.next_steps if s.required]
-    if required:
-        emit.info(f"Next: {required[0].title}: {required[0].command}")
+    nxt = st.next_required()
+    if nxt is not None:
+        emit.info(f"Next: {nxt.step.what}: {nxt.step.command}")
+    elif st.complete:
+        emit.info("Next: nothing; the update is complete.")
     else:
-        emit.info("Next: nothing; every required step is done.")
+        emit.info("Next: nothing; every required step on this host is done.")
     emit.result(
         StepStatus.SUCCEEDED, f"{sum(s.status == 'succeeded' for s in st.steps)} step(s) done", st.to_dict()
     )

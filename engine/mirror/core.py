@@ -622,7 +622,12 @@ def _is_release_tag(tag: str) -> bool:
 
 # ----- journaling -----------------------------------------------------------------------------------------
 def _cluster_journal(ctx: Context) -> Journal | None:
-    """The cluster's journal, only when the plan's kubeconfig exists (mirroring may run far from the cluster)."""
+    """This host's journal: the connected side's own (no cluster needed), else the cluster's, only when the plan's
+    kubeconfig exists (mirroring may run far from the cluster)."""
+    from engine.workflow import CONNECTED, role_of
+
+    if role_of(ctx.plan) == CONNECTED:
+        return ctx.journal
     try:
         # the same lookup as engine.cluster.kubeconfig_path, without importing the kubernetes client
         given = ctx.plan.resolve_path(ctx.plan.cluster.kubeconfig)

@@ -310,7 +310,7 @@ def run_oc_mirror(
                 f"{layout['release_repository']}@{plan.release.digest}"
             )
     if layout and not dry_run and plan.release.digest:
-        _journal_layout(ctx, layout)
+        _journal_layout(ctx, layout, mode)
     summary = {
         "layout": layout,
         "mode": mode,
@@ -328,7 +328,7 @@ def run_oc_mirror(
     return summary
 
 
-def _journal_layout(ctx: Context, layout: dict[str, Any]) -> None:
+def _journal_layout(ctx: Context, layout: dict[str, Any], mode: str) -> None:
     """Journal the run with what oc-mirror wrote, for the later steps (a host without the cluster's kubeconfig
     has no journal: then the later steps are told by the files, see docs)."""
     plan = ctx.plan
@@ -339,12 +339,13 @@ def _journal_layout(ctx: Context, layout: dict[str, Any]) -> None:
         return
     digest = plan.release.digest
     image = f"{layout['release_repository']}@{digest}"
-    journal.step_started("mirror", backend="oc-mirror", digest=digest)
+    journal.step_started("mirror", backend="oc-mirror", digest=digest, mode=mode)
     journal.step_finished(
         "mirror",
         "succeeded",
         f"oc-mirror mirrored {plan.release.version} to {image}",
         backend="oc-mirror",
+        mode=mode,
         digest=digest,
         image=image,
         layout=layout,

@@ -332,7 +332,7 @@ def mirror_release(ctx: Context, options: MirrorOptions | None = None) -> Mirror
             with contextlib.suppress(Exception):
                 status = "cancelled" if isinstance(exc, Cancelled | KeyboardInterrupt) else "failed"
                 jr.step_finished(
-                    STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__
+                    STEP, status, str(exc) if isinstance(exc, AirgapError) else type(exc).__name__, mode=mode
                 )
         if isinstance(exc, TransientError):
             raise RegistryError(

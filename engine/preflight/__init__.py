@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.context import Context
-from engine.errors import InputError
 from engine.events import CheckResult
 from engine.preflight.base import (
     BACKUP_SCRIPT,
@@ -57,6 +56,7 @@ from engine.preflight.cluster import (
 from engine.preflight.host import _check_etcd_backup, _check_media, _check_oc, backup_command
 from engine.preflight.registry import _check_mirror, release_size
 from engine.preflight.release import _check_signature, _check_target
+from engine.workflow import ctx_journal, journal_outcome
 
 
 def run_preflight(ctx: Context, options: PreflightOptions | None = None) -> list[CheckResult]:
@@ -95,16 +95,27 @@ def run_preflight(ctx: Context, options: PreflightOptions | None = None) -> list
     run.guarded("release signature", "signature", lambda: _check_signature(run, digest))
     failed = [r for r in run.results if r.status == FAIL]
     warned = [r for r in run.results if r.status == WARN]
-    if run.cluster_ok:
-        try:
-            ctx.journal.note(
-                STEP,
-                f"preflight: {len(run.results)} checks, {len(failed)} failed, {len(warned)} warnings",
-                failed=[r.name for r in failed],
-            )
-        except (InputError, OSError):
-            pass
+    passed = len(run.results) - len(failed) - len(warned)
+    journal_outcome(
+        ctx_journal(ctx),
+        STEP,
+        "failed" if failed else "succeeded",
+        (f"{len(failed)} failed: " + ", ".join(r.name for r in failed))
+        if failed
+        else f"{passed} passed, {len(warned)} warnings",
+        failed=[r.name for r in failed],
+        warnings=[r.name for r in warned],
+    )
     return run.results
+
+
+def accept_failures(ctx: Context, names: list[str], reason: str) -> None:
+    """The admin's explicit decision to go on despite failed checks: journaled, and the step counts as done."""
+    journal = ctx.journal
+    journal.record_decision(STEP, "accept-failures", list(names), reason=reason)
+    journal_outcome(
+        journal, STEP, "succeeded", f"{len(names)} failed check(s) accepted by the admin: " + ", ".join(names)
+    )
 
 
 def summarize(results: list[CheckResult]) -> tuple[int, int, int]:
@@ -120,6 +131,7 @@ __all__ = [
     "BACKUP_SCRIPT",
     "PreflightOptions",
     "Right",
+    "accept_failures",
     "backup_command",
     "release_size",
     "required_rights",

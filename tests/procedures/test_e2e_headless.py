@@ -122,6 +122,11 @@ def test_headless_update_with_machine_health_checks_paused(sandbox_factory: Any,
     # what the lab holds after the engine's writes still has the shapes a real cluster accepts
     checked, problems = served_problems(admin(info))
     assert checked > 20 and problems == []
+    # every headless command journaled its own outcome: status is right after a purely headless run
+    assert steps["release"] == steps["credentials"] == steps["mirror"] == "succeeded"
+    assert steps["preflight"] in ("succeeded", "failed")
+    out = _ok(run_cli("status", *P, state=state), "status")
+    assert "Next: nothing; the update is complete." in out
     print("steps run:", ", ".join(log))
 
 
