@@ -67,9 +67,8 @@ def validate(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             return [f"{where}: expected an integer or a string, got {type(value).__name__}"]
         return []
-    if "anyOf" in schema:
-        if all(validate(value, alt, path) for alt in schema["anyOf"]):
-            return [f"{where}: matches none of anyOf"]
+    if "anyOf" in schema and all(validate(value, alt, path) for alt in schema["anyOf"]):
+        return [f"{where}: matches none of anyOf"]
     expected = schema.get("type")
     if expected and not _type_ok(value, expected):
         return [f"{where}: expected {expected}, got {type(value).__name__}"]
