@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -912,7 +913,10 @@ class SmallOperators:
         annotation = (cc["metadata"].get("annotations") or {}).get(UPGRADEABLE_ANNOTATION, "")
         upgradeable = True
         if mode == "Manual":
-            target = minor_of(annotation.lstrip("v")) if annotation else None
+            # cloud-credential-operator pkg/operator/utils (upgradeable check): "v" prefixed, then
+            # golang.org/x/mod/semver MajorMinor, so "4.17", "v4.17" and "4.17.3" all mean 4.17
+            m = re.match(r"^v?(\d+)(?:\.(\d+))?", annotation)
+            target = (int(m.group(1)), int(m.group(2) or 0)) if m else None
             current = minor_of(completed)
             upgradeable = bool(target and current and target > current)
 

@@ -146,7 +146,7 @@ def test_03_watch_waits_for_the_cvo_once_the_cause_is_fixed(lab: Any, work: dict
     assert f"{ANNOTATION}=4.17.3" in res.stderr
 
     # the admin annotates; the cloud-credential operator reacts at once, the CVO only at its next evaluation
-    cluster.merge_patch(CLOUD_CREDENTIAL, "cluster", {"metadata": {"annotations": {ANNOTATION: "4.17.3"}}})
+    cluster.merge_patch(CLOUD_CREDENTIAL, "cluster", {"metadata": {"annotations": {ANNOTATION: "4.17"}}})
 
     def cco_upgradeable() -> bool:
         co = cluster.get(CLUSTER_OPERATOR, "cloud-credential")

@@ -39,12 +39,13 @@ def _co_upgradeable(store: Store) -> str:
     return str(condition(co, "Upgradeable").get("status"))
 
 
-def _annotate(store: Store) -> None:
+def _annotate(store: Store, value: str = "4.17") -> None:
+    """What the documents tell the admin to set (the CCO reads its major.minor: 4.17, v4.17 and 4.17.3 alike)."""
     store.mutate(
         CLOUDCREDENTIAL,
         None,
         "cluster",
-        lambda o: o["metadata"].setdefault("annotations", {}).__setitem__(UPGRADEABLE_ANNOTATION, "4.17.3"),
+        lambda o: o["metadata"].setdefault("annotations", {}).__setitem__(UPGRADEABLE_ANNOTATION, value),
     )
 
 
@@ -96,6 +97,15 @@ def test_the_short_cadence_ends_two_minutes_after_the_failure() -> None:
     assert _co_upgradeable(store) == "True" and _cv_upgradeable(store) == "False"
     ops.reconcile(251.0)
     assert _cv_upgradeable(store) == "absent"
+
+
+def test_the_cloud_credential_operator_reads_the_annotation_as_major_minor() -> None:
+    for value, upgradeable in (("4.17", "True"), ("v4.17", "True"), ("4.17.3", "True"), ("4.16", "False")):
+        store, cluster = _cluster()
+        ops = SmallOperators(store, cluster, SimClock(1.0))
+        _annotate(store, value)
+        ops.reconcile(0.0)
+        assert _co_upgradeable(store) == upgradeable, value
 
 
 def _cvo(store: Store, cluster: ClusterConfig) -> ClusterVersionOperator:
