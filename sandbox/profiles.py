@@ -35,6 +35,8 @@ FEATURES: dict[str, str] = {
     "machine_api": "False: installed with capabilities.baselineCapabilitySet None and without the MachineAPI "
     "capability (bare-metal UPI, SNO): no machine.openshift.io API group, no Machines, MachineSets or "
     "MachineHealthChecks, no machine-api ClusterOperator",
+    "single_node": "True: single-node OpenShift, one node that is control plane and worker (master pool of one, "
+    "empty worker pool)",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -48,6 +50,12 @@ PROFILES: dict[str, Profile] = {
         "no-machine-api",
         "OpenShift 4.16 installed with baselineCapabilitySet None, MachineAPI not enabled (bare-metal UPI)",
         features={"machine_api": False},
+    ),
+    "sno": Profile(
+        "sno",
+        "single-node OpenShift 4.16 (one control-plane node that is also the worker) with baselineCapabilitySet "
+        "None, no Machine API; the API outage while that node reboots is not simulated",
+        features={"machine_api": False, "single_node": True},
     ),
 }
 

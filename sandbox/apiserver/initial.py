@@ -108,6 +108,14 @@ def machine_api_enabled(cluster: ClusterConfig) -> bool:
     return bool(cluster.features.get("machine_api", True))
 
 
+def single_node(cluster: ClusterConfig) -> bool:
+    """The ``single_node`` lab feature: single-node OpenShift (SNO). One node is both control plane and worker: it
+    carries the master, control-plane and worker role labels and no NoSchedule taint; the master pool has that one
+    node and the worker pool none (machine-config-operator: a node with the master role belongs to the master
+    pool only)."""
+    return bool(cluster.features.get("single_node", False))
+
+
 def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -544,15 +552,22 @@ def build(store: Store, cluster: ClusterConfig) -> None:
         put(CLUSTEROPERATOR, cluster_operator(name, ns, version, when))
 
     # ---- nodes, machines, machinesets
-    for i in range(3):
+    sno = single_node(cluster)
+    for i in range(1 if sno else 3):
         zone = ZONES[i]
         mname = f"{infra}-master-{i}"
+        if sno:
+            node = node_object(mname, "master", zone, version, installed, machine=None, index=i)
+            node["metadata"]["labels"]["node-role.kubernetes.io/worker"] = ""
+            node["spec"].pop("taints", None)  # the only node runs the workloads too
+            put(NODE, node)
+            continue
         if not machine_api:
             put(NODE, node_object(mname, "master", zone, version, installed, machine=None, index=i))
             continue
         put(MACHINE, machine_object(mname, "master", zone, None, infra, installed, mname))
         put(NODE, node_object(mname, "master", zone, version, installed, machine=mname, index=i))
-    for i in range(3):
+    for i in range(0 if sno else 3):
         zone = ZONES[i]
         ms = f"{infra}-worker-{zone}"
         mname = f"{ms}-{short_hash('w', str(i), n=5)}"
@@ -601,6 +616,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
     # ---- pools
     for pool in ("master", "worker"):
         config = rendered_config(pool, version)
+        members = 3 if not sno else (1 if pool == "master" else 0)
         put(
             MCP,
             {
@@ -622,9 +638,9 @@ def build(store: Store, cluster: ClusterConfig) -> None:
                 },
                 "status": {
                     "configuration": {"name": config},
-                    "machineCount": 3,
-                    "readyMachineCount": 3,
-                    "updatedMachineCount": 3,
+                    "machineCount": members,
+                    "readyMachineCount": members,
+                    "updatedMachineCount": members,
                     "degradedMachineCount": 0,
                     "unavailableMachineCount": 0,
                     "observedGeneration": 2,
@@ -726,7 +742,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
             },
         },
     )
-    for i, node in enumerate(workers[1:3]):
+    for i, node in enumerate(workers[1:3] or workers[:1]):  # single-node: the router runs on the only node
         put(
             POD,
             pod_object(

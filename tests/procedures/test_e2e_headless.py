@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.cluster import MACHINE, MHC
+from engine.cluster import MACHINE, MCP, MHC, NODE
 from tests.crdschema import served_problems
 from tests.procedures.test_upgrade import (
     LAB_VERSIONS,
@@ -155,12 +155,21 @@ def test_headless_update_without_pause_shows_remediation(sandbox_factory: Any, t
     ]
 
 
-def test_headless_update_on_a_cluster_without_the_machine_api(sandbox_factory: Any, tmp_path: Path) -> None:
-    """A cluster installed with baselineCapabilitySet None and without MachineAPI (bare-metal UPI): no
-    machine.openshift.io API at all. The MHC steps are journaled as not applicable, and the update and the watch
-    work without Machines."""
-    info = sandbox_factory(versions=LAB_VERSIONS, components=6, size_mb=2, profile="no-machine-api")
+@pytest.mark.parametrize("profile", ["no-machine-api", "sno"])
+def test_headless_update_on_a_cluster_without_the_machine_api(
+    sandbox_factory: Any, tmp_path: Path, profile: str
+) -> None:
+    """A cluster installed with baselineCapabilitySet None and without MachineAPI (bare-metal UPI; single-node
+    OpenShift): no machine.openshift.io API at all. The MHC steps are journaled as not applicable, and the update
+    and the watch work without Machines."""
+    info = sandbox_factory(versions=LAB_VERSIONS, components=6, size_mb=2, profile=profile)
     cluster = admin(info)
+    if profile == "sno":
+        (node,) = cluster.list(NODE)
+        roles = {k.rsplit("/", 1)[1] for k in node["metadata"]["labels"] if k.startswith("node-role.")}
+        assert roles == {"master", "control-plane", "worker"} and not node["spec"].get("taints")
+        counts = {p["metadata"]["name"]: p["status"]["machineCount"] for p in cluster.list(MCP)}
+        assert counts == {"master": 1, "worker": 0}
     cv = cluster.cluster_version()
     assert cv["spec"]["capabilities"]["baselineCapabilitySet"] == "None"
     assert "MachineAPI" not in cv["status"]["capabilities"]["enabledCapabilities"]
@@ -170,6 +179,7 @@ def test_headless_update_on_a_cluster_without_the_machine_api(sandbox_factory: A
 
     with pytest.raises(NotFound):
         cluster.list(MHC, "openshift-machine-api")
+    nodes_before = sorted(n["metadata"]["name"] for n in cluster.list(NODE))
     log: list[str] = []
     plan, state = _prepare(info, tmp_path, log)
     P = ("--plan", str(plan))
@@ -192,6 +202,14 @@ def test_headless_update_on_a_cluster_without_the_machine_api(sandbox_factory: A
 
     head = cluster.cluster_version()["status"]["history"][0]
     assert (head["state"], head["version"]) == ("Completed", info.target_version)
+    # no machine-api controller replaced or added a node (there is none on such a cluster)
+    assert sorted(n["metadata"]["name"] for n in cluster.list(NODE)) == nodes_before
+    for node in cluster.list(NODE):  # every node rebooted into the new release
+        annotations = node["metadata"]["annotations"]
+        assert (
+            annotations["machineconfiguration.openshift.io/currentConfig"]
+            == annotations["machineconfiguration.openshift.io/desiredConfig"]
+        )
     status = json_events(run_cli("status", *P, "--json", state=state).stdout)[-1]["data"]
     steps = {s["step"]: s for s in status["steps"]}
     assert steps["upgrade"]["status"] == "succeeded"
