@@ -1,4 +1,4 @@
-"""Operator catalogs (PROCEDURES.md §G): point a CatalogSource at a new index image in the mirror registry.
+"""Operator catalogs (docs/steps/catalog.md): point a CatalogSource at a new index image in the mirror registry.
 
 After the new index image (e.g. ``registry.redhat.io/redhat/redhat-operator-index:v4.17``) and its content have
 been mirrored, the ``CatalogSource`` in ``openshift-marketplace`` (``spec.sourceType: grpc``) is edited to use it:

@@ -1,5 +1,5 @@
 """Fix actions: the changes the admin may let ocp-airgap make for the blocking findings of preflight
-(PROCEDURES.md §A prerequisites 5-7, FORMATS.md §5.2-5.3).
+(docs/steps/preflight.md, machine health checks and disruption budgets).
 
 Three kinds of fix, each previewed (:class:`~engine.changes.Change`), confirmed by the caller, journaled and,
 where that makes sense, reversible:

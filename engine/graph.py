@@ -1,4 +1,4 @@
-"""The update graph (Cincinnati / OpenShift Update Service JSON, FORMATS.md §4) and update paths through it.
+"""The update graph (Cincinnati / OpenShift Update Service JSON, the update graph format) and update paths through it.
 
 - :func:`fetch_graph` asks the graph endpoint (``plan.endpoints.update_graph``) for one channel and
   architecture (``arch`` is the Go name: ``amd64``, ``arm64``, ``s390x``, ``ppc64le``, or ``multi``) with

@@ -1,4 +1,4 @@
-"""Pause and resume MachineHealthChecks around an update (PROCEDURES.md §H, FORMATS.md §5.1).
+"""Pause and resume MachineHealthChecks around an update (docs/steps/mhc.md, machine health checks and disruption budgets).
 
 While nodes reboot during an update a MachineHealthCheck (MHC) may judge them unhealthy and replace their
 machines. The documented procedure pauses every MHC first with the ``cluster.x-k8s.io/paused`` annotation (its

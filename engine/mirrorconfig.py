@@ -1,4 +1,4 @@
-"""Repository mirroring on the cluster: ImageDigestMirrorSet or ImageContentSourcePolicy (PROCEDURES.md §F).
+"""Repository mirroring on the cluster: ImageDigestMirrorSet or ImageContentSourcePolicy (docs/steps/mirror-config.md).
 
 A disconnected cluster pulls the release's images by digest from their canonical names
 (``quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:...``); a mirror set tells CRI-O on every node to try
@@ -9,7 +9,7 @@ Which kind: **ImageDigestMirrorSet** (``config.openshift.io/v1``) from OpenShift
 deprecated ImageContentSourcePolicy; **ImageContentSourcePolicy** (``operator.openshift.io/v1alpha1``) before 4.13,
 where ImageDigestMirrorSet does not exist. (On 4.13+ existing ICSPs still work; new ones should not be created.)
 
-The entries are those ``oc adm release mirror`` prints (FORMATS.md §3.3): the release source repository and the
+The entries are those ``oc adm release mirror`` prints (the mirror configuration oc prints): the release source repository and the
 component source repository (plan ``endpoints.release_source`` / ``endpoints.component_source``), both mirrored to
 ``mirror.registry/mirror.repository``. With the *registry* scope, an extra registry-wide entry per source registry
 (``quay.io`` → ``<mirror registry>``) covers content mirrored with its paths kept (as ``oc adm catalog mirror`` and

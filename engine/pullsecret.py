@@ -1,4 +1,4 @@
-"""Pull secrets and registry auth files (PROCEDURES.md §B steps 2-7).
+"""Pull secrets and registry auth files (docs/steps/credentials.md).
 
 What this module does:
 
@@ -56,7 +56,7 @@ INSTALL_WARNING = (
     "This file holds credentials that can write to the mirror registry: never use it as the cluster's "
     "pull secret at install time, or every machine of the cluster gets write access to the mirror."
 )
-"""PROCEDURES.md §B step 7."""
+"""docs/steps/credentials.md."""
 
 _KEY_RE = re.compile(r"^(?:https?://)?([^/\s]+)(/[^\s]*)?$")
 
@@ -132,7 +132,7 @@ class PullSecret:
         return PullSecret(doc, self.source)
 
     def to_json(self) -> str:
-        """Pretty-printed, as ``jq .`` writes it (PROCEDURES.md §B step 3)."""
+        """Pretty-printed, as ``jq .`` writes it (docs/steps/credentials.md)."""
         return json.dumps(self.doc, indent=2) + "\n"
 
     def summary(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Release selection (PROCEDURES.md §C): where the cluster is, where it can go, and the target's digest.
+"""Release selection (docs/steps/release.md): where the cluster is, where it can go, and the target's digest.
 
 1. The current version and channel come from the cluster's ClusterVersion (``status.history``, ``spec.channel``);
    on a connected host without the cluster the user gives the current version. The plan's

@@ -3,15 +3,16 @@
 The Cluster Version Operator (CVO) accepts a release only when it finds a signature, made by a key it trusts,
 over the release image's digest. A disconnected cluster cannot reach Red Hat's signature store, so the signature
 is handed to it as a ConfigMap in ``openshift-config-managed`` labelled
-``release.openshift.io/verification-signatures`` (PROCEDURES.md §E, FORMATS.md §2).
+``release.openshift.io/verification-signatures`` (docs/steps/signature.md, release signatures as the CVO verifies them).
 
 What this module does, in order:
 
 1. *Get* the signatures: from a signature store (``<store>/sha256=<hex>/signature-N``, N from 1, stopping at the
    first 404, at most :data:`MAX_SIGNATURES`, each at most 50 KiB; ``http(s)://`` or ``file://``), or from a
    ConfigMap file saved on removable media by ``oc adm release mirror`` (``.json``; ``.yaml`` with older oc).
-2. *Verify* them here, before anything is applied: each is an OpenPGP signed message checked with pysequoia
-   against the keys the cluster trusts (every ``verifier-public-key-*`` entry of
+2. *Verify* them here, before anything is applied: each is an OpenPGP signed message checked exactly as the CVO's
+   Go OpenPGP library checks it (:mod:`engine.openpgp`; SHA-1 keys and signatures accepted with a warning, EdDSA
+   and armored signatures refused) against the keys the cluster trusts (every ``verifier-public-key-*`` entry of
    ``openshift-config-managed/release-verification``; each entry must be satisfied by at least one signature,
    the CVO's rule) or against a keyring file; the signed JSON is decoded as strictly as the CVO does it (unknown
    fields rejected anywhere, wrong types rejected, ``critical.type`` must be ``atomic container signature``,
@@ -31,17 +32,18 @@ import binascii
 import json
 import re
 import ssl
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pysequoia as ps
 import yaml
-from pysequoia.packet import PacketPile
 
+from engine import openpgp as pgp
 from engine.changes import Change
 from engine.cluster import CONFIGMAP, Cluster, retry_on_conflict
 from engine.context import Context
@@ -97,7 +99,7 @@ def _b64(data: bytes) -> str:
 
 
 def configmap_for_digest(digest: str, signatures: list[bytes]) -> dict[str, Any]:
-    """The ConfigMap ``oc adm release mirror`` writes (FORMATS.md §2.6): name ``sha256-<hex>``, keys ``-1``, ``-2``..."""
+    """The ConfigMap ``oc adm release mirror`` writes (release signatures as the CVO verifies them): name ``sha256-<hex>``, keys ``-1``, ``-2``..."""
     prefix = key_prefix(digest)
     if not signatures:
         raise SignatureError(f"no signature to put in a ConfigMap for {digest}")
@@ -114,7 +116,7 @@ def configmap_for_digest(digest: str, signatures: list[bytes]) -> dict[str, Any]
 
 
 def configmap_for_release(version: str, digest: str, signatures: list[bytes]) -> dict[str, Any]:
-    """The ConfigMap exactly as the documentation shows it (PROCEDURES.md §E): name ``release-image-<version>``,
+    """The ConfigMap exactly as the documentation shows it (docs/steps/signature.md): name ``release-image-<version>``,
     key ``sha256-<hex>`` for the first signature (further ones, rare, get ``-2``, ``-3``...: the CVO reads every key
     that starts with ``sha256-<hex>``)."""
     prefix = key_prefix(digest)
@@ -151,7 +153,7 @@ def signatures_in_configmap(cm: Mapping[str, Any], digest: str) -> list[bytes]:
 
 
 def signature_url(store_url: str, digest: str, index: int) -> str:
-    """``<store>/sha256=<hex>/signature-<index>`` (FORMATS.md §2.3)."""
+    """``<store>/sha256=<hex>/signature-<index>`` (release signatures as the CVO verifies them)."""
     hexpart = digest_hex(digest)
     return f"{store_url.rstrip('/')}/sha256={hexpart}/signature-{index}"
 
@@ -414,84 +416,101 @@ def parse_signature_configmap(doc: Any, *, text: str = "", path: str = "<configm
 
 @dataclass
 class Keyring:
-    """The certificates of one trust source (one ``verifier-public-key-*`` entry, or one keyring file)."""
+    """The keys of one trust source (one ``verifier-public-key-*`` entry, or one keyring file), as the CVO reads it:
+    the first armored block only, certificates Go's OpenPGP library cannot use left out (listed in ``warnings``)."""
 
     name: str
-    certs: list[ps.Cert]
-    key_ids: set[str] = field(default_factory=set)
-    """lower-case fingerprints and 16-hex key IDs of every primary key and subkey"""
+    ring: pgp.Keyring
+    warnings: list[str] = field(default_factory=list)
+    """what the CVO would ignore in this source, and weak algorithms in the keys' self-signatures"""
+
+    @property
+    def entities(self) -> list[pgp.Entity]:
+        return self.ring.entities
+
+    @property
+    def certs(self) -> list[pgp.Entity]:
+        return self.ring.entities
 
     @property
     def fingerprints(self) -> list[str]:
-        return [c.fingerprint for c in self.certs]
+        return [e.fingerprint for e in self.ring.entities]
 
     def describe(self) -> str:
         parts = []
-        for c in self.certs:
-            uid = str(c.user_ids[0]) if c.user_ids else "no user ID"
-            parts.append(f"{c.fingerprint.upper()} ({uid})")
+        for e in self.ring.entities:
+            uid = e.user_ids[0] if e.user_ids else "no user ID"
+            parts.append(f"{e.fingerprint.upper()} ({uid})")
         return f"{self.name}: " + "; ".join(parts)
 
     def knows(self, key_id: str) -> bool:
         k = key_id.lower()
-        return any(k == known or known.endswith(k) or k.endswith(known) for known in self.key_ids)
+        return any(k in e.key_ids() for e in self.ring.entities)
 
-    def cert_for(self, fingerprint: str) -> ps.Cert | None:
-        for c in self.certs:
-            if c.fingerprint.lower() == fingerprint.lower():
-                return c
+    def cert_for(self, fingerprint: str) -> pgp.Entity | None:
+        for e in self.ring.entities:
+            if e.fingerprint == fingerprint.lower():
+                return e
+        return None
+
+    def skipped_for(self, key_id: str) -> pgp.Skipped | None:
+        k = key_id.lower()
+        for s in self.ring.skipped:
+            if s.fingerprint.endswith(k):
+                return s
         return None
 
 
-def _key_ids(cert: ps.Cert) -> set[str]:
-    ids = {cert.fingerprint.lower()}
-    try:
-        for packet in PacketPile.from_bytes(bytes(cert)):
-            fpr = packet.fingerprint
-            kid = packet.key_id
-            if fpr:
-                ids.add(fpr.lower())
-            if kid:
-                ids.add(kid.lower())
-    except RuntimeError:
-        pass
-    return ids
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+_KEY_FIX = (
+    "Give the release signing public key as the CVO reads it: an armored (gpg --export --armor) or binary "
+    "(gpg --export) public key block; only the first armored block of a file is read."
+)
 
 
 def parse_keyring(data: bytes, name: str) -> Keyring:
-    """Parse one or more OpenPGP certificates, ASCII-armored (several blocks allowed; text before or between them,
-    such as the ``pub ... Key fingerprint`` header of Red Hat's key file, is ignored) or binary (a keyring of
-    concatenated certificates)."""
-    certs: list[ps.Cert] = []
-    try:
-        blocks = _ARMOR_BLOCK.findall(data)
-        if blocks:
-            for block in blocks:
-                certs.extend(ps.Cert.split_bytes(block))
-        elif b"-----BEGIN PGP" in data:
+    """Read one trust source exactly as library-go ``loadArmoredOrUnarmoredGPGKeyRing`` does: the first armored
+    ``PGP PUBLIC KEY BLOCK`` (text before it, such as the ``pub ... Key fingerprint`` header of the file in
+    ``cluster-update-keys``, is ignored), else binary packets (certificates concatenated, as ``gpg --export``
+    writes). Certificates Go's OpenPGP library cannot read are left out with a warning; when none is left the
+    source is refused, as the CVO refuses it."""
+    if b"-----BEGIN PGP" in data and b"-----BEGIN PGP PUBLIC KEY BLOCK-----" not in data:
+        if b"-----BEGIN PGP PRIVATE KEY BLOCK-----" in data:
             raise InputError(
-                f"{name} holds no PGP PUBLIC KEY BLOCK",
-                fix="Give the public key file (gpg --export --armor), not a secret key or a signature.",
+                f"{name} is a secret key",
+                fix="Give the public key file (gpg --export --armor), never the secret key.",
             )
-        else:
-            certs.extend(ps.Cert.split_bytes(data))
-    except RuntimeError as exc:
         raise InputError(
-            f"{name} is not an OpenPGP public key file ({_first_line(exc)})",
-            fix="Give an armored (gpg --export --armor) or binary (gpg --export) public key file.",
-        ) from None
-    if not certs:
-        raise InputError(
-            f"{name} holds no OpenPGP certificate", fix="Give the release signing public key file."
+            f"{name} holds no PGP PUBLIC KEY BLOCK",
+            fix="Give the public key file (gpg --export --armor), not a secret key or a signature.",
         )
-    ids: set[str] = set()
-    for c in certs:
-        ids |= _key_ids(c)
-    return Keyring(name=name, certs=certs, key_ids=ids)
+    try:
+        ring, blocks = pgp.load_keyring(data)
+    except pgp.PGPError as exc:
+        if exc.kind == "unsupported":
+            raise InputError(
+                f"{name} holds no key the CVO can use: {exc.message}",
+                fix="The CVO's OpenPGP library (Go golang.org/x/crypto/openpgp) reads RSA, DSA and ECDSA "
+                "(NIST P-256/384/521) keys, not EdDSA/Curve25519 or newer ones: use an RSA release key.",
+            ) from None
+        raise InputError(
+            f"{name} is not an OpenPGP public key file the CVO can read ({exc.message})", fix=_KEY_FIX
+        ) from None
+    warnings: list[str] = []
+    if blocks > 1:
+        warnings.append(
+            f"{name} holds {blocks} armored key blocks; the CVO reads only the first one "
+            f"({', '.join(e.fingerprint.upper() for e in ring.entities)})"
+        )
+    for skipped in ring.skipped:
+        warnings.append(
+            f"{name}: the CVO ignores the certificate {skipped.fingerprint.upper() or '(unreadable)'}: {skipped.reason}"
+        )
+    for e in ring.entities:
+        for weak in e.weak:
+            warnings.append(
+                f"{name}: key {e.fingerprint.upper()} is bound by a {weak} (accepted, as the CVO accepts it)"
+            )
+    return Keyring(name=name, ring=ring, warnings=warnings)
 
 
 def load_keyring(path: str | Path) -> Keyring:
@@ -509,7 +528,7 @@ def load_keyring(path: str | Path) -> Keyring:
 
 def cluster_keyrings(cluster: Cluster) -> list[Keyring]:
     """Every ``verifier-public-key-*`` entry of ``openshift-config-managed/release-verification``: the keys the CVO
-    verifies release signatures with (FORMATS.md §2.1). Each entry must be satisfied by a signature."""
+    verifies release signatures with (release signatures as the CVO verifies them). Each entry must be satisfied by a signature."""
     cm = cluster.get_or_none(CONFIGMAP, VERIFICATION_CONFIGMAP, SIGNATURE_NAMESPACE)
     if cm is None:
         raise NotFound(
@@ -552,6 +571,11 @@ class VerifiedSignature:
     docker_reference: str
     creator: str = ""
     timestamp: int | None = None
+    hash_algorithm: str = ""
+    weak_algorithms: tuple[str, ...] = ()
+    """weak algorithms the CVO accepts but a modern verifier would not (SHA-1/MD5 data or key signatures)"""
+    warnings: tuple[str, ...] = ()
+    """everything worth a WARN: weak algorithms, an expired signing key (the CVO does not check key expiry)"""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -564,6 +588,9 @@ class VerifiedSignature:
             "docker_reference": self.docker_reference,
             "creator": self.creator,
             "timestamp": self.timestamp,
+            "hash_algorithm": self.hash_algorithm,
+            "weak_algorithms": list(self.weak_algorithms),
+            "warnings": list(self.warnings),
         }
 
 
@@ -618,7 +645,7 @@ def _jtype(value: Any) -> str:
 
 
 def parse_signed_payload(payload: bytes, digest: str) -> dict[str, Any]:
-    """Check the signed JSON as the CVO does (FORMATS.md §2.5) and return it."""
+    """Check the signed JSON as the CVO does (release signatures as the CVO verifies them) and return it."""
     try:
         doc = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -646,62 +673,137 @@ def parse_signed_payload(payload: bytes, digest: str) -> dict[str, Any]:
     return dict(doc)
 
 
-def verify_signature(signature: bytes, keyring: Keyring, digest: str, *, index: int = 1) -> VerifiedSignature:
-    """Verify one signature against one keyring and the target digest; raise :class:`SignatureError` saying why not.
+_FETCH_AGAIN = "Fetch the signature again from the signature store, or copy it again from the media."
+_NOT_TRUSTED = (
+    "The signature is not from a key the cluster trusts: get the release's signature from the official store, "
+    "or check that the keyring is the right one."
+)
 
-    Reasons told apart: not an OpenPGP message; made by a key the keyring does not hold (unknown signer);
-    made by a known key but the bytes do not verify (tampered or damaged); valid but the signed JSON is wrong or
-    names another digest."""
+
+def verify_signature(
+    signature: bytes, keyring: Keyring, digest: str, *, index: int = 1, now: float | None = None
+) -> VerifiedSignature:
+    """Verify one signature against one keyring and the target digest, accepting exactly what the CVO accepts
+    (library-go ``verifySignatureWithKeyring`` over Go's ``golang.org/x/crypto/openpgp``, see
+    :mod:`engine.openpgp`); raise :class:`SignatureError` saying why not.
+
+    Reasons told apart: not an OpenPGP signed message (or armored: the CVO reads binary only); made by a key the
+    keyring does not hold, or holds but cannot use; the bytes do not verify (tampered or damaged); an algorithm or
+    packet the CVO's library does not support; an expired signature; valid but the signed JSON is wrong or names
+    another digest."""
     digest_hex(digest)
-    requested: list[str] = []
-
-    def store(ids: Any) -> list[ps.Cert]:
-        for item in ids if isinstance(ids, list | tuple) else [ids]:
-            if isinstance(item, list | tuple):
-                requested.extend(str(x) for x in item)
-            else:
-                requested.append(str(item))
-        return keyring.certs
-
-    try:
-        result = ps.verify(bytes=signature, store=store)
-    except RuntimeError as exc:
-        if requested and not any(keyring.knows(k) for k in requested):
-            raise SignatureError(
-                f"signature {index} was made by key {', '.join(k.upper() for k in requested)}, which is not in "
-                f"{keyring.describe()}",
-                fix="The signature is not from a key the cluster trusts: get the release's signature from the "
-                "official store, or check that the keyring is the right one.",
-            ) from None
-        if requested:
-            raise SignatureError(
-                f"signature {index} does not verify with {keyring.describe()}: the signed bytes were altered or "
-                f"damaged ({_first_line(exc)})",
-                fix="Fetch the signature again from the signature store, or copy it again from the media.",
-            ) from None
+    if signature.lstrip().startswith(b"-----BEGIN PGP"):
         raise SignatureError(
-            f"signature {index} is not an OpenPGP signed message ({_first_line(exc)})",
-            fix="Give the signature file (signature-1 from the store) or the signature ConfigMap file.",
-        ) from None
-    if not result.valid_sigs or result.bytes is None:
-        raise SignatureError(f"signature {index} has no valid signature from {keyring.describe()}")
-    valid = result.valid_sigs[0]
-    fingerprint = str(valid.certificate)
-    cert = keyring.cert_for(fingerprint)
-    uids = tuple(str(u) for u in cert.user_ids) if cert is not None else ()
-    doc = parse_signed_payload(bytes(result.bytes), digest)
+            f"signature {index} is ASCII-armored; the CVO reads only binary OpenPGP signatures and would refuse it",
+            fix="Use the binary signature as the signature store serves it (or convert it: gpg --dearmor).",
+        )
+    try:
+        verified = pgp.read_message(signature, keyring.ring, now=now)
+    except pgp.PGPError as exc:
+        raise _signature_error(exc, signature, keyring, index) from None
+    entity, key = verified.entity, verified.key
+    doc = parse_signed_payload(verified.content, digest)
     optional = doc.get("optional") or {}
+    warnings = [f"signature {index}: {w} (accepted, as the CVO accepts it)" for w in verified.weak]
+    expires = entity.expires()
+    if expires is not None and expires < (time.time() if now is None else now):
+        when = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d")
+        warnings.append(
+            f"signature {index}: the key {entity.fingerprint.upper()} expired on {when}; the CVO does not check key "
+            "expiry and accepts it"
+        )
     return VerifiedSignature(
         index=index,
         keyring=keyring.name,
-        signer_fingerprint=fingerprint,
-        signer_user_ids=uids,
-        signing_key=str(valid.signing_key),
+        signer_fingerprint=entity.fingerprint,
+        signer_user_ids=tuple(entity.user_ids),
+        signing_key=key.fingerprint,
         digest=digest,
         docker_reference=str(doc["critical"]["identity"]["docker-reference"]),
         creator=str(optional.get("creator") or ""),
         timestamp=optional.get("timestamp"),
+        hash_algorithm=verified.signature.hash_name,
+        weak_algorithms=tuple(verified.weak),
+        warnings=tuple(warnings),
     )
+
+
+def _signature_error(exc: pgp.PGPError, signature: bytes, keyring: Keyring, index: int) -> SignatureError:
+    kind, why = exc.kind, exc.message
+    if kind == "unknown-signer":
+        key_id = str(exc.detail.get("key_id") or "").upper()
+        skipped = keyring.skipped_for(key_id)
+        if skipped is not None:
+            return SignatureError(
+                f"signature {index} was made by key {key_id}, which {keyring.name} holds but the CVO cannot use "
+                f"({skipped.reason})",
+                fix=_NOT_TRUSTED,
+            )
+        if keyring.knows(key_id):
+            return SignatureError(
+                f"signature {index} was made by key {key_id}, which {keyring.name} holds but may not sign "
+                "(revoked, or its key flags do not allow signing); the CVO refuses it",
+                fix=_NOT_TRUSTED,
+            )
+        return SignatureError(
+            f"signature {index} was made by key {key_id}, which is not in {keyring.describe()}",
+            fix=_NOT_TRUSTED,
+        )
+    if kind in ("signature", "invalid"):
+        return SignatureError(
+            f"signature {index} does not verify with {keyring.describe()}: the signed bytes were altered or "
+            f"damaged ({why})",
+            fix=_FETCH_AGAIN,
+        )
+    if kind == "unsupported":
+        return SignatureError(
+            f"signature {index} uses something the CVO's OpenPGP library does not support ({why}); the CVO "
+            "would refuse it",
+            fix="Release signatures are RSA, DSA or ECDSA signatures over SHA-1/SHA-2 hashes; get the release's "
+            "signature from the official store.",
+        )
+    if kind == "expired":
+        when = datetime.fromtimestamp(int(exc.detail.get("expiry") or 0), UTC).strftime(
+            "%Y-%m-%d %H:%M:%S UTC"
+        )
+        return SignatureError(
+            f"signature {index} expired on {when}; the CVO refuses expired signatures",
+            fix="Get a current signature for the release from the signature store.",
+        )
+    if kind == "not-signed":
+        return SignatureError(
+            f"signature {index} is an OpenPGP message without a one-pass signature (not signed the way the CVO "
+            "reads release signatures)",
+            fix="Give the signature file (signature-1 from the store) or the signature ConfigMap file.",
+        )
+    if kind == "eof" and pgp.signer_key_id(signature) is not None:
+        return SignatureError(
+            f"signature {index} is truncated ({why})",
+            fix=_FETCH_AGAIN,
+        )
+    return SignatureError(
+        f"signature {index} is not an OpenPGP signed message ({why})",
+        fix="Give the signature file (signature-1 from the store) or the signature ConfigMap file.",
+    )
+
+
+def report_warnings(
+    emit: Any, keyrings: Iterable[Keyring], verified: Iterable[VerifiedSignature]
+) -> list[str]:
+    """Emit a WARN for each thing the CVO accepts but is worth knowing (weak algorithms, ignored key blocks,
+    expired keys); returns the texts."""
+    seen: list[str] = []
+    for ring in keyrings:
+        for w in ring.warnings:
+            if w not in seen:
+                seen.append(w)
+    for v in verified:
+        for w in v.warnings:
+            if w not in seen:
+                seen.append(w)
+    for w in seen:
+        emit.warning(w)
+    return seen
 
 
 def verify_release(signatures: list[bytes], keyrings: list[Keyring], digest: str) -> list[VerifiedSignature]:
@@ -876,6 +978,7 @@ def prepare(
             "Verifying against the keys the cluster trusts: " + " | ".join(k.describe() for k in keyrings)
         )
     verified = verify_release(sigs, keyrings, digest)
+    report_warnings(emit, keyrings, verified)
     for v in verified:
         emit.check(
             f"signature {v.index}",
@@ -1014,7 +1117,9 @@ def fetch_to_file(ctx: Context, out: str, *, keyring_path: str = "") -> dict[str
     ctx.emit.info(f"Fetched {len(sigs)} signature(s) for {digest} from {store}.")
     verified: list[VerifiedSignature] = []
     if keyring_path:
-        verified = verify_release(sigs, [load_keyring(plan.resolve_path(keyring_path))], digest)
+        rings = [load_keyring(plan.resolve_path(keyring_path))]
+        verified = verify_release(sigs, rings, digest)
+        report_warnings(ctx.emit, rings, verified)
         for v in verified:
             ctx.emit.info(f"Signature {v.index} is valid: signed by {v.signer_fingerprint.upper()}.")
     cm = (
@@ -1086,6 +1191,7 @@ __all__ = [
     "parse_signed_payload",
     "prepare",
     "read_signature_file",
+    "report_warnings",
     "read_signatures",
     "signature_url",
     "signatures_in_configmap",

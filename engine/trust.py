@@ -1,4 +1,4 @@
-"""Trust the mirror registry's CA, on this host and on the cluster (PROCEDURES.md §B step 1; OpenShift's
+"""Trust the mirror registry's CA, on this host and on the cluster (docs/steps/credentials.md; OpenShift's
 "additional trusted CA" for image registries).
 
 Host side (:func:`plan_host_trust`, :func:`apply_host_trust`):

@@ -1,7 +1,7 @@
-"""Start the update and follow it to completion (PROCEDURES.md §I, FORMATS.md §1).
+"""Start the update and follow it to completion (docs/steps/upgrade.md, the ClusterVersion API as the CVO and oc use it).
 
 Starting does what ``oc adm upgrade --allow-explicit-upgrade --to-image <mirror>/<repo>@<digest>`` does, with the
-same client-side guards (FORMATS.md §1.3), and nothing more:
+same client-side guards (the ClusterVersion API as the CVO and oc use it), and nothing more:
 
 1. the target must be a by-digest pull spec (a tag cannot be verified by the cluster);
 2. a target equal to ``status.desired.image`` is already being applied: nothing to write (re-attach instead);
@@ -23,7 +23,7 @@ the CVO), and every MachineHealthCheck paused, or the admin's explicit, journale
 
 Watching reads ``clusterversion/version`` (``Progressing`` parsed into N of M and %, ``ReleaseAccepted`` problems
 explained with their fix, ``Failing``), the ClusterOperators' versions, the pools' updated/ready counts, nodes and
-machines, and ends when the update is complete (FORMATS.md §1.7): ``history[0]`` is the target and
+machines, and ends when the update is complete (the ClusterVersion API as the CVO and oc use it): ``history[0]`` is the target and
 ``Completed``, ``Progressing`` is False and ``Available`` True. It re-attaches to an update already running.
 """
 
@@ -232,7 +232,7 @@ def _risks_text(entry: dict[str, Any]) -> str:
 
 
 def evaluate(cv: dict[str, Any], image: str, *, accept_not_recommended: bool = False) -> Decision:
-    """oc adm upgrade --allow-explicit-upgrade --to-image IMAGE, client side (FORMATS.md §1.2-1.3)."""
+    """oc adm upgrade --allow-explicit-upgrade --to-image IMAGE, client side (the ClusterVersion API as the CVO and oc use it)."""
     if "@sha256:" not in image:
         raise InputError(
             f"{image} is not a by-digest pull spec: release images that are not accessed via digest cannot be "
@@ -467,7 +467,7 @@ class Progress:
 
 def parse_progressing(message: str) -> Progress:
     """``Working towards 4.17.3: 512 of 845 done (60% complete), waiting on machine-config`` → its parts (the four
-    forms of FORMATS.md §1.6)."""
+    forms of the ClusterVersion API as the CVO and oc use it)."""
     m = _WORKING.match(message or "")
     if not m:
         return Progress(message=message or "")
@@ -545,7 +545,7 @@ class Snapshot:
 
     @property
     def complete(self) -> bool:
-        """FORMATS.md §1.7: history[0] is the target and Completed, Progressing False, Available True."""
+        """the ClusterVersion API as the CVO and oc use it: history[0] is the target and Completed, Progressing False, Available True."""
         return (
             self.generation_observed
             and _same_target(str(self.history_head.get("image", "")), self.target)

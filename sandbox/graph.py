@@ -1,4 +1,4 @@
-"""The lab's update graph (OpenShift Update Service / Cincinnati JSON, FORMATS §4).
+"""The lab's update graph (OpenShift Update Service / Cincinnati JSON).
 
 Which versions exist, which channels carry them and which update edges connect them. The same model gives the
 ``previous`` list written into each synthetic release's ``release-metadata`` so payload and graph agree.

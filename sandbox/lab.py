@@ -45,7 +45,13 @@ from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
 from sandbox.roproxy import start_roproxy
-from sandbox.sigstore import generate_key, sign_release, write_signature
+from sandbox.sigstore import (
+    generate_key,
+    generate_legacy_key,
+    sign_release,
+    signature_payload,
+    write_signature,
+)
 
 SANDBOX_JSON = "sandbox.json"
 PROCESSES_JSON = "processes.json"
@@ -454,7 +460,18 @@ def _up(
     _write_json_secret(auth_file, auth)
 
     # --- releases -------------------------------------------------------------------------------------
-    key = generate_key(d / "signing")
+    features = profile.features
+    legacy = (
+        features.get("release_key") == "sha1-self-signed" or features.get("signature_writer") == "go-pre-2019"
+    )
+    key: Any = (
+        generate_legacy_key(
+            d / "signing",
+            self_sig_hash="SHA1" if features.get("release_key") == "sha1-self-signed" else "SHA256",
+        )
+        if legacy
+        else generate_key(d / "signing")
+    )
     release_set = build_releases(
         d / "oci",
         upstream=upstream.host,
@@ -470,7 +487,15 @@ def _up(
 
     store = d / "sigstore"
     for rel in release_set.releases:
-        write_signature(store, rel.digest, sign_release(key.tsk, rel.digest, rel.tag_pullspec(upstream.host)))
+        ref = rel.tag_pullspec(upstream.host)
+        signature = (
+            key.sign_go(
+                signature_payload(rel.digest, ref), hash_name=str(features.get("signature_hash", "SHA256"))
+            )
+            if legacy
+            else sign_release(key.tsk, rel.digest, ref)
+        )
+        write_signature(store, rel.digest, signature)
     release_repo = f"{upstream.host}/{RELEASE_REPO}"
     payloads = {n.version: placeholder_payload(release_repo, n.version) for n in release_set.model.nodes}
     payloads.update({r.version: r.pullspec(upstream.host) for r in release_set.releases})

@@ -37,6 +37,11 @@ FEATURES: dict[str, str] = {
     "MachineHealthChecks, no machine-api ClusterOperator",
     "single_node": "True: single-node OpenShift, one node that is control plane and worker (master pool of one, "
     "empty worker pool)",
+    "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
+    "self-signature, text header before the armor)",
+    "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
+    "body lengths, first chunk of 2 bytes)",
+    "signature_hash": "hash of the release signatures: 'SHA256' (default) or 'SHA1'",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -56,6 +61,16 @@ PROFILES: dict[str, Profile] = {
         "single-node OpenShift 4.16 (one control-plane node that is also the worker) with baselineCapabilitySet "
         "None, no Machine API; the API outage while that node reboots is not simulated",
         features={"machine_api": False, "single_node": True},
+    ),
+    "ocp-4.12": Profile(
+        "ocp-4.12",
+        "OpenShift 4.12: ICSP only (no IDMS/ITMS), SHA-1 self-signed release key, Go-written signatures",
+        versions=("4.12.45", "4.12.49", "4.13.27"),
+        features={
+            "release_key": "sha1-self-signed",
+            "signature_writer": "go-pre-2019",
+            "signature_hash": "SHA256",
+        },
     ),
 }
 

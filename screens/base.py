@@ -2,7 +2,7 @@
 and why, its inputs, progress, the equivalent commands, the live log, and one line saying what to do next.
 
 Screens hold no OpenShift logic: they gather choices into the plan, ask the App to run an engine operation in
-a worker (:meth:`tui.app.WizardApp.run_operation`), and render what the operation's model holds.
+a worker (the host's ``run_operation``, :mod:`screens.host`), and render what the operation's model holds.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tui.widgets.step_list import StepList
 from tui.widgets.step_log import StepLog
 
 if TYPE_CHECKING:
-    from tui.app import WizardApp
+    from screens.host import WizardHost
 
 T = TypeVar("T")
 LOG_CHUNK = 1000
@@ -87,7 +87,7 @@ class StepScreen(Screen[None]):
 
     # ----- shortcuts ------------------------------------------------------------------------------------
     @property
-    def wizard(self) -> WizardApp:
+    def wizard(self) -> WizardHost:
         return self.app  # type: ignore[return-value]
 
     @property

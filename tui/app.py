@@ -608,3 +608,11 @@ def run_app(plan_path: str | None = None, ascii_only: bool = False) -> int:
 
 
 __all__ = ["WizardApp", "open_journal", "run_app", "STEPS"]
+
+
+if TYPE_CHECKING:
+    from screens.host import WizardHost
+
+    def _is_a_wizard_host(app: WizardApp) -> WizardHost:
+        """mypy checks here that the App provides everything the screens' host protocol promises."""
+        return app

@@ -1,4 +1,4 @@
-"""``ocp-airgap credentials ...``: the mirror registry's credentials and CA (PROCEDURES.md §B).
+"""``ocp-airgap credentials ...``: the mirror registry's credentials and CA (docs/steps/credentials.md).
 
 - ``merge --plan P [--pull-secret F | --from-cluster] [--auth-file OUT]``: add the mirror registry's login
   (``base64(user:password)``) to the pull secret and write the auth file (0600, previous one kept as ``.bak``);

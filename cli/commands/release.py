@@ -1,4 +1,4 @@
-"""``ocp-airgap release --plan P``: choose the release (PROCEDURES.md §C).
+"""``ocp-airgap release --plan P``: choose the release (docs/steps/release.md).
 
 Reads the cluster's current version and channel, the update graph (``endpoints.update_graph``, or a file saved on
 the connected side with ``--save-graph`` and carried over: ``--graph-file``), shows the shortest update path

@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from engine.signatures import Keyring, cluster_keyrings, load_keyring, verify_file
+    from engine.signatures import Keyring, cluster_keyrings, load_keyring, report_warnings, verify_file
 
     emit = emitter(args, "signature")
     plan = load_plan(args) if args.plan else None
@@ -97,6 +97,7 @@ def _verify(args: argparse.Namespace) -> int:
             fix="Give --keyring K (or --plan P to use the keys the cluster trusts).",
         )
     verified = verify_file(args.file, digest, keyrings)
+    report_warnings(emit, keyrings, verified)
     for v in verified:
         emit.info(f"Signer:   {v.signer_fingerprint.upper()} ({v.keyring})")
         emit.info(f"Identity: {', '.join(v.signer_user_ids) or '(no user ID)'}")

@@ -1,4 +1,4 @@
-"""The documented ``oc`` commands for mirroring a release (PROCEDURES §D), built from a plan.
+"""The documented ``oc`` commands for mirroring a release (docs/mirroring.md), built from a plan.
 
 Used twice: the built-in engine shows them as the equivalent of what it does, and the ``oc`` backend runs them.
 """

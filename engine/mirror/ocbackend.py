@@ -1,5 +1,5 @@
 """The ``oc`` backend: the same mirroring operations through ``oc adm release mirror`` / ``oc image mirror``, with
-the documented flags (PROCEDURES §D), output streamed live as log lines.
+the documented flags (docs/mirroring.md), output streamed live as log lines.
 
 - direct: ``oc adm release mirror -a AUTH --from=SRC:TAG --to=REG/REPO --to-release-image=REG/REPO:TAG
   --apply-release-image-signature`` (the signature goes straight to the cluster; needs the kubeconfig);

@@ -1,4 +1,4 @@
-"""Preflight: everything the documented procedure needs, checked before anything is changed (PROCEDURES.md §A).
+"""Preflight: everything the documented procedure needs, checked before anything is changed (docs/steps/preflight.md).
 
 :func:`run_preflight` emits one :class:`~engine.events.CheckResult` per check — pass, warn or fail, what it saw
 (``detail``), why it matters (``why``, one line from the docs) and what to do (``fix``) — and returns them all.

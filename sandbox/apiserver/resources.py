@@ -679,11 +679,26 @@ REVIEW_RESOURCES: dict[tuple[str, str], list[Obj]] = {
 }
 
 
-def group_versions() -> dict[str, list[str]]:
+SERVED_SINCE: dict[tuple[str, str], tuple[int, int]] = {
+    # openshift/api config/v1 types_image_digest_mirror_set.go and types_image_tag_mirror_set.go: the
+    # ImageDigestMirrorSet and ImageTagMirrorSet CRDs ship with OpenShift 4.13 (they replace the
+    # operator.openshift.io/v1alpha1 ImageContentSourcePolicy); a 4.12 API server does not serve them.
+    ("config.openshift.io", "imagedigestmirrorsets"): (4, 13),
+    ("config.openshift.io", "imagetagmirrorsets"): (4, 13),
+}
+
+
+def served(rt: ResourceType, cluster_minor: tuple[int, int] | None) -> bool:
+    """Whether a cluster at ``cluster_minor`` (None: unknown, serve everything) serves this resource type."""
+    since = SERVED_SINCE.get((rt.group, rt.plural))
+    return since is None or cluster_minor is None or cluster_minor >= since
+
+
+def group_versions(cluster_minor: tuple[int, int] | None = None) -> dict[str, list[str]]:
     """Group name -> versions, preferred first (core group excluded)."""
     out: dict[str, list[str]] = {}
     for r in RESOURCE_TYPES:
-        if r.group:
+        if r.group and served(r, cluster_minor):
             versions = out.setdefault(r.group, [])
             if r.version not in versions:
                 versions.append(r.version)
@@ -696,10 +711,10 @@ def group_versions() -> dict[str, list[str]]:
     return out
 
 
-def resources_for(group: str, version: str) -> list[Obj]:
+def resources_for(group: str, version: str, cluster_minor: tuple[int, int] | None = None) -> list[Obj]:
     out: list[Obj] = []
     for r in RESOURCE_TYPES:
-        if r.group == group and r.version == version:
+        if r.group == group and r.version == version and served(r, cluster_minor):
             out.extend(r.discovery())
     out.extend(REVIEW_RESOURCES.get((group, version), []))
     return out

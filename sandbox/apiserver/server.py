@@ -151,6 +151,19 @@ class ApiApp:
             "platform": "linux/amd64",
         }
 
+    def cluster_minor(self) -> tuple[int, int] | None:
+        """The minor version of the cluster's API: the newest Completed version in the ClusterVersion history
+        (CRDs of a newer release appear once the update to it has completed)."""
+        cv = self.store.find(_rt("config.openshift.io", "v1", "clusterversions"), None, "version")
+        for h in ((cv or {}).get("status") or {}).get("history") or []:
+            if h.get("state") == "Completed":
+                try:
+                    major, minor = str(h.get("version") or "").split(".")[:2]
+                    return int(major), int(minor)
+                except ValueError:
+                    return None
+        return None
+
     # ---- discovery
     def discovery(self, path: str) -> Obj | None:
         if path == "/api":
@@ -163,7 +176,8 @@ class ApiApp:
             }
         if path == "/api/v1":
             return {"kind": "APIResourceList", "groupVersion": "v1", "resources": res.resources_for("", "v1")}
-        groups = {g: v for g, v in res.group_versions().items() if g not in self.absent_groups}
+        minor = self.cluster_minor()
+        groups = {g: v for g, v in res.group_versions(minor).items() if g not in self.absent_groups}
         if path == "/apis":
             return {
                 "kind": "APIGroupList",
@@ -178,7 +192,7 @@ class ApiApp:
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
                 "groupVersion": f"{parts[1]}/{parts[2]}",
-                "resources": res.resources_for(parts[1], parts[2]),
+                "resources": res.resources_for(parts[1], parts[2], minor),
             }
         return None
 
@@ -480,8 +494,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(201, app.self_subject_review(user))
             return 201
         target = parse_resource_path(path)
+        if target is not None and not res.served(target.rt, app.cluster_minor()):
+            target = None  # a CRD this cluster version does not have: 404 like any unknown path
         if target is not None and target.rt.group in app.absent_groups:
-            target = None  # the CRD is not installed: the aggregator knows no such group
+            target = None  # a disabled capability: its CRDs are not installed
         if target is None:
             if path.startswith("/apis/user.openshift.io/v1/users/"):
                 name = path.rsplit("/", 1)[-1]

@@ -10,8 +10,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,28 +73,99 @@ def check_signature_json(payload: bytes, digest: str) -> None:
         raise StrictJSONError("signature digest does not match")
 
 
-def load_certs(armored: str) -> list[ps.Cert]:
-    data = armored.encode()
+_ARMOR = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----.*?-----END PGP PUBLIC KEY BLOCK-----", re.DOTALL)
+
+
+@dataclass
+class Keys:
+    """One ``verifier-public-key-*`` entry: the armored text and what pysequoia made of it."""
+
+    armored: str
+    certs: list[ps.Cert]
+
+
+def load_certs(armored: str) -> Keys:
+    # library-go loadArmoredOrUnarmoredGPGKeyRing reads the first armored block; text before it (the
+    # "pub 4096R/..." header of cluster-update-keys' file) is skipped by Go's armor.Decode.
+    m = _ARMOR.search(armored)
+    data = (m.group(0) if m else armored).encode()
     try:
-        return list(ps.Cert.split_bytes(data))
+        certs = list(ps.Cert.split_bytes(data))
     except Exception:
         try:
-            return [ps.Cert.from_bytes(data)]
+            certs = [ps.Cert.from_bytes(data)]
         except Exception:
-            return []
+            certs = []
+    return Keys(armored, certs)
 
 
-def verify_one(signature: bytes, certs: list[ps.Cert], digest: str) -> bool:
+def _verify_pysequoia(signature: bytes, certs: list[ps.Cert]) -> bytes | None:
     if not certs:
-        return False
+        return None
     try:
         result = ps.verify(bytes=signature, store=lambda _ids: certs)
     except Exception:
-        return False
+        return None
     if not result.valid_sigs:
+        return None
+    return bytes(result.bytes or b"")
+
+
+def _verify_gpgv(signature: bytes, armored: str) -> bytes | None:
+    """The material pysequoia's standard policy refuses but Go's golang.org/x/crypto/openpgp (which has no hash
+    policy: read.go readSignedMessage, packet/reader.go partialLengthReader) accepts: SHA-1 key self-signatures
+    as cluster-update-keys shipped them until late 2024, SHA-1 data signatures, literal data framed by pre-2019
+    Go with a first partial chunk under 512 bytes. GnuPG's gpgv accepts those too, so it stands in for Go here.
+    (gpgv refuses MD5, which Go accepts: the lab never signs with MD5.)"""
+    m = _ARMOR.search(armored)
+    if m is None or shutil.which("gpgv") is None or shutil.which("gpg") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="cvo-gpgv-") as home:
+        os.chmod(home, 0o700)
+        try:
+            ring = subprocess.run(
+                ["gpg", "--homedir", home, "--batch", "--dearmor"],
+                input=m.group(0).encode(),
+                capture_output=True,
+                timeout=30,
+                check=True,
+            ).stdout
+            ring_file, msg_file, out_file = Path(home, "ring.gpg"), Path(home, "msg"), Path(home, "out")
+            ring_file.write_bytes(ring)
+            msg_file.write_bytes(signature)
+            proc = subprocess.run(
+                ["gpgv", "--homedir", home, "--keyring", str(ring_file), "--status-fd", "1"]
+                + ["--output", str(out_file), str(msg_file)],
+                capture_output=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if proc.returncode != 0 or b"[GNUPG:] VALIDSIG " not in proc.stdout:
+            return None
+        try:
+            return out_file.read_bytes()
+        except OSError:
+            return None
+
+
+def _refused_by_go(signature: bytes) -> bool:
+    """Go's openpgp refuses EdDSA signatures (packet/signature.go parse: RSA, DSA and ECDSA only); pysequoia and
+    gpgv accept them, so the one-pass signature packet's algorithm is checked here."""
+    # new-format one-pass signature packet (tag 4) first: c4 0d 03 <type> <hash> <algo>
+    return len(signature) > 5 and signature[0] == 0xC4 and signature[1] == 0x0D and signature[5] == 22
+
+
+def verify_one(signature: bytes, keys: Keys, digest: str) -> bool:
+    if _refused_by_go(signature):
+        return False
+    content = _verify_pysequoia(signature, keys.certs)
+    if content is None:
+        content = _verify_gpgv(signature, keys.armored)
+    if content is None:
         return False
     try:
-        check_signature_json(bytes(result.bytes or b""), digest)
+        check_signature_json(content, digest)
     except StrictJSONError:
         return False
     return True

@@ -66,3 +66,14 @@ def test_front_ends_do_not_import_each_other():
                 if name.split(".")[0] == "cli":
                     bad.append(f"{path.relative_to(root)}:{lineno} imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def test_screens_depend_on_the_host_protocol_not_the_app():
+    root = ENGINE_DIR.parent
+    bad = [
+        f"{path.relative_to(root)}:{lineno} imports {name}"
+        for path in sorted((root / "screens").rglob("*.py"))
+        for lineno, name in _imports(path)
+        if name == "tui.app" or name.startswith("tui.app.")
+    ]
+    assert not bad, "\n".join(bad)

@@ -218,3 +218,43 @@ def test_headless_update_on_a_cluster_without_the_machine_api(
         assert "the Machine API capability is disabled" in steps[step]["summary"]
     checked, problems = served_problems(cluster)
     assert checked > 20 and problems == []
+
+
+OCP412_VERSIONS = ("4.12.45", "4.12.49")
+"""a z-stream update inside the ocp-4.12 profile"""
+
+
+def test_headless_update_on_a_4_12_cluster(sandbox_factory: Any, tmp_path: Path) -> None:
+    """The same update on the ``ocp-4.12`` profile: the release key as 4.12's cluster-update-keys shipped it
+    (SHA-1 self-signature), signatures framed as Go wrote them, and an API without ImageDigestMirrorSet, so the
+    mirror configuration is an ImageContentSourcePolicy."""
+    from engine.cluster import ICSP, IDMS
+    from engine.errors import AirgapError
+
+    info = sandbox_factory(profile="ocp-4.12", versions=OCP412_VERSIONS, components=6, size_mb=2)
+    cluster = admin(info)
+    with pytest.raises(AirgapError):
+        cluster.list(IDMS)  # not served before 4.13
+    log: list[str] = []
+    plan, state = _prepare(info, tmp_path, log)
+    P = ("--plan", str(plan))
+
+    out = _ok(
+        run_cli("mirror-config", "apply", *P, "--yes", "--no-watch", state=state), "mirror-config apply"
+    )
+    assert "imagecontentsourcepolic" in out.lower()
+    assert [o["metadata"]["name"] for o in cluster.list(ICSP)]
+    res = run_cli("signature", "apply", *P, "--yes", "--json", state=state)
+    _ok(res, "signature apply")
+    events = json_events(res.stdout)
+    warns = [e["text"] for e in events if e.get("level") == "warning"]
+    assert any("SHA1 self-signature" in w and "accepted" in w for w in warns), warns
+    _ok(run_cli("mhc", "pause", *P, "--yes", state=state), "mhc pause")
+    _ok(run_cli("upgrade", "start", *P, "--yes", state=state), "upgrade start")
+    res = run_cli("upgrade", "watch", *P, "--interval", "0.1", "--timeout", "180", "--json", state=state)
+    _ok(res, "upgrade watch")
+    cv = cluster.cluster_version()
+    head = cv["status"]["history"][0]
+    assert (head["state"], head["version"], head["verified"]) == ("Completed", info.target_version, True)
+    checked, problems = served_problems(cluster)
+    assert checked > 20 and problems == []

@@ -22,7 +22,11 @@ from sandbox.sigstore import sign_payload, sign_release, signature_payload, writ
 # The tests of this module share a module-scoped lab and build on one another: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("test_signatures")
 
-REDHAT_KEYS = Path(__file__).parents[2].parent / "shared/data/redhat-release-verification-keys.asc"
+DATA = Path(__file__).parents[1] / "data"
+REDHAT_KEYS = DATA / "redhat-release-verification-keys.asc"
+"""Red Hat's public release and beta keys, re-signed with SHA-256 (late 2024)."""
+REDHAT_KEY_412 = DATA / "redhat-release-key-4.12.asc"
+"""Red Hat's release key exactly as cluster-update-keys shipped it on release-4.12 (SHA-1 self-signature)."""
 REDHAT_RELEASE_FPR = "567E347AD0044ADE55BA8A5F199E2F91FD431D51"
 REDHAT_BETA_FPR = "B08B659EE86AF623BC90E8DB938A80CAF21541EB"
 DIGEST = "sha256:" + "3f" * 32
@@ -30,9 +34,14 @@ OTHER = "sha256:" + "a0" * 32
 REF = "quay.io/openshift-release-dev/ocp-release:4.99.1-x86_64"
 
 
+def _rsa(user_id: str) -> ps.Tsk:
+    # The CVO's Go OpenPGP library reads RSA/DSA/ECDSA keys only (no EdDSA), so release keys here are RSA.
+    return ps.Tsk.generate(user_id, cipher_suite=ps.CipherSuite.RSA2k)
+
+
 @pytest.fixture(scope="module")
 def lab_key() -> ps.Tsk:
-    return ps.Tsk.generate("Lab release signer <signer@lab.invalid>")
+    return _rsa("Lab release signer <signer@lab.invalid>")
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +51,6 @@ def lab_ring(lab_key: ps.Tsk) -> sigs.Keyring:
 
 @pytest.fixture(scope="module")
 def redhat_ring() -> sigs.Keyring:
-    if not REDHAT_KEYS.exists():
-        pytest.skip(f"{REDHAT_KEYS} is not present")
     return sigs.load_keyring(REDHAT_KEYS)
 
 
@@ -78,7 +85,7 @@ def test_keyring_with_text_header_and_binary_keyring(tmp_path: Path, lab_key: ps
     text = b"pub  4096R/FD431D51 2009-10-22\n      Key fingerprint = 567E ...\n\n" + REDHAT_KEYS.read_bytes()
     assert len(sigs.parse_keyring(text, "with header").certs) == 2
     # a binary keyring: two certificates concatenated, as 'gpg --export' writes
-    other = ps.Tsk.generate("Other <o@lab.invalid>").extract_certificate()
+    other = _rsa("Other <o@lab.invalid>").extract_certificate()
     binary = bytes(lab_key.extract_certificate()) + bytes(other)
     ring = sigs.parse_keyring(binary, "binary")
     assert sorted(ring.fingerprints) == sorted([lab_key.extract_certificate().fingerprint, other.fingerprint])
@@ -166,7 +173,7 @@ def test_timestamp_and_null_members_accepted(lab_key: ps.Tsk, lab_ring: sigs.Key
 
 
 def test_every_keyring_must_be_satisfied(lab_key: ps.Tsk, lab_ring: sigs.Keyring) -> None:
-    second = ps.Tsk.generate("Second <second@lab.invalid>")
+    second = _rsa("Second <second@lab.invalid>")
     second_ring = sigs.parse_keyring(bytes(second.extract_certificate()), "verifier-public-key-second")
     one = sign_release(lab_key, DIGEST, REF)
     with pytest.raises(SignatureError, match="not in verifier-public-key-second"):
@@ -361,10 +368,9 @@ def test_cli_verify_valid_and_refused(tmp_path: Path, lab_key: ps.Tsk) -> None:
     assert wrong.returncode == 1
     assert "not for the target" in wrong.stderr
 
-    if REDHAT_KEYS.exists():
-        unknown = _cli("signature", "verify", "--keyring", str(REDHAT_KEYS), "--digest", DIGEST, str(sig))
-        assert unknown.returncode == 1
-        assert "which is not in" in unknown.stderr and "Red Hat" in unknown.stderr
+    unknown = _cli("signature", "verify", "--keyring", str(REDHAT_KEYS), "--digest", DIGEST, str(sig))
+    assert unknown.returncode == 1
+    assert "which is not in" in unknown.stderr and "Red Hat" in unknown.stderr
 
     # a ConfigMap file from the media, verified as JSON events
     cm = tmp_path / f"signature-sha256-{DIGEST[7:23]}.json"
@@ -477,7 +483,7 @@ def test_refused_signatures_are_never_applied(lab_env, tmp_path: Path) -> None: 
     digest = info.release(info.target_version).digest
     other_digest = info.release(info.releases[0].version).digest
     good = sigs.fetch_signatures(info.signature_store, digest)[0]
-    stranger = ps.Tsk.generate("Stranger <stranger@lab.invalid>")
+    stranger = _rsa("Stranger <stranger@lab.invalid>")
     tampered = bytearray(good)
     tampered[tampered.find(b"docker-reference") + 3] ^= 0x01
     cases = {

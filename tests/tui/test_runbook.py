@@ -71,7 +71,7 @@ def test_change_record_has_who_when_and_before_after(tmp_path: Path) -> None:
     )
     assert "**Prepared by:** oncall@bastion" in md
     assert "**Cluster:** `https://api.lab.example:6443`" in md
-    assert "| Release signature | succeeded |" in md
+    assert "| Signature | succeeded |" in md
     assert "## Changes (2)" in md
     assert "-  annotation: false" not in md  # YAML diff lines carry the real keys
     assert "-annotation: false" in md and "+annotation: true" in md
