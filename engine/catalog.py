@@ -18,7 +18,7 @@ from typing import Any
 from engine.changes import Change
 from engine.cluster import CATALOG_SOURCE, Cluster, retry_on_conflict
 from engine.context import Context
-from engine.errors import AirgapError, InputError, NotFound, NotReady
+from engine.errors import AirgapError, InputError, NotFound, NotReady, PreconditionFailed
 
 STEP = "catalog"
 NAMESPACE = "openshift-marketplace"
@@ -106,6 +106,15 @@ def prepare_set(ctx: Context, name: str, image: str) -> CatalogPlan:
     if spec.get("sourceType", "grpc") != "grpc":
         raise InputError(
             f"catalogsource/{name} has sourceType {spec.get('sourceType')!r}; only grpc catalogs use an index image"
+        )
+    annotations = (cs.get("metadata") or {}).get("annotations") or {}
+    if annotations.get("operatorframework.io/managed-by") == "marketplace-operator":
+        # openshift/operator-marketplace pkg/defaults ensureCatsrcPresent: an edited default source is reset
+        raise PreconditionFailed(
+            f"catalogsource/{name} is a default source managed by the marketplace operator, which resets any edit "
+            "to it",
+            fix="Use 'ocp-airgap catalog apply --plan P': it disables the default sources in OperatorHub and "
+            f"creates {name} anew with the mirrored index (the documented disconnected way).",
         )
     previous = str(spec.get("image", ""))
     if previous == image:

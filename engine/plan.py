@@ -25,6 +25,7 @@ DEFAULT_RELEASE_SOURCE = "quay.io/openshift-release-dev/ocp-release"
 DEFAULT_COMPONENT_SOURCE = "quay.io/openshift-release-dev/ocp-v4.0-art-dev"
 DEFAULT_SIGNATURE_STORE = "https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release"
 DEFAULT_UPDATE_GRAPH = "https://api.openshift.com/api/upgrades_info/v1/graph"
+DEFAULT_OPERATOR_INDEX = "registry.redhat.io/redhat/redhat-operator-index"
 
 ARCHITECTURES = ("x86_64", "aarch64", "s390x", "ppc64le", "multi")
 MIRROR_MODES = ("direct", "to-media", "from-media")
@@ -72,6 +73,8 @@ class MirrorSettings:
     """Repository on the mirror (LOCAL_REPOSITORY)."""
     release_images_repository: str = ""
     """Separate repository for release images, only with an OpenShift Update Service (OSUS)."""
+    operators_prefix: str = "olm"
+    """Operator content goes to <registry>/<operators_prefix>/<source path> (as oc-mirror keeps source paths)."""
     ca_file: str = ""
     """PEM file of the CA that signed the mirror registry's certificate; empty means system trust."""
     username: str = ""
@@ -117,6 +120,10 @@ class Endpoints:
     update_graph: str = DEFAULT_UPDATE_GRAPH
     ca_file: str = ""
     """CA bundle for the signature store and update graph (https); empty means system trust."""
+    operator_index: str = DEFAULT_OPERATOR_INDEX
+    """The operator catalog's index image repository; its tag is ``v<target minor>``."""
+    operator_index_ca_file: str = ""
+    """CA bundle for the operator index registry (and the operator images next to it); empty: system trust."""
 
 
 @dataclass
@@ -177,6 +184,8 @@ class Plan:
             out.append(("mirror.registry", "expected host or host:port, e.g. registry.example.com:8443"))
         if m.repository and not is_repository(m.repository):
             out.append(("mirror.repository", "expected a lower-case repository path, e.g. ocp4/openshift4"))
+        if m.operators_prefix and not is_repository(m.operators_prefix):
+            out.append(("mirror.operators_prefix", "expected a lower-case repository path, e.g. olm"))
         if m.release_images_repository and not is_repository(m.release_images_repository):
             out.append(("mirror.release_images_repository", "expected a lower-case repository path"))
         if r.version and not is_semver(r.version):

@@ -161,10 +161,16 @@ def prerequisites(ctx: Context, image: str, cv: dict[str, Any] | None = None) ->
             "" if names else "Apply the release signature: ocp-airgap signature apply --plan P",
         )
     )
-    # 3. MachineHealthChecks paused (or the decision to skip); none exist without the Machine API capability
+    # 3. no installed operator blocks the target minor (or the admin's journaled decision)
+    from engine.catalogs import gate
+
+    live = cv if cv is not None else ctx.cluster.cluster_version()
+    ok, detail, fix = gate.check(ctx, current_version(live), ctx.plan.release.version)
+    out.append(Prerequisite("installed operators compatible", ok, detail, fix))
+    # 4. MachineHealthChecks paused (or the decision to skip); none exist without the Machine API capability
     from engine.cluster import MHC
 
-    if not machine_api_enabled(cv if cv is not None else ctx.cluster.cluster_version()):
+    if not machine_api_enabled(live):
         out.append(Prerequisite("MachineHealthChecks paused", True, MACHINE_API_ABSENT))
         return out
     mhcs = ctx.cluster.list(MHC, MHC_NAMESPACE)

@@ -146,6 +146,10 @@ class SandboxInfo:
     speed: float = 60.0
     timings: dict[str, float] = field(default_factory=dict)
     profile: str = "default"
+    operator_index: str = ""
+    """The lab's FBC index image (by tag) in the upstream registry."""
+    operator_index_variants: dict[str, str] = field(default_factory=dict)
+    """Broken variants of the index: ``heads`` (two channel heads), ``deps`` (a missing dependency)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxInfo:
@@ -485,6 +489,18 @@ def _up(
     )
     t = lap("build_releases", t)
 
+    # operator catalog: a real FBC index image for the target minor, its bundles and operator images
+    from sandbox.catalogs import build_catalog
+
+    catalog = build_catalog(
+        d / "oci",
+        upstream=upstream.host,
+        minor=".".join(target.split(".")[:2]),
+        current_minor=".".join(current.split(".")[:2]),
+        blocking_operator=bool(profile.features.get("blocking_operator")),
+    )
+    t = lap("build_catalog", t)
+
     store = d / "sigstore"
     for rel in release_set.releases:
         ref = rel.tag_pullspec(upstream.host)
@@ -573,6 +589,7 @@ def _up(
             "trusted_ca_pem": mirror_ca.cert.read_text(),
             "release_verification_public_key": key.public_armored,
             "catalog_image": f"{mirror.host}/olm/redhat-operator-index:v{'.'.join(current.split('.')[:2])}",
+            "olm": catalog.olm,
         },
         "timing": {"speed": speed},
     }
@@ -594,7 +611,7 @@ def _up(
         push = pool.submit(
             push_layout,
             d / "oci",
-            release_set.pushes,
+            release_set.pushes + catalog.pushes,
             upstream.host,
             authfile=auth_file,
             cert_dir=upstream_cert_dir,
@@ -650,6 +667,8 @@ def _up(
     plan.endpoints.source_ca_file = str(upstream_ca.cert)
     plan.endpoints.signature_store = signature_store
     plan.endpoints.update_graph = graph_url
+    plan.endpoints.operator_index = catalog.index_ref.rsplit(":", 1)[0]
+    plan.endpoints.operator_index_ca_file = str(upstream_ca.cert)
     plan.auth_file = str(auth_file)
     problems = plan.problems()
     if problems:
@@ -709,6 +728,8 @@ def _up(
         speed=speed,
         timings=timings,
         profile=profile.name,
+        operator_index=catalog.index_ref,
+        operator_index_variants=dict(catalog.broken),
     )
 
 

@@ -37,6 +37,8 @@ FEATURES: dict[str, str] = {
     "MachineHealthChecks, no machine-api ClusterOperator",
     "single_node": "True: single-node OpenShift, one node that is control plane and worker (master pool of one, "
     "empty worker pool)",
+    "blocking_operator": "an installed operator (cluster-logging 5.8.1) whose CSV declares olm.maxOpenShiftVersion "
+    "4.16, so OLM reports Upgradeable=False and the minor update is refused until it is updated (sandbox/catalogs.py)",
     "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
     "self-signature, text header before the armor)",
     "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
@@ -61,6 +63,11 @@ PROFILES: dict[str, Profile] = {
         "single-node OpenShift 4.16 (one control-plane node that is also the worker) with baselineCapabilitySet "
         "None, no Machine API; the API outage while that node reboots is not simulated",
         features={"machine_api": False, "single_node": True},
+    ),
+    "operators": Profile(
+        "operators",
+        "the default cluster with an installed operator that blocks the minor update (olm.maxOpenShiftVersion)",
+        features={"blocking_operator": True},
     ),
     "ocp-4.12": Profile(
         "ocp-4.12",

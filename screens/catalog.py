@@ -1,5 +1,8 @@
-"""Operator catalog (optional): point a CatalogSource at a new mirrored index image by digest (the previous
-image is journaled for restore) and wait until the catalog is READY. Skip it when no catalog is mirrored."""
+"""Operator catalog: the installed operators, compatible with the target or blocking it (and what to update
+them to); a filtered catalog (the chosen packages and channels, the installed ones by default) sized with a dry
+run, then mirrored and applied (OperatorHub, CatalogSource by digest, IDMS/ITMS), and the blocking operators moved
+to their compatible channel; or the explicit, journaled acceptance that they block. The older single-CatalogSource
+re-point by digest stays (r). Skip it when no operator is installed."""
 
 from __future__ import annotations
 
@@ -23,11 +26,25 @@ NEEDS = ("catalog", "list_catalogs", "prepare_set", "set_image", "wait_ready")
 class CatalogScreen(StepScreen):
     STEP = "catalog"
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("o", "operators", "Operators"),
+        Binding("d", "size", "Size"),
+        Binding("m", "mirror", "Mirror+apply"),
+        Binding("u", "update_operators", "Update ops"),
+        Binding("a", "accept", "Accept block"),
         Binding("r", "primary", "Set image"),
         Binding("s", "skip", "Skip"),
     ]
 
     def compose_body(self) -> ComposeResult:
+        yield Static("", id="operators")
+        yield self.field("Packages", "catalog-packages", "", placeholder="default: the installed operators")
+        yield self.field(
+            "Channels",
+            "catalog-channels",
+            "",
+            placeholder="PACKAGE=CHANNEL, ... (default: subscribed "
+            "+ the one to update a blocking operator through)",
+        )
         yield self.field("Catalog", "catalog-name", "", placeholder="e.g. redhat-operators")
         yield self.field(
             "Index image",
@@ -50,6 +67,201 @@ class CatalogScreen(StepScreen):
             return
         if self.wizard.live and not self.run.running:
             self.start("Listing the CatalogSources", cat.list_catalogs, self._listed)
+        elif not self.wizard.live:
+            self.query_one("#operators", Static).update("Press o to read the installed operators.")
+
+    # ----- operators end to end (engine.catalogs) -----
+    def _options(self, **kw: Any) -> Any:
+        from engine.catalogs.mirror import CatalogOptions
+
+        pkgs = [p.strip() for p in self.query_one("#catalog-packages", Input).value.split(",") if p.strip()]
+        channels: dict[str, list[str]] = {}
+        for item in self.query_one("#catalog-channels", Input).value.split(","):
+            pkg, sep, ch = item.strip().partition("=")
+            if sep and pkg and ch:
+                channels.setdefault(pkg.strip(), []).append(ch.strip())
+        return CatalogOptions(packages=pkgs, channels=channels, **kw)
+
+    def action_operators(self) -> None:
+        if not self.check_not_running():
+            return
+
+        def work(ctx: Context) -> Any:
+            from engine.catalogs import installed as inst
+            from engine.catalogs.mirror import _registries_with_index, default_index, read_catalog
+            from engine.errors import AirgapError
+
+            cat = None
+            try:
+                index = default_index(ctx)
+                regs = _registries_with_index(ctx, 2, index)
+                try:
+                    cat = read_catalog(ctx, regs, index)[1]
+                finally:
+                    regs.close()
+            except AirgapError as exc:
+                ctx.emit.warning(
+                    f"the index image could not be read ({exc.message}); using the catalog read last"
+                )
+                saved = inst.load_saved_catalog()
+                cat = saved[1] if saved else None
+            return inst.assess(ctx, ctx.plan.release.version, cat)
+
+        self.start("Reading the installed operators", work, self._operators_listed)
+
+    def _operators_listed(self, ops: list[Any]) -> None:
+        target = self.wizard.plan.release.version
+        self._ops = ops
+        lines = []
+        for o in ops:
+            state = f"BLOCKS {target}" if o.blocks(target) else "compatible"
+            extra = (
+                f" -> update to {o.update_to['version']} ({o.update_to['channel']})" if o.update_to else ""
+            )
+            lines.append(f"{o.namespace}/{o.subscription or o.csv} {o.version} [{o.channel}] {state}{extra}")
+        self.query_one("#operators", Static).update(escape("\n".join(lines) or "No operator is installed."))
+
+    def action_size(self) -> None:
+        if not self.check_not_running():  # the operator catalog does not need the release mirrored
+            return
+        from engine.catalogs.mirror import mirror_catalog
+
+        opts = self._options(dry_run=True)
+        self.start(
+            "Sizing the filtered catalog (dry run)", lambda ctx: mirror_catalog(ctx, opts), self._sized
+        )
+
+    def _sized(self, result: Any) -> None:
+        from engine.util import format_bytes
+
+        sizes = ", ".join(f"{p} {format_bytes(n)}" for p, n in result.sizes.items())
+        self.run.add_line(
+            f"Filtered catalog: {len(result.packages)} package(s), {format_bytes(result.bytes_total)}: "
+            f"{sizes}"
+        )
+        self.sync()
+
+    def action_mirror(self) -> None:
+        if not self.check_not_running():  # the operator catalog does not need the release mirrored
+            return
+        from engine.catalogs import apply as ap
+        from engine.catalogs.mirror import mirror_catalog
+
+        opts = self._options()
+
+        def prepare(ctx: Context) -> Any:
+            result = mirror_catalog(ctx, opts)
+            return ap.prepare_apply(
+                ctx,
+                {
+                    "mirrored_index": result.mirrored_index,
+                    "idms": result.idms,
+                    "itms": result.itms,
+                    "packages": [p["package"] for p in result.packages],
+                },
+            )
+
+        def apply(ctx: Context, plan: Any) -> Any:
+            data = ap.apply(ctx, plan) if plan.steps else {"image": plan.image, "catalogs": plan.catalogs}
+            data["states"] = ap.wait_ready(
+                ctx, plan.catalogs, plan.image, interval=self.wizard.watch_interval
+            )
+            return data
+
+        self.prepare_then_apply(
+            "mirror the filtered catalog and point the cluster at it",
+            prepare,
+            lambda plan: list(plan.changes),
+            apply,
+            self._applied,
+            confirm_title="Point the cluster at the mirrored catalog?",
+        )
+
+    def _applied(self, data: dict[str, Any]) -> None:
+        self.run.add_line(f"{', '.join(data.get('catalogs') or [])} serve {data.get('image')}")
+        self.wizard.mark_step(self.STEP, "succeeded", f"mirrored catalog {data.get('image')} applied")
+        self.refresh_state()
+
+    def action_update_operators(self) -> None:
+        if not self.check_not_running():
+            return
+        ops = [o for o in getattr(self, "_ops", []) if o.update_to and o.subscription]
+        if not ops:
+            self.notify(
+                "No blocking operator with a compatible version: read the operators first (o).",
+                severity="warning",
+            )
+            return
+        from engine.catalogs import apply as ap
+
+        def prepare(ctx: Context) -> Any:
+            return [
+                (o, ap.prepare_channel(ctx, o.namespace, o.subscription, o.update_to["channel"])[1])
+                for o in ops
+            ]
+
+        def apply(ctx: Context, prepared: Any) -> Any:
+            done = []
+            for o, change in prepared:
+                if change is not None:
+                    ap.set_channel(ctx, o.namespace, o.subscription, o.update_to["channel"], change)
+                done.append(
+                    ap.wait_installed(
+                        ctx,
+                        o.namespace,
+                        o.subscription,
+                        until_csv=o.update_to.get("bundle", ""),
+                        interval=self.wizard.watch_interval,
+                    )
+                )
+            return done
+
+        def updated(done: list[str]) -> None:
+            self.run.add_line(f"installed: {', '.join(done)}")
+            self.action_operators()
+
+        self.prepare_then_apply(
+            "move the blocking operators to their compatible channel",
+            prepare,
+            lambda prepared: [c for _o, c in prepared if c is not None],
+            apply,
+            updated,
+            confirm_title="Change the operators' channels?",
+        )
+
+    def action_accept(self) -> None:
+        if not self.check_not_running():
+            return
+        target = self.wizard.plan.release.version
+        blocking = [o for o in getattr(self, "_ops", []) if o.blocks(target)]
+        if not blocking:
+            self.notify(
+                "No installed operator blocks the target (read them first with o).", severity="warning"
+            )
+            return
+        from engine.catalogs import gate
+        from engine.changes import Change
+
+        change = Change(
+            title=f"Accept that {', '.join(o.csv for o in blocking)} block {target} (journaled decision)",
+            resource="journal/decision/accept-blocking-operators",
+            before=None,
+            after={"accepted": [o.csv for o in blocking]},
+        )
+
+        def go() -> None:
+            self.start(
+                "Recording the decision",
+                lambda ctx: gate.accept(ctx, [o.csv for o in blocking], "accepted in the wizard"),
+                lambda _r: self.run.add_line("Accepted (journaled): the update step will start anyway."),
+            )
+
+        self.confirm_changes(
+            "Start the update although these operators block it?",
+            [change],
+            go,
+            question="OLM still reports Upgradeable=False for them. Accept?",
+        )
 
     def _listed(self, catalogs: list[Any]) -> None:
         lines = [f"{c.name}: {c.state or '?'}  {c.image}" for c in catalogs[:4]] or ["No CatalogSource."]
@@ -68,7 +280,10 @@ class CatalogScreen(StepScreen):
         self.set_focus(None)
 
     def primary_hint(self) -> str:
-        return "give a catalog and its new index image and press r, or press s to skip this step"
+        return (
+            "o: installed operators, d: size, m: mirror and apply, u: update blocking operators, a: accept; "
+            "r: set one catalog's image; s: skip"
+        )
 
     def action_primary(self) -> None:
         cat = engine_module(*NEEDS)

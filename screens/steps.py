@@ -218,8 +218,8 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(
         "catalog",
         "Operator catalog",
-        "Optionally points a CatalogSource at a new mirrored index image, so operators can update too. "
-        "Skip it if you do not mirror operator catalogs. The previous image is recorded for restore.",
+        "Lists the installed operators and which block the target minor; mirrors a filtered catalog and points "
+        "the cluster at it, then updates the blocking operators. Skip it if no operator is installed.",
         "10.4: mirror the new index image, then point the CatalogSource (openshift-marketplace) at it by "
         "digest. This step is optional: press s to skip it.",
         skippable=True,

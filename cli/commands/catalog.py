@@ -1,9 +1,17 @@
-"""``ocp-airgap catalog list|set|restore --plan P``: operator catalogs in ``openshift-marketplace``.
+"""``ocp-airgap catalog ACTION --plan P``: operator catalogs.
 
 - ``list``: every CatalogSource with its index image and connection state.
 - ``set NAME IMAGE``: point NAME at IMAGE (the mirrored index image, by digest); the previous image is kept in the
   journal; waits until the catalog is READY.
 - ``restore NAME``: put back the image the catalog had before ``set``.
+- ``operators``: the installed operators, compatible or blocking the target minor, and what to update them to.
+- ``packages``: what an index image holds (packages, channels, heads, versions).
+- ``mirror``: mirror a filtered catalog (installed packages by default) with every bundle and related image;
+  ``--to-dir``/``--from-dir`` for removable media; ``--dry-run``; validated before anything is copied.
+- ``apply``: point the cluster at the mirrored catalog (OperatorHub, CatalogSource by digest, IDMS, ITMS,
+  ClusterCatalog on 4.18+) and wait until it serves and the Subscriptions resolve.
+- ``revert``: undo what ``apply`` changed.
+- ``channel NAMESPACE/SUBSCRIPTION CHANNEL``: move an operator to another channel and wait until it is updated.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from cli.commands._common import (
     handle_errors,
     load_plan,
 )
-from engine.errors import EXIT_OK
+from engine.errors import EXIT_OK, EXIT_REFUSED
 from engine.events import StepStatus
 
 
@@ -47,6 +55,101 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_change_args(rs)
     add_output_args(rs)
     rs.set_defaults(func=handle_errors(_restore))
+
+    op = psub.add_parser("operators", help="installed operators: compatible with the target or blocking it")
+    add_plan_arg(op)
+    op.add_argument(
+        "--index",
+        default="",
+        help="index image to look up updates in (default: the plan's, or the catalog read last)",
+    )
+    op.add_argument(
+        "--offline", action="store_true", help="do not read the index image; use the catalog read last"
+    )
+    add_output_args(op)
+    op.set_defaults(func=handle_errors(_operators))
+
+    pk = psub.add_parser("packages", help="what an index image holds")
+    add_plan_arg(pk)
+    pk.add_argument(
+        "--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)"
+    )
+    add_output_args(pk)
+    pk.set_defaults(func=handle_errors(_packages))
+
+    mi = psub.add_parser("mirror", help="mirror a filtered catalog and its images (direct, to or from media)")
+    add_plan_arg(mi)
+    mi.add_argument(
+        "--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)"
+    )
+    mi.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="package to keep (repeat; default: the installed operators)",
+    )
+    mi.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="PACKAGE=CHANNEL",
+        help="channel to keep for a package (repeat; default: the subscribed one, plus the one to "
+        "update a blocking operator through)",
+    )
+    mi.add_argument("--to-dir", default="", help="write to removable media (this folder)")
+    mi.add_argument(
+        "--from-dir", default="", help="upload from removable media (the folder written by --to-dir)"
+    )
+    mi.add_argument("--dry-run", action="store_true", help="show what would be copied, copy nothing")
+    mi.add_argument("--no-verify", action="store_true", help="do not verify the copy")
+    mi.add_argument(
+        "--output-dir", default="", help="where the ImageDigestMirrorSet/ImageTagMirrorSet files go"
+    )
+    add_output_args(mi)
+    mi.set_defaults(func=handle_errors(_mirror))
+
+    ap = psub.add_parser("apply", help="point the cluster at the mirrored catalog")
+    add_plan_arg(ap)
+    ap.add_argument(
+        "--image", default="", help="the mirrored index by digest (default: the last mirrored one)"
+    )
+    ap.add_argument(
+        "--name", default="", help="CatalogSource to use (default: the ones the Subscriptions use)"
+    )
+    _wait_args(ap)
+    add_change_args(ap)
+    add_output_args(ap)
+    ap.set_defaults(func=handle_errors(_apply))
+
+    rv = psub.add_parser("revert", help="undo what 'catalog apply' changed")
+    add_plan_arg(rv)
+    add_change_args(rv)
+    add_output_args(rv)
+    rv.set_defaults(func=handle_errors(_revert))
+
+    ch = psub.add_parser("channel", help="move an operator's Subscription to another channel and wait for it")
+    add_plan_arg(ch)
+    ch.add_argument("subscription", help="NAMESPACE/NAME of the Subscription")
+    ch.add_argument("channel", help="the channel to move to")
+    ch.add_argument(
+        "--until", default="", help="wait until this CSV is installed (default: the channel head)"
+    )
+    _wait_args(ch)
+    add_change_args(ch)
+    add_output_args(ch)
+    ch.set_defaults(func=handle_errors(_channel))
+
+    ab = psub.add_parser(
+        "accept-blocking",
+        help="accept, explicitly and journaled, that installed operators block "
+        "the target minor (the update step then starts anyway)",
+    )
+    add_plan_arg(ab)
+    ab.add_argument("--reason", required=True, help="why (kept in the journal)")
+    add_change_args(ab)
+    add_output_args(ab)
+    ab.set_defaults(func=handle_errors(_accept_blocking))
 
 
 def _wait_args(p: argparse.ArgumentParser) -> None:
@@ -95,3 +198,244 @@ def _set(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     return _run(args, restoring=True)
+
+
+# ----- operator catalogs end to end ---------------------------------------------------------------------------
+def _operators(args: argparse.Namespace) -> int:
+    from engine.catalogs import installed as inst
+    from engine.catalogs.mirror import _registries_with_index, default_index, read_catalog
+    from engine.context import Context
+    from engine.errors import AirgapError
+
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    target = ctx.plan.release.version
+    cat = None
+    source = ""
+    if not args.offline:
+        try:
+            index = default_index(ctx, args.index)
+            regs = _registries_with_index(ctx, 2, index)
+            try:
+                idx, cat = read_catalog(ctx, regs, index)
+                source = f"{index}@{idx.digest}"
+            finally:
+                regs.close()
+        except AirgapError as exc:
+            ctx.emit.warning(
+                f"the index image could not be read ({exc.message}); using the catalog read last"
+            )
+    if cat is None:
+        saved = inst.load_saved_catalog()
+        if saved:
+            source, cat = saved
+    ops = inst.assess(ctx, target, cat)
+    blocking = [o for o in ops if o.blocks(target)]
+    for o in ops:
+        state = "BLOCKS " + target if o.blocks(target) else "ok"
+        extra = ""
+        if o.update_to:
+            extra = f" -> update to {o.update_to['version']} in channel {o.update_to['channel']} first"
+        elif o.blocks(target):
+            extra = " -> no compatible version found in the catalog" if cat else " -> (no catalog read)"
+        ctx.emit.info(
+            f"{o.namespace + '/' + (o.subscription or o.csv):<50} {o.version or '?':<10} "
+            f"{o.channel or '-':<16} max OCP {o.max_openshift or '-':<6} {state}{extra}"
+        )
+    data = {
+        "target": target,
+        "catalog": source,
+        "operators": [o.to_dict() for o in ops],
+        "blocking": [o.package for o in blocking],
+    }
+    ctx.emit.result(
+        StepStatus.FAILED if blocking else StepStatus.SUCCEEDED,
+        f"{len(blocking)} of {len(ops)} operator(s) block {target}"
+        if blocking
+        else f"{len(ops)} operator(s), none blocks {target}",
+        data,
+    )
+    return EXIT_REFUSED if blocking else EXIT_OK
+
+
+def _packages(args: argparse.Namespace) -> int:
+    from engine.catalogs import fbc
+    from engine.catalogs.mirror import _registries_with_index, default_index, read_catalog
+    from engine.context import Context
+
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    index = default_index(ctx, args.index)
+    regs = _registries_with_index(ctx, 2, index)
+    try:
+        idx, cat = read_catalog(ctx, regs, index)
+    finally:
+        regs.close()
+    rows = fbc.summary(cat)
+    for r in rows:
+        for ch, info in r["channels"].items():
+            default = " (default)" if ch == r["defaultChannel"] else ""
+            ctx.emit.info(
+                f"{r['package']:<36} {ch + default:<24} head {info['head'] or '?':<44} "
+                f"{', '.join(info['versions'])}"
+            )
+    problems = fbc.validate(cat)
+    for p in problems:
+        ctx.emit.warning(p)
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"{len(rows)} package(s) in {index}@{idx.digest}",
+        {"index": index, "digest": idx.digest, "packages": rows, "problems": problems},
+    )
+    return EXIT_OK
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    from engine.catalogs.mirror import CatalogOptions, mirror_catalog
+    from engine.context import Context
+    from engine.errors import InputError
+
+    channels: dict[str, list[str]] = {}
+    for c in args.channel:
+        pkg, sep, ch = c.partition("=")
+        if not sep or not pkg or not ch:
+            raise InputError(
+                f"--channel {c!r}: expected PACKAGE=CHANNEL", fix="e.g. --channel cluster-logging=stable-5.9"
+            )
+        channels.setdefault(pkg, []).append(ch)
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    opts = CatalogOptions(
+        index=args.index,
+        packages=list(args.package),
+        channels=channels,
+        to_dir=args.to_dir,
+        from_dir=args.from_dir,
+        dry_run=args.dry_run,
+        verify=not args.no_verify,
+        output_dir=args.output_dir,
+    )
+    mirror_catalog(ctx, opts)
+    return EXIT_OK
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from engine.catalogs import apply as ap
+    from engine.catalogs.mirror import load_last_mirror
+    from engine.changes import render_changes
+    from engine.context import Context
+
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    from engine.errors import InputError
+
+    try:
+        record = load_last_mirror()
+    except InputError:
+        if not args.image:
+            raise
+        record = {}
+    if args.image:
+        record["mirrored_index"] = args.image
+    plan = ap.prepare_apply(ctx, record, name=args.name)
+    data: dict[str, object] = {"image": plan.image, "catalogs": plan.catalogs}
+    if plan.steps:
+        if not confirm(args, "Point the cluster at the mirrored catalog?", render_changes(plan.changes)):
+            ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed", data)
+            return EXIT_OK
+        data.update(ap.apply(ctx, plan, timeout=args.timeout, interval=args.interval))
+    else:
+        ctx.emit.info("The cluster already uses the mirrored catalog.")
+    if not args.no_wait:
+        data["states"] = ap.wait_ready(
+            ctx, plan.catalogs, plan.image, timeout=args.timeout, interval=args.interval
+        )
+        if plan.cluster_catalog:
+            data["clustercatalog"] = ap.wait_cluster_catalog(
+                ctx, plan.image, timeout=args.timeout, interval=args.interval
+            )
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"{', '.join(plan.catalogs)} serve{'s' if len(plan.catalogs) == 1 else ''} {plan.image}",
+        data,
+    )
+    return EXIT_OK
+
+
+def _revert(args: argparse.Namespace) -> int:
+    from engine.catalogs import apply as ap
+    from engine.changes import render_changes
+    from engine.context import Context
+
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    plan = ap.prepare_restore(ctx)
+    if not confirm(args, "Undo the catalog changes?", render_changes(plan.changes)):
+        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+        return EXIT_OK
+    data = ap.restore(ctx, plan)
+    ctx.emit.result(StepStatus.SUCCEEDED, f"{data['reverted']} change(s) undone", data)
+    return EXIT_OK
+
+
+def _channel(args: argparse.Namespace) -> int:
+    from engine.catalogs import apply as ap
+    from engine.changes import render_changes
+    from engine.context import Context
+    from engine.errors import InputError
+
+    ns, sep, name = args.subscription.partition("/")
+    if not sep or not ns or not name:
+        raise InputError(
+            f"{args.subscription!r}: expected NAMESPACE/NAME", fix="e.g. openshift-logging/cluster-logging"
+        )
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    sub, change = ap.prepare_channel(ctx, ns, name, args.channel)
+    until = args.until
+    if not until:  # the channel head in the catalog read last, when it has the package
+        from engine.catalogs import installed as inst
+
+        saved = inst.load_saved_catalog()
+        pkg = saved[1].packages.get(str((sub.get("spec") or {}).get("name") or "")) if saved else None
+        head = pkg.channel_head(args.channel) if pkg else None
+        until = head.name if head else ""
+    if change is not None:
+        if not confirm(args, f"Move {ns}/{name} to channel {args.channel}?", render_changes([change])):
+            ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+            return EXIT_OK
+        ap.set_channel(ctx, ns, name, args.channel, change)
+    data = {"subscription": f"{ns}/{name}", "channel": args.channel}
+    if not args.no_wait:
+        data["installed"] = ap.wait_installed(
+            ctx, ns, name, until_csv=until, timeout=args.timeout, interval=args.interval
+        )
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"{ns}/{name} on channel {args.channel}"
+        + (f", {data['installed']} installed" if "installed" in data else ""),
+        data,
+    )
+    return EXIT_OK
+
+
+def _accept_blocking(args: argparse.Namespace) -> int:
+    from engine.catalogs import gate
+    from engine.catalogs import installed as inst
+    from engine.context import Context
+
+    ctx = Context(load_plan(args), emitter(args, "catalog"))
+    target = ctx.plan.release.version
+    blocking = [o for o in inst.assess(ctx, target) if o.blocks(target)]
+    if not blocking:
+        ctx.emit.result(StepStatus.SUCCEEDED, f"no installed operator blocks {target}: nothing to accept")
+        return EXIT_OK
+    text = "\n".join(f"  {o.namespace}/{o.subscription or o.csv}: {o.why(target)}" for o in blocking)
+    if not confirm(
+        args,
+        f"Start the update to {target} although these operators block it?",
+        f"These operators block {target}; OLM reports Upgradeable=False for them:\n{text}\n",
+    ):
+        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was recorded")
+        return EXIT_OK
+    gate.accept(ctx, [o.csv for o in blocking], args.reason)
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"accepted (journaled): {', '.join(o.csv for o in blocking)} block {target}",
+        {"accepted": [o.csv for o in blocking]},
+    )
+    return EXIT_OK

@@ -15,7 +15,8 @@ The checks, in order:
    (absent is fine; ``False`` blocks minor updates only), ``RetrievedUpdates``.
 4. ``ClusterOperators``, ``Nodes``, ``MachineConfigPools`` (not paused, updated, not degraded),
    ``PodDisruptionBudgets`` that allow no disruption (named with their pods and nodes), ``CloudCredential`` in
-   ``Manual`` mode without ``upgradeable-to`` at the target minor.
+   ``Manual`` mode without ``upgradeable-to`` at the target minor; ``Installed operators`` whose CSV declares
+   ``olm.maxOpenShiftVersion`` below the target minor (named, with the channel/version to update to first).
 5. ``etcd backup`` — when the admin says it was taken (journaled), with the documented backup command.
 6. Mirror registry: reachable, TLS chain trusted, subjectAltName present, not expiring within 30 days,
    credentials accepted, push right (an upload is started and cancelled).
@@ -54,6 +55,7 @@ from engine.preflight.cluster import (
     _conditions,
 )
 from engine.preflight.host import _check_etcd_backup, _check_media, _check_oc, backup_command
+from engine.preflight.operators import _check_installed_operators
 from engine.preflight.registry import _check_mirror, release_size
 from engine.preflight.release import _check_signature, _check_target
 from engine.workflow import ctx_journal, journal_outcome
@@ -74,6 +76,7 @@ def run_preflight(ctx: Context, options: PreflightOptions | None = None) -> list
         ("MachineConfigPools", "mcp", lambda: _check_pools(run)),
         ("PodDisruptionBudgets", "pdb", lambda: _check_pdbs(run)),
         ("CloudCredential", "cco", lambda: _check_cloud_credential(run)),
+        ("Installed operators", "olm", lambda: _check_installed_operators(run)),
     ]
     for name, why, fn in cluster_checks:
         ctx.check_cancel()

@@ -66,6 +66,8 @@ WHY = {
     "one node the drain can never finish.",
     "cco": "With manually maintained cloud credentials, the cloud resources must be updated for the new "
     "release first.",
+    "olm": "An installed operator that declares olm.maxOpenShiftVersion below the target minor blocks the "
+    "minor update (OLM reports Upgradeable=False).",
     "etcd": "A recent etcd backup is the way back if the update fails and the cluster must be restored.",
     "mirror": "The cluster pulls every image of the release from the mirror registry; it must keep running.",
     "tls": "oc, skopeo, podman and the nodes refuse a registry whose certificate they cannot verify.",

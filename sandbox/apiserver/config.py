@@ -43,6 +43,8 @@ class ClusterConfig:
     profile: str = "default"
     features: dict[str, Any] = field(default_factory=dict)
     """The lab profile's switches (sandbox.profiles.FEATURES)."""
+    olm: dict[str, Any] = field(default_factory=dict)
+    """Installed operators and the marketplace's default sources (sandbox.catalogs; sandbox/apiserver/olm.py)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def parse_config(data: Any, source: str = "config") -> ServerConfig:
         signature_store_url=_opt(c, "signature_store_url", str, w, defaults.signature_store_url),
         profile=_opt(c, "profile", str, w, "default"),
         features=_opt(c, "features", dict, w, {}),
+        olm=_opt(c, "olm", dict, w, {}),
     )
     timing_raw = _opt(data, "timing", dict, source, {})
     speed = _opt(timing_raw, "speed", (int, float), f"{source}.timing", 60.0)

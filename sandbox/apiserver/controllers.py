@@ -105,6 +105,7 @@ class Simulation:
     def __init__(self, store: Store, cluster: ClusterConfig, clock: SimClock) -> None:
         from .cvo import ClusterVersionOperator, SmallOperators
         from .machines import MachineControllers
+        from .olm import OlmOperators
 
         self.store = store
         self.cluster = cluster
@@ -117,6 +118,7 @@ class Simulation:
             SmallOperators(store, cluster, clock),
             self.machines,
             DisruptionController(store),
+            OlmOperators(store, cluster),
         ]
         self._thread = threading.Thread(target=self._run, name="simulated-controllers", daemon=True)
 

@@ -37,6 +37,7 @@ CLUSTER_OPERATORS: tuple[tuple[str, str], ...] = (
     ("monitoring", "openshift-monitoring"),
     ("console", "openshift-console"),
     ("marketplace", "openshift-marketplace"),
+    ("operator-lifecycle-manager", "openshift-operator-lifecycle-manager"),
     ("machine-config", "openshift-machine-config-operator"),
 )
 
@@ -838,6 +839,11 @@ def build(store: Store, cluster: ClusterConfig) -> None:
                 },
             },
         )
+
+    # ---- OLM: OperatorHub and the installed operators (sandbox/apiserver/olm.py)
+    from .olm import seed as seed_olm
+
+    seed_olm(store, cluster)
 
     # ---- catalog source
     put(

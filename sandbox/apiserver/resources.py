@@ -646,6 +646,53 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
             AGE,
         ),
     ),
+    # OLM and the marketplace (sandbox/apiserver/olm.py)
+    ResourceType(
+        "config.openshift.io",
+        "v1",
+        "operatorhubs",
+        "operatorhub",
+        "OperatorHub",
+        False,
+        (),
+        ("status",),
+        columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "operators.coreos.com",
+        "v1alpha1",
+        "subscriptions",
+        "subscription",
+        "Subscription",
+        True,
+        ("sub", "subs"),
+        ("status",),
+        categories=("olm",),
+        columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "operators.coreos.com",
+        "v1alpha1",
+        "clusterserviceversions",
+        "clusterserviceversion",
+        "ClusterServiceVersion",
+        True,
+        ("csv", "csvs"),
+        ("status",),
+        categories=("olm",),
+        columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "olm.operatorframework.io",
+        "v1",
+        "clustercatalogs",
+        "clustercatalog",
+        "ClusterCatalog",
+        False,
+        (),
+        ("status",),
+        columns=(NAME, AGE),
+    ),
 )
 
 BY_PATH: dict[tuple[str, str, str], ResourceType] = {
@@ -685,6 +732,9 @@ SERVED_SINCE: dict[tuple[str, str], tuple[int, int]] = {
     # operator.openshift.io/v1alpha1 ImageContentSourcePolicy); a 4.12 API server does not serve them.
     ("config.openshift.io", "imagedigestmirrorsets"): (4, 13),
     ("config.openshift.io", "imagetagmirrorsets"): (4, 13),
+    # OLM v1's ClusterCatalog (operator-framework/operator-controller api/v1 clustercatalog_types.go) is served
+    # from OpenShift 4.18 on.
+    ("olm.operatorframework.io", "clustercatalogs"): (4, 18),
 }
 
 
