@@ -81,8 +81,10 @@ class Progress(Event):
     unit: str
     label: str = ""
     rate: float | None = None
-    """units per second, when known"""
+    """units per second, when known (for transfers: the current rate, over the last few seconds)"""
     eta_seconds: float | None = None
+    retries: int | None = None
+    """transfers resumed or retried so far (cut connections, stalls, 429/5xx), when the work counts them"""
 
     @property
     def fraction(self) -> float | None:
@@ -178,6 +180,7 @@ class Emitter:
         *,
         rate: float | None = None,
         eta_seconds: float | None = None,
+        retries: int | None = None,
     ) -> None:
         self.emit(
             Progress(
@@ -188,6 +191,7 @@ class Emitter:
                 label=redact(label),
                 rate=rate,
                 eta_seconds=eta_seconds,
+                retries=retries,
             )
         )
 

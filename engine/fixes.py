@@ -15,6 +15,11 @@ where that makes sense, reversible:
     The annotation is set to the target version. ocp-airgap cannot check that the cloud provider credentials
     were really updated for the target release, so the admin must say so (``acknowledge=True``); that statement
     is journaled as a decision. Not restored: the annotation records a fact and is meant to stay.
+``adminack/<gate>`` — an admin-ack gate (``admin-gates`` in ``openshift-config-managed``) that applies to the
+    cluster's minor version and is not acknowledged in ``admin-acks`` (check ``Admin-ack gates``), e.g.
+    ``ack-4.20-sigstore-in-4.21``. The gate's own text says what the admin must have done; ocp-airgap cannot
+    check it all, so the admin must say so (``acknowledge=True``, journaled as a decision); then the key is set
+    to ``"true"`` in ``admin-acks``. Not restored: an acknowledgement is meant to stay.
 ``mcp/<name>/unpause`` — a paused MachineConfigPool (check ``MachineConfigPools``): ``spec.paused: false``.
     Not restored: the docs require every pool unpaused for the update, and a paused pool also holds back the
     kubelet CA rotation.
@@ -37,6 +42,7 @@ from typing import Any
 from engine.changes import Change
 from engine.cluster import (
     CLOUD_CREDENTIAL,
+    CONFIGMAP,
     MCP,
     PDB,
     POD,
@@ -68,6 +74,12 @@ ACK_DECISION = "cloudcredential-credentials-updated"
 CHECK_PDB = "PodDisruptionBudgets"
 CHECK_CLOUD_CREDENTIAL = "CloudCredential"
 CHECK_MCP = "MachineConfigPools"
+CHECK_ADMIN_ACK = "Admin-ack gates"
+ADMIN_ACK_PREFIX = "adminack/"
+WHY_ADMIN_ACK = (
+    "An unacknowledged admin-ack gate makes the cluster Upgradeable=False (AdminAckRequired), which refuses "
+    "every update to the next minor version."
+)
 
 WHY_PDB = (
     "A PodDisruptionBudget that allows no disruption blocks the node drain that applies the new machine config; "
@@ -406,12 +418,66 @@ def _inspect_pools(ctx: Context, out: Inspection) -> None:
         )
 
 
+def _inspect_admin_acks(ctx: Context, out: Inspection) -> None:
+    from engine import adminacks
+
+    cluster = ctx.cluster
+    ctx.emit.command(
+        ["oc", *cluster.oc_args(), "-n", adminacks.GATES_NAMESPACE, "get", "configmap", "admin-gates"]
+    )
+    current = current_version(cluster.cluster_version())
+    gates = adminacks.read_gates(cluster, current)
+    if not gates:
+        return
+    target = ctx.plan.release.version
+    cur, tgt = minor_of(current), minor_of(target)
+    for gate in gates:
+        fid = ADMIN_ACK_PREFIX + gate.key
+        if not gate.applies:
+            out.not_needed[fid] = (
+                f"gate {gate.key} is for {gate.minor or 'another version'}, the cluster runs {current}"
+            )
+            continue
+        if gate.acked:
+            out.not_needed[fid] = f"gate {gate.key} is already acknowledged in admin-acks"
+            continue
+        if cur is not None and tgt is not None and tgt <= cur:
+            out.not_needed[fid] = (
+                f"{current} -> {target} stays within the minor version, which the gate does not block"
+            )
+            continue
+        command = adminacks.ack_command(cluster, gate.key)
+        out.fixes.append(
+            Fix(
+                id=fid,
+                check=CHECK_ADMIN_ACK,
+                title=f"Acknowledge admin gate {gate.key}",
+                why=WHY_ADMIN_ACK,
+                detail=f"{gate.key}: {gate.text}",
+                changes=[
+                    Change(
+                        title=f'Set {gate.key}: "true" in configmap admin-acks (openshift-config)',
+                        resource=f"configmap/{adminacks.ACKS_NAME}",
+                        before={"data": {gate.key: None}},
+                        after={"data": {gate.key: "true"}},
+                        command=command,
+                    )
+                ],
+                commands=[command],
+                acknowledgement=f"I have read and done what gate {gate.key} asks: {gate.text}",
+                restorable=False,
+                restore_note="not restored: an acknowledgement is meant to stay",
+            )
+        )
+
+
 def inspect_fixes(ctx: Context) -> Inspection:
     """Look at the cluster: the fixes that apply now, and for every other candidate why it is not needed."""
     out = Inspection()
     _inspect_pdbs(ctx, out)
     _inspect_cloud_credential(ctx, out)
     _inspect_pools(ctx, out)
+    _inspect_admin_acks(ctx, out)
     return out
 
 
@@ -552,7 +618,63 @@ def apply_fix(ctx: Context, fix_id: str, *, acknowledge: bool = False) -> StepRe
         return _apply_pdb(ctx, fix)
     if fix.check == CHECK_CLOUD_CREDENTIAL:
         return _apply_cloud_credential(ctx, fix)
+    if fix.check == CHECK_ADMIN_ACK:
+        return _apply_admin_ack(ctx, fix)
     return _apply_pool(ctx, fix)
+
+
+def _apply_admin_ack(ctx: Context, fix: Fix) -> StepResult:
+    from engine import adminacks
+
+    cluster = ctx.cluster
+    key = fix.id[len(ADMIN_ACK_PREFIX) :]
+    who = ""
+    try:
+        who = cluster.whoami()
+    except AirgapError:
+        who = ""
+    ctx.journal.record_decision(
+        STEP, f"admin-ack:{key}", "true", f"{who + ': ' if who else ''}{fix.acknowledgement}"
+    )
+    ctx.emit.info(f"Recorded your statement: {fix.acknowledgement}")
+
+    def read() -> dict[str, Any]:
+        try:
+            return cluster.get(CONFIGMAP, adminacks.ACKS_NAME, adminacks.ACKS_NAMESPACE)
+        except NotFound:
+            return {"metadata": {}, "data": {}}
+
+    def state(obj: dict[str, Any]) -> Any:
+        return (obj.get("data") or {}).get(key)
+
+    def patch(obj: dict[str, Any]) -> None:
+        rv = (obj.get("metadata") or {}).get("resourceVersion", "")
+        if not rv:
+            cluster.create(
+                CONFIGMAP,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": adminacks.ACKS_NAME, "namespace": adminacks.ACKS_NAMESPACE},
+                    "data": {key: "true"},
+                },
+                adminacks.ACKS_NAMESPACE,
+            )
+            return
+        body = {"metadata": {"resourceVersion": rv}, "data": {key: "true"}}
+        cluster.merge_patch(CONFIGMAP, adminacks.ACKS_NAME, body, adminacks.ACKS_NAMESPACE)
+
+    return _apply_simple(
+        ctx,
+        fix,
+        action="acknowledge",
+        read=read,
+        state=state,
+        wanted="true",
+        patch=patch,
+        what=f"configmap/{adminacks.ACKS_NAME}",
+        done_text=f'admin-acks: {key}="true" (the CVO re-evaluates Upgradeable on the change)',
+    )
 
 
 def _apply_pdb(ctx: Context, fix: Fix) -> StepResult:

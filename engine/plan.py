@@ -106,6 +106,11 @@ class MirroringSettings:
     backend: str = "builtin"
     """builtin (ocp-airgap's own client), oc (oc adm release mirror), oc-mirror (the oc-mirror v2 plugin)."""
     concurrency: int = 6
+    upload_chunk_mb: int = 0
+    """Size of each PATCH when uploading a blob to the mirror, in MiB. 0: automatic (64 MiB pieces; when the
+    registry or a proxy in front of it answers 413 Request Entity Too Large, smaller ones, said once)."""
+    stall_timeout: int = 60
+    """Seconds without a byte from a registry before the connection counts as stalled and is retried."""
 
 
 @dataclass
@@ -120,6 +125,9 @@ class Endpoints:
     update_graph: str = DEFAULT_UPDATE_GRAPH
     ca_file: str = ""
     """CA bundle for the signature store and update graph (https); empty means system trust."""
+    sigstore_key: str = ""
+    """PEM public key of the release's Sigstore (cosign) signature, to verify it on the connected side; empty:
+    the key of the cluster's ClusterImagePolicy (preflight)."""
     operator_index: str = DEFAULT_OPERATOR_INDEX
     """The operator catalog's index image repository; its tag is ``v<target minor>``."""
     operator_index_ca_file: str = ""
@@ -204,6 +212,10 @@ class Plan:
             out.append(("mirroring.media_path", f"required with mode {mi.mode}"))
         if not 1 <= mi.concurrency <= 64:
             out.append(("mirroring.concurrency", "expected a number from 1 to 64"))
+        if not 0 <= mi.upload_chunk_mb <= 4096:
+            out.append(("mirroring.upload_chunk_mb", "expected a number of MiB from 0 (automatic) to 4096"))
+        if not 2 <= mi.stall_timeout <= 3600:
+            out.append(("mirroring.stall_timeout", "expected a number of seconds from 2 to 3600"))
         for name in ("signature_store", "update_graph"):
             url = getattr(e, name)
             if not re.match(r"^(https?|file)://", url):

@@ -495,6 +495,24 @@ def explain_release_accepted(c: dict[str, Any], target_version: str = "") -> tup
     reason = str(c.get("reason", ""))
     message = str(c.get("message", ""))
     low = message.lower()
+    if "signaturevalidationfailed" in low or "source image rejected" in low:
+        # the node runtime (CRI-O) refused the payload image: the Sigstore signature, not the OpenPGP one
+        return (
+            "the cluster's nodes refuse to run the release image pulled from the mirror: its Sigstore signature "
+            "(the tag sha256-<digest>.sig beside the release in the mirror) is missing or does not verify against "
+            f"the cluster's ClusterImagePolicy ({reason}: {message})",
+            "Mirror the signature tag with the release: run 'ocp-airgap mirror --plan P' again (it copies "
+            "sha256-<digest>.sig; with the oc backend it is copied with 'oc image mirror'), check it with "
+            "'ocp-airgap mirror verify --plan P'; the CVO retries by itself.",
+        )
+    if "adminackrequired" in low:
+        return (
+            "the cluster is Upgradeable=False because an admin-ack gate is not acknowledged, which refuses a minor "
+            f"update ({message})",
+            "Do what the gate says, then acknowledge it: 'ocp-airgap fix list --plan P' shows the gate and "
+            "'ocp-airgap fix apply adminack/<gate> --acknowledge --plan P' sets it in admin-acks; the CVO retries "
+            "by itself.",
+        )
     if "cannot be verified" in low or "signature" in low or "keyring" in low:
         return (
             f"the cluster cannot verify the release signature ({reason}: {message})",
@@ -548,6 +566,8 @@ class Snapshot:
     pools: dict[str, dict[str, Any]]
     nodes: dict[str, dict[str, Any]]
     machines: dict[str, dict[str, Any]]
+    payload_pod_signature: str = ""
+    """The kubelet's SignatureValidationFailed message of the CVO's release payload pod, when it has one."""
 
     @property
     def complete(self) -> bool:
@@ -570,6 +590,12 @@ class Snapshot:
         digest = digest_of(self.target)
         if "sha256:" in message and digest and digest not in message:
             return None  # about another image than the one watched
+        if self.payload_pod_signature and "SignatureValidationFailed" not in message:
+            # a CVO that does not copy the pod's waiting message into ClusterVersion: the pod says why
+            ra = {
+                **ra,
+                "message": f"{message}; payload pod: SignatureValidationFailed: {self.payload_pod_signature}",
+            }
         return explain_release_accepted(ra, self.target_version)
 
     @property
@@ -696,7 +722,14 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
         # without the Machine API capability there is no Machine resource to follow
         for m in (cluster.list(MACHINE, MACHINE_NAMESPACE) if machine_api_enabled(cv) else [])
     }
+    ra = condition(cv, "ReleaseAccepted") or {}
+    pod_signature = ""
+    if ra.get("status") == "False" and ra.get("reason") == "RetrievePayload":
+        from engine.sigstore import payload_pod_signature_failure
+
+        pod_signature = payload_pod_signature_failure(cluster)
     return Snapshot(
+        payload_pod_signature=pod_signature,
         target=target,
         target_version=version,
         generation_observed=observed,

@@ -3,7 +3,9 @@
 ``up`` starts, all on loopback and in the background (each in its own session, so the lab outlives the command
 that started it):
 
-* the **upstream registry** (plays quay.io): docker-registry with TLS from its own CA and htpasswd, holding the
+* the **upstream registry** (plays quay.io): docker-registry with TLS from its own CA and distribution's bearer
+  token auth, with the lab's **token service** as its realm (:mod:`sandbox.tokenserver`: anonymous pull of the
+  release repository, the pull secret's login for the component repository, short-lived tokens), holding the
   synthetic releases in ``openshift-release-dev/ocp-release`` and their components in
   ``openshift-release-dev/ocp-v4.0-art-dev``, pushed with skopeo;
 * the **mirror registry**: docker-registry with TLS from another CA and htpasswd (a read-write user and a
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -38,9 +41,10 @@ from engine.fsutil import atomic_write_text
 from engine.plan import Plan
 from engine.redact import register_secret
 from sandbox.certs import make_ca, make_server_cert
+from sandbox.cosign import add_signature_image, generate_cosign_key
 from sandbox.graph import graph_document, placeholder_payload
 from sandbox.httpd import GRAPH_PATH, SIGSTORE_PREFIX, ServerProcess, start_server
-from sandbox.profiles import Profile, UnknownProfile
+from sandbox.profiles import FEATURES, Profile, UnknownProfile
 from sandbox.profiles import get as get_profile
 from sandbox.registry import RegistryProcess, SandboxError, free_port, make_htpasswd, pid_alive, stop_pid
 from sandbox.releases import COMPONENT_REPO, RELEASE_REPO, build_releases, push_layout
@@ -52,17 +56,27 @@ from sandbox.sigstore import (
     signature_payload,
     write_signature,
 )
+from sandbox.tokenserver import start_token_server
 
 SANDBOX_JSON = "sandbox.json"
 PROCESSES_JSON = "processes.json"
 DEFAULT_VERSIONS = ("4.16.18", "4.16.20", "4.17.3")
 MIRROR_REPOSITORY = "ocp4/openshift4"
 UPSTREAM_USER = "openshift-release-dev+ocm_access_sandbox"
+UPSTREAM_PUBLISHER = "openshift-release-dev+release_publisher"
+"""The lab's own account that pushes the releases upstream (the pull secret's account may only pull)."""
 MIRROR_USER = "mirror-admin"
 MIRROR_READONLY_USER = "mirror-reader"
 SANDBOX_EMAIL = "admin@sandbox.ocp-airgap.invalid"
 # stop order: the API (and its CVO, which may be talking to the mirror) first, the registries last
-STOP_ORDER = ("apiserver", "httpd", "mirror-readonly-proxy", "mirror-registry", "upstream-registry")
+STOP_ORDER = (
+    "apiserver",
+    "httpd",
+    "mirror-readonly-proxy",
+    "mirror-registry",
+    "upstream-registry",
+    "upstream-token-service",
+)
 
 
 # ----- the description of a running lab --------------------------------------------------------------------
@@ -82,6 +96,10 @@ class UpstreamInfo:
     release_repository: str = ""
     """``<registry>/openshift-release-dev/ocp-release``"""
     component_repository: str = ""
+    token_realm: str = ""
+    """The realm of the registry's bearer-token challenge (the lab's token service)."""
+    token_seconds: int = 0
+    token_log: str = ""
 
 
 @dataclass
@@ -122,6 +140,9 @@ class SigningKeyInfo:
     public_key: str
     secret_key: str = ""
     fingerprint: str = ""
+    sigstore_public_key: str = ""
+    """PEM public key of the lab's cosign (Sigstore) release key."""
+    sigstore_private_key: str = ""
 
 
 @dataclass
@@ -303,10 +324,13 @@ def up(
     keep_layout: bool = False,
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
+    token_seconds: int = 60,
+    features: dict[str, Any] | None = None,
     plan_state_dir: str = "",
 ) -> SandboxInfo:
     """Start the whole lab in ``directory`` and return once every part answers.
 
+    ``features``: switches laid over the profile's (sandbox.profiles.FEATURES), e.g. to withhold a signature.
     ``plan_state_dir``: the ``state_dir`` written into the lab's plan (relative to the plan: the journals then
     live in the lab's folder and reopening the plan finds them); empty leaves the user's state folder.
     ``profile``: the shape of cluster to play (:mod:`sandbox.profiles`); its versions replace ``versions``
@@ -314,7 +338,8 @@ def up(
 
     ``versions``: releases to build, oldest first; the first is the cluster's current version, the last (or
     ``target_version``) the plan's target. ``speed``: simulated seconds per real second for the CVO.
-    ``api=False`` leaves out the simulated OpenShift API (registry-only tests). On any failure everything
+    ``api=False`` leaves out the simulated OpenShift API (registry-only tests). ``token_seconds``: lifetime of
+    the upstream registry's bearer tokens. On any failure everything
     already started is stopped again and SandboxError says what failed."""
     started = time.monotonic()
     d = Path(directory).resolve()
@@ -335,6 +360,13 @@ def up(
         raise SandboxError(
             str(exc), fix="Choose one of the profiles listed by 'ocp-airgap sandbox profiles'."
         ) from None
+    if features:
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown:
+            raise SandboxError(
+                f"unknown lab features: {', '.join(unknown)}", fix="See sandbox/profiles.py FEATURES."
+            )
+        chosen = dataclasses.replace(chosen, features={**chosen.features, **features})
     if chosen.versions and list(versions) == list(DEFAULT_VERSIONS):
         versions = chosen.versions
     procs = _Processes(d)
@@ -352,6 +384,7 @@ def up(
             jobs,
             say,
             chosen,
+            token_seconds,
         )
         if plan_state_dir:
             plan = Plan.load(info.plan)
@@ -391,6 +424,7 @@ def _up(
     jobs: int,
     say: Callable[[str], None],
     profile: Profile,
+    token_seconds: int = 60,
 ) -> SandboxInfo:
     t0 = time.monotonic()
     timings: dict[str, float] = {}
@@ -416,11 +450,19 @@ def _up(
     api_ca = make_ca(pki, "api-ca", common_name="ocp-airgap sandbox kube-apiserver CA")
     api_cert = make_server_cert(api_ca, pki, "api-server")
     upstream_password = secrets.token_urlsafe(24)
+    publisher_password = secrets.token_urlsafe(24)
     mirror_password = secrets.token_urlsafe(18)
     readonly_password = secrets.token_urlsafe(18)
     admin_token = "sha256~" + secrets.token_urlsafe(32)
     readonly_token = "sha256~" + secrets.token_urlsafe(32)
-    for s in (upstream_password, mirror_password, readonly_password, admin_token, readonly_token):
+    for s in (
+        upstream_password,
+        publisher_password,
+        mirror_password,
+        readonly_password,
+        admin_token,
+        readonly_token,
+    ):
         register_secret(s)
     mirror_password_file = d / "mirror-password"
     readonly_password_file = d / "mirror-readonly-password"
@@ -430,12 +472,31 @@ def _up(
 
     # --- registries -----------------------------------------------------------------------------------
     regs = d / "registries"
-    up_ht = make_htpasswd(regs / "upstream" / "htpasswd", {UPSTREAM_USER: upstream_password})
+    up_ht = make_htpasswd(
+        regs / "upstream-tokens" / "htpasswd",
+        {UPSTREAM_USER: upstream_password, UPSTREAM_PUBLISHER: publisher_password},
+    )
+    # quay.io: openshift-release-dev/ocp-release is public, ocp-v4.0-art-dev needs the pull secret
+    token_service, token_auth = start_token_server(
+        regs / "upstream-tokens",
+        tls=(upstream_cert.cert, upstream_cert.key),
+        htpasswd=up_ht,
+        users={
+            # the pull secret reads everything the lab serves (quay.io releases, registry.redhat.io catalogs)
+            UPSTREAM_USER: {"pull": ["*"]},
+            UPSTREAM_PUBLISHER: {"pull": ["*"], "push": ["*"]},
+        },
+        anonymous_pull=[RELEASE_REPO],
+        token_seconds=token_seconds,
+        timeout=timeout,
+    )
+    _remember(token_service.proc)
+    procs.add("upstream-token-service", token_service.pid, token_service.port, token_service.log_path)
     mi_ht = make_htpasswd(
         regs / "mirror" / "htpasswd", {MIRROR_USER: mirror_password, MIRROR_READONLY_USER: readonly_password}
     )
     upstream = RegistryProcess(
-        regs / "upstream", tls=(upstream_cert.cert, upstream_cert.key), htpasswd=up_ht, realm="quay-sandbox"
+        regs / "upstream", tls=(upstream_cert.cert, upstream_cert.key), token=token_auth
     )
     mirror = RegistryProcess(
         regs / "mirror", tls=(mirror_cert.cert, mirror_cert.key), htpasswd=mi_ht, realm="mirror-sandbox"
@@ -462,6 +523,10 @@ def _up(
     pull_secret_file, auth_file = d / "pull-secret.json", d / "auth.json"
     _write_json_secret(pull_secret_file, pull_secret)
     _write_json_secret(auth_file, auth)
+    publisher_auth = regs / "upstream-tokens" / "publisher-auth.json"
+    _write_json_secret(
+        publisher_auth, {"auths": {upstream.host: _auth_entry(UPSTREAM_PUBLISHER, publisher_password)}}
+    )
 
     # --- releases -------------------------------------------------------------------------------------
     features = profile.features
@@ -488,6 +553,19 @@ def _up(
         f"built {len(release_set.releases)} releases ({release_set.total_bytes / 1e6:.0f} MB) in {release_set.build_seconds:.1f} s"
     )
     t = lap("build_releases", t)
+
+    # Sigstore: a cosign signature image sha256-<hex>.sig beside every release image (sandbox/cosign.py),
+    # signed for the release repository's identity; a profile may withhold some (feature sigstore_unsigned)
+    cosign_key = generate_cosign_key(d / "signing" / "cosign")
+    unsigned = {str(v) for v in profile.features.get("sigstore_unsigned") or ()}
+    for rel in release_set.releases:
+        if rel.version in unsigned:
+            continue
+        sig_tag = add_signature_image(
+            release_set.layout, rel.digest, f"{upstream.host}/{RELEASE_REPO}", cosign_key
+        )
+        release_set.pushes.append((sig_tag, f"{RELEASE_REPO}:{sig_tag}"))
+    release_set.layout.write_index()
 
     # operator catalog: a real FBC index image for the target minor, its bundles and operator images
     from sandbox.catalogs import build_catalog
@@ -595,6 +673,12 @@ def _up(
     }
     api_cfg["cluster"]["profile"] = profile.name  # type: ignore[index]
     api_cfg["cluster"]["features"] = dict(profile.features)  # type: ignore[index]
+    if profile.features.get("sigstore_policy"):
+        # the cluster's 'openshift' ClusterImagePolicy names the lab's release repository and cosign key
+        api_cfg["cluster"]["features"]["sigstore_policy"] = {  # type: ignore[index]
+            "scopes": [release_repo],
+            "key_pem": cosign_key.public_pem.decode(),
+        }
 
     def start_api() -> ServerProcess:
         return start_server(
@@ -613,7 +697,7 @@ def _up(
             d / "oci",
             release_set.pushes + catalog.pushes,
             upstream.host,
-            authfile=auth_file,
+            authfile=publisher_auth,
             cert_dir=upstream_cert_dir,
             jobs=jobs,
             timeout=max(timeout, 120.0),
@@ -704,6 +788,9 @@ def _up(
             username=UPSTREAM_USER,
             release_repository=release_repo,
             component_repository=f"{upstream.host}/{COMPONENT_REPO}",
+            token_realm=token_auth.realm,
+            token_seconds=token_seconds,
+            token_log=token_auth.log_file,
         ),
         mirror=MirrorInfo(
             registry=mirror.host,
@@ -723,7 +810,11 @@ def _up(
         target_version=target,
         api=ApiInfo(server=api_server, ca_file=str(api_ca.cert)),
         signing_key=SigningKeyInfo(
-            public_key=str(key.public_file), secret_key=str(key.secret_file), fingerprint=key.fingerprint
+            public_key=str(key.public_file),
+            secret_key=str(key.secret_file),
+            fingerprint=key.fingerprint,
+            sigstore_public_key=str(cosign_key.public_file),
+            sigstore_private_key=str(cosign_key.private_file),
         ),
         speed=speed,
         timings=timings,
@@ -766,7 +857,8 @@ def describe(info: SandboxInfo) -> list[str]:
         f"plan:              {info.plan}",
         f"auth file:         {info.auth_file}",
         f"pull secret:       {info.pull_secret}",
-        f"upstream registry: {info.upstream.registry}  (plays quay.io; CA {info.upstream.ca_file})",
+        f"upstream registry: {info.upstream.registry}  (plays quay.io; CA {info.upstream.ca_file}; "
+        f"tokens from {info.upstream.token_realm or '-'})",
         f"mirror registry:   {info.mirror.registry}/{info.mirror.repository}  (user {info.mirror.username}, "
         f"password in {info.mirror.password_file})",
         f"read-only mirror:  {info.mirror.readonly_registry}  (user {info.mirror.readonly_username})",

@@ -37,6 +37,12 @@ FEATURES: dict[str, str] = {
     "MachineHealthChecks, no machine-api ClusterOperator",
     "single_node": "True: single-node OpenShift, one node that is control plane and worker (master pool of one, "
     "empty worker pool)",
+    "sigstore_policy": "the 'openshift' ClusterImagePolicy (lab cosign key, scope: the lab's release repository); "
+    "the node runtime refuses a release pulled from a mirror without a valid sha256-<hex>.sig "
+    "(sandbox/apiserver/sigpolicy.py)",
+    "admin_gates": "admin-gates / admin-acks ConfigMaps; the MCO's ack-4.20-sigstore-in-4.21 gate while mirror "
+    "configuration exists; the CVO's AdminAckRequired Upgradeable check",
+    "sigstore_unsigned": "versions whose cosign signature image is not published in the upstream registry",
     "blocking_operator": "an installed operator (cluster-logging 5.8.1) whose CSV declares olm.maxOpenShiftVersion "
     "4.16, so OLM reports Upgradeable=False and the minor update is refused until it is updated (sandbox/catalogs.py)",
     "release_key": "'sha1-self-signed': the release key as 4.12's cluster-update-keys shipped it (RSA, SHA-1 "
@@ -63,6 +69,12 @@ PROFILES: dict[str, Profile] = {
         "single-node OpenShift 4.16 (one control-plane node that is also the worker) with baselineCapabilitySet "
         "None, no Machine API; the API outage while that node reboots is not simulated",
         features={"machine_api": False, "single_node": True},
+    ),
+    "ocp-4.20-to-4.21": Profile(
+        "ocp-4.20-to-4.21",
+        "OpenShift 4.20 → 4.21: Sigstore ClusterImagePolicy on the release, the 4.20 Sigstore admin gate",
+        versions=("4.20.8", "4.20.12", "4.21.3"),
+        features={"sigstore_policy": True, "admin_gates": True},
     ),
     "operators": Profile(
         "operators",

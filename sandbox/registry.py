@@ -16,11 +16,15 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bcrypt
 
 from engine.errors import AirgapError
 from engine.fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from sandbox.tokenserver import TokenAuth
 
 
 class SandboxError(AirgapError):
@@ -103,7 +107,8 @@ class RegistryProcess:
     """One ``docker-registry serve`` process.
 
     ``root`` holds ``config.yml``, ``data/`` (storage) and ``registry.log``. ``tls`` is ``(cert, key)`` or None
-    for plain HTTP; ``htpasswd`` the path of a bcrypt htpasswd file or None for anonymous access."""
+    for plain HTTP; ``htpasswd`` the path of a bcrypt htpasswd file or None for anonymous access; ``token``
+    distribution's bearer-token auth against a token service (:mod:`sandbox.tokenserver`) instead."""
 
     def __init__(
         self,
@@ -114,6 +119,7 @@ class RegistryProcess:
         port: int | None = None,
         realm: str = "ocp-airgap-sandbox",
         log_level: str = "warn",
+        token: TokenAuth | None = None,
     ) -> None:
         self.root = Path(root).absolute()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -122,6 +128,9 @@ class RegistryProcess:
         self.port = port or free_port()
         self.realm = realm
         self.log_level = log_level
+        self.token = token
+        if token is not None and htpasswd is not None:
+            raise SandboxError("a registry takes either htpasswd or token auth, not both")
         self.proc: subprocess.Popen[bytes] | None = None
         self._pid: int | None = None
         if self.htpasswd is not None and not self.htpasswd.exists():
@@ -182,6 +191,16 @@ class RegistryProcess:
             cfg += ["  tls:", f"    certificate: {self.tls[0]}", f"    key: {self.tls[1]}"]
         if self.htpasswd:
             cfg += ["auth:", "  htpasswd:", f"    realm: {self.realm}", f"    path: {self.htpasswd}"]
+        if self.token:
+            # distribution registry/auth/token/accesscontroller.go: checkOptions wants these four
+            cfg += [
+                "auth:",
+                "  token:",
+                f"    realm: {self.token.realm}",
+                f"    service: {self.token.service}",
+                f"    issuer: {self.token.issuer}",
+                f"    rootcertbundle: {self.token.rootcertbundle}",
+            ]
         atomic_write_text(self.config_path, "\n".join(cfg) + "\n", mode=0o644)
         return self.config_path
 

@@ -1,5 +1,7 @@
 """Signature: fetch (or read from the media) the release image signature, verify it here against the keys the
-cluster trusts, preview the ConfigMap, apply it, and confirm the CVO can see it."""
+cluster trusts, preview the ConfigMap, apply it, and confirm the CVO can see it. Beside it, the release's Sigstore
+signature in the mirror (``sha256-<hex>.sig``) is verified against the key of the cluster's ClusterImagePolicy:
+both results, with the key each was checked against, are shown as checks."""
 
 from __future__ import annotations
 
@@ -44,13 +46,20 @@ class SignatureScreen(StepScreen):
         notice = self.query_one("#notice", Static)
         if engine_module(*NEEDS) is None:
             notice.update(escape(unavailable_text(*NEEDS)))
-        elif plan.mirroring.mode == "from-media":
-            notice.update(
+            return
+        if plan.mirroring.mode == "from-media":
+            text = (
                 "Empty media file = the signature file the connected side wrote onto the media "
                 "(<media>/mirror/config/signature-sha256-*.json), found by digest."
             )
         else:
-            notice.update("Empty media file = fetch from the plan's signature store.")
+            text = "Empty media file = fetch from the plan's signature store."
+        if engine_module("sigstore", "check_release_in_mirror") is not None:
+            text += (
+                "\nAlso checked: the Sigstore signature (sha256-….sig) in the mirror, against the key of the "
+                "cluster's ClusterImagePolicy (needed from 4.21)."
+            )
+        notice.update(text)
 
     def primary_hint(self) -> str:
         return "press r to fetch, verify and preview the signature ConfigMap"
@@ -70,7 +79,11 @@ class SignatureScreen(StepScreen):
         path = self.wizard.plan.resolve_path(file) if file else ""
 
         def prepare(ctx: Context) -> Any:
-            return sig.prepare(ctx, file=path)
+            prepared = sig.prepare(ctx, file=path)
+            sigstore = engine_module("sigstore", "check_release_in_mirror")
+            if sigstore is not None and ctx.plan.mirror.registry:
+                sigstore.check_release_in_mirror(ctx, prepared.digest)
+            return prepared
 
         self.prepare_then_apply(
             "verify and apply the release signature",

@@ -140,6 +140,8 @@ def format_progress(event: Progress) -> str:
         text += f", {format_bytes(event.rate)}/s" if event.unit == "bytes" else f", {event.rate:.1f}/s"
     if event.eta_seconds is not None:
         text += f", ETA {format_duration(event.eta_seconds)}"
+    if event.retries:
+        text += f", {event.retries} retr{'y' if event.retries == 1 else 'ies'}"
     return text
 
 

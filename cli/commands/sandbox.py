@@ -54,6 +54,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="the shape of cluster the lab plays (see 'ocp-airgap sandbox profiles'; default: default)",
     )
+    up.add_argument(
+        "--token-seconds",
+        type=int,
+        default=60,
+        metavar="S",
+        help="lifetime of the upstream registry's bearer tokens (default 60)",
+    )
     up.add_argument("--no-api", action="store_true", help="leave out the simulated OpenShift API")
     up.add_argument("--json", action="store_true", help="print sandbox.json instead of a summary")
     up.set_defaults(func=handle_errors(_up))
@@ -104,6 +111,7 @@ def _up(args: argparse.Namespace) -> int:
         versions=versions,
         profile=args.profile,
         plan_state_dir="state",
+        token_seconds=max(1, args.token_seconds),
         api=not args.no_api,
         progress=progress,
     )

@@ -86,6 +86,30 @@ def image_mirror_osus(plan: Plan, *, dry_run: bool = False) -> list[str]:
     return argv
 
 
+def image_mirror_signature(
+    plan: Plan, digest: str, *, mode: str = "direct", media_dir: str = "", dry_run: bool = False
+) -> list[str]:
+    """The separate copy of the release's Sigstore signature tag ``sha256-<hex>.sig``, which
+    ``oc adm release mirror`` leaves behind (OCPBUGS-70297) and ``oc image mirror`` copies as any tag."""
+    algo, _, hexpart = digest.partition(":")
+    tag = f"{algo}-{hexpart}.sig"
+    argv = ["oc", "image", "mirror", "-a", auth_arg(plan)]
+    source = f"{plan.endpoints.release_source}:{tag}"
+    if mode == "to-media":
+        argv += [f"--dir={media_dir}", source, f"file://{MEDIA_REPOSITORY}:{tag}"]
+    elif mode == "from-media":
+        argv += [
+            f"--from-dir={media_dir}",
+            f"file://{MEDIA_REPOSITORY}:{tag}",
+            f"{plan.mirror_repository}:{tag}",
+        ]
+    else:
+        argv += [source, f"{plan.mirror_repository}:{tag}"]
+    if dry_run:
+        argv.append("--dry-run")
+    return argv
+
+
 def release_info(plan: Plan, pullspec: str) -> list[str]:
     return ["oc", "adm", "release", "info", "-a", auth_arg(plan), pullspec]
 
@@ -95,6 +119,7 @@ __all__ = [
     "auth_arg",
     "image_mirror_from_dir",
     "image_mirror_osus",
+    "image_mirror_signature",
     "release_info",
     "release_mirror_direct",
     "release_mirror_to_dir",

@@ -106,6 +106,8 @@ class MirrorSummary:
     verified: bool | None = None
     files: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    sigstore: dict[str, Any] = field(default_factory=dict)
+    """The release's Sigstore signature as checked in the target (engine.sigstore.SigstoreResult)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class MirrorSummary:
             "verified": self.verified,
             "files": dict(self.files),
             "failures": list(self.failures),
+            "sigstore": dict(self.sigstore),
         }
 
 
@@ -182,12 +185,22 @@ class _Tracker:
         self._lock = threading.Lock()
         self._last = 0.0
         self._started = time.monotonic()
+        self.retries = 0
+        self._window: list[tuple[float, int]] = [(self._started, 0)]
+        """(time, bytes moved) samples of the last RATE_WINDOW seconds: the current rate."""
+
+    RATE_WINDOW = 5.0
 
     def add(self, n: int, *, moved: bool = True) -> None:
         with self._lock:
             self.bytes_done += n
             if moved:
                 self.bytes_moved += n
+        self.tick()
+
+    def retried(self) -> None:
+        with self._lock:
+            self.retries += 1
         self.tick()
 
     def image(self, name: str, done: bool = False) -> None:
@@ -203,15 +216,22 @@ class _Tracker:
             if not force and now - self._last < self.interval:
                 return
             self._last = now
-            elapsed = max(1e-6, now - self._started)
-            rate = self.bytes_moved / elapsed if self.bytes_moved else None
+            self._window.append((now, self.bytes_moved))
+            while len(self._window) > 2 and now - self._window[1][0] >= self.RATE_WINDOW:
+                self._window.pop(0)
+            t0, b0 = self._window[0]
+            span = now - t0
+            rate = (self.bytes_moved - b0) / span if span > 0.5 and self.bytes_moved > b0 else None
             left = max(0, self.bytes_total - self.bytes_done)
             eta = left / rate if rate else None
             images_done, bytes_done, current = self.images_done, self.bytes_done, self.current
+            retries = self.retries
         emit = self.ctx.emit
         emit.progress(images_done, self.images_total, "images", current)
         if self.bytes_total:
-            emit.progress(bytes_done, self.bytes_total, "bytes", current, rate=rate, eta_seconds=eta)
+            emit.progress(
+                bytes_done, self.bytes_total, "bytes", current, rate=rate, eta_seconds=eta, retries=retries
+            )
 
 
 class _Counting:
@@ -259,8 +279,16 @@ class Copier:
     def _cancelled(self) -> bool:
         return self._stop.is_set() or self.ctx.cancel.is_set()
 
+    def link_retry(self, text: str) -> None:
+        """A registry client resumed or retried a transfer on its own (a cut mid-blob, a 429)."""
+        if self.tracker is not None:
+            self.tracker.retried()
+        self.ctx.emit.warning(text)
+
     def _retry(self, fn: Callable[[], Any], what: str) -> Any:
         def on_retry(attempt: int, exc: TransientError, delay: float) -> None:
+            if self.tracker is not None:
+                self.tracker.retried()
             self.ctx.emit.warning(f"{what}: {exc.message}; retrying in {delay:.1f} s (attempt {attempt + 1})")
 
         return with_retries(fn, policy=self.retry, cancel=self._stop_event(), on_retry=on_retry)
@@ -535,7 +563,14 @@ def _registries(ctx: Context, concurrency: int) -> Registries:
             cas[host] = (plan.resolve_path(plan.endpoints.source_ca_file), "endpoints.source_ca_file")
     if plan.mirror.registry:
         cas[plan.mirror.registry.lower()] = (plan.resolve_path(plan.mirror.ca_file), "mirror.ca_file")
-    return Registries(_auth(ctx), ca_files=cas, max_concurrency=concurrency)
+    mi = plan.mirroring
+    return Registries(
+        _auth(ctx),
+        ca_files=cas,
+        max_concurrency=concurrency,
+        timeout=float(mi.stall_timeout),
+        upload_chunk=mi.upload_chunk_mb * 1024 * 1024,
+    )
 
 
 def media_dir(plan: Plan, explicit: str = "") -> str:
@@ -552,12 +587,12 @@ def media_dir(plan: Plan, explicit: str = "") -> str:
 
 def component_source(plan: Plan, comp: Component) -> Reference:
     """Where to pull a component from: as written in image-references, except that the official component
-    repository is replaced by the plan's ``endpoints.component_source`` when that differs."""
+    repository — or the same repository path on another host (a proxy or a nearer copy of it) — is replaced by
+    the plan's ``endpoints.component_source`` when that differs."""
     ref = comp.reference
-    if (
-        ref.repo_path == DEFAULT_COMPONENT_SOURCE
-        and plan.endpoints.component_source != DEFAULT_COMPONENT_SOURCE
-    ):
+    wanted = plan.endpoints.component_source
+    same_repo = ref.repository == wanted.split("/", 1)[-1] and ref.repo_path != wanted
+    if (ref.repo_path == DEFAULT_COMPONENT_SOURCE and wanted != DEFAULT_COMPONENT_SOURCE) or same_repo:
         src = Reference.parse(plan.endpoints.component_source + "@" + ref.digest)
         return src
     return ref

@@ -29,7 +29,7 @@ from engine.events import Level, StepStatus
 from engine.fsutil import atomic_write_text
 from engine.journal import state_root
 from engine.mirror import commands as mirror_commands
-from engine.mirror.media import write_checksums
+from engine.mirror.media import MEDIA_REPOSITORY, write_checksums
 from engine.oc import find_oc
 from engine.plan import Plan
 from engine.proc import ProcResult, run_streaming
@@ -163,6 +163,30 @@ def extract_mirror_config(lines: list[str]) -> dict[str, str]:
     return out
 
 
+def _release_digest(ctx: Context, mode: str, media: str) -> str:
+    """The release digest whose signature tag to copy: the plan's, the media's, or the source's."""
+    plan = ctx.plan
+    if plan.release.digest:
+        return plan.release.digest
+    try:
+        if mode == "from-media":
+            from engine.mirror.media import DirStore
+
+            return DirStore(media, fsync=False).head_manifest(MEDIA_REPOSITORY, plan.release_tag) or ""
+        from engine.mirror.core import _registries
+        from engine.oci.registry import Reference
+
+        ref = Reference.parse(plan.source_pullspec)
+        regs = _registries(ctx, 1)
+        try:
+            return regs.get(ref.registry).head_manifest(ref.repository, ref.ref) or ""
+        finally:
+            regs.close()
+    except AirgapError as exc:
+        ctx.emit.warning(f"cannot resolve the release digest for its Sigstore signature tag: {exc.message}")
+        return ""
+
+
 def run_oc_backend(
     ctx: Context, *, to_dir: str = "", from_dir: str = "", dry_run: bool = False, verify: bool = True
 ) -> dict[str, Any]:
@@ -194,6 +218,17 @@ def run_oc_backend(
             res = _run(ctx, mirror_commands.image_mirror_from_dir(plan, media, dry_run=dry_run), oc, env)
         if mode != "to-media" and plan.mirror.release_images_repository:
             _run(ctx, mirror_commands.image_mirror_osus(plan, dry_run=dry_run), oc, env)
+        # oc adm release mirror does not copy the Sigstore signature tag: copy it separately
+        sig_digest = _release_digest(ctx, mode, media)
+        if sig_digest:
+            _run(
+                ctx,
+                mirror_commands.image_mirror_signature(
+                    plan, sig_digest, mode=mode, media_dir=media, dry_run=dry_run
+                ),
+                oc,
+                env,
+            )
     update_image = ""
     for line in res.stdout:
         m = re.match(r"^Update image:\s+(\S+)", line)

@@ -311,8 +311,14 @@ def run_oc_mirror(
             )
     if layout and not dry_run and plan.release.digest:
         _journal_layout(ctx, layout, mode)
+    sig: dict[str, Any] = {}
+    if mode != "to-media" and not dry_run:
+        from engine.sigstore import pick_up_oc_mirror
+
+        sig = pick_up_oc_mirror(ctx, plan.release.digest)
     summary = {
         "layout": layout,
+        "sigstore": sig,
         "mode": mode,
         "backend": "oc-mirror",
         "workflow": WORKFLOWS[mode],

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from engine import sigstore
 from engine.context import Context
 from engine.errors import (
     AirgapError,
@@ -218,7 +219,24 @@ def verify_mirror(
                     info.tag,
                 )
             )
+        sig_tag = sigstore.signature_tag(info.digest)
+        sig_digest = target.head_manifest(repo, sig_tag)
+        if sig_digest:
+            jobs.append(ImageJob("release signature (sigstore)", target, repo, sig_digest, repo, sig_tag))
         report = _verify_jobs(ctx, target, jobs, deep=deep, concurrency=conc, name=name, info=info)
+        if not sig_digest and sigstore.requires_sigstore(info.version):
+            report.problems.append(
+                VerifyProblem(f"{repo}:{sig_tag}", "Sigstore signature image missing (required from 4.21)")
+            )
+            ctx.emit.check(
+                f"mirror {repo}:{sig_tag}",
+                CheckStatus.FAIL,
+                "the release's Sigstore signature image is missing; 4.21 clusters refuse the mirrored release "
+                "without it",
+                fix="Run 'ocp-airgap mirror' again: it copies the signature tag with the release.",
+            )
+        elif sig_digest:
+            ctx.emit.check(f"mirror {repo}:{sig_tag}", CheckStatus.PASS, "Sigstore signature image present")
         if to_dir and check.had_manifest:
             report.problems += [VerifyProblem(f"media {p.path}", p.problem) for p in check.problems]
         if not to_dir and not report.ok:

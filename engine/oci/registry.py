@@ -20,6 +20,7 @@ iterator, so memory use does not grow with blob size.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import json
 import os
@@ -350,6 +351,24 @@ def with_retries(
                 time.sleep(delay)
 
 
+def parse_retry_after(value: str, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); None if absent or invalid."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
 def _ssl_verify_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
@@ -473,6 +492,7 @@ class RegistryClient:
         timeout: float = 60.0,
         certs_d: str = CERTS_D,
         scheme: str = "https",
+        upload_chunk: int = 0,
     ) -> None:
         self.host = host.lower()
         self.auth = auth or AuthFile.empty()
@@ -484,7 +504,8 @@ class RegistryClient:
         )
         self._client = httpx.Client(
             verify=verify,
-            timeout=httpx.Timeout(timeout, connect=15.0),
+            # ``timeout`` is also the stall limit: a read that gets no byte for that long fails (and is resumed)
+            timeout=httpx.Timeout(timeout, connect=min(15.0, timeout)),
             limits=httpx.Limits(
                 max_connections=max_concurrency * 2 + 2, max_keepalive_connections=max_concurrency * 2 + 2
             ),
@@ -493,9 +514,21 @@ class RegistryClient:
         )
         self._slots = _Slots(max_concurrency)
         self._lock = threading.Lock()
+        self.upload_chunk = upload_chunk or UPLOAD_CHUNK
+        """Bytes per PATCH of a chunked upload; lowered after a 413 (see :meth:`_too_large`)."""
+        self._chunk_fixed = bool(upload_chunk)
+        self.retry = RetryPolicy()
+        """How often and how patiently a cut download is resumed."""
+        self.on_retry: Callable[[str], None] | None = None
+        """Called (with a plain-words line) each time a transfer is resumed or retried inside this client."""
+        self.on_notice: Callable[[str], None] | None = None
+        """Called once with a plain-words line when the client changes how it uploads (413 → chunks)."""
+        self._noticed: set[str] = set()
         self._scheme: str | None = None  # "basic" | "bearer" once challenged
         self._challenge: dict[str, str] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
+        self.tokens_fetched = 0
+        """Bearer tokens fetched so far (every scope, every renewal)."""
 
     @property
     def name(self) -> str:
@@ -574,10 +607,20 @@ class RegistryClient:
             ) from None
         token = str(doc.get("token") or doc.get("access_token") or "")
         register_secret(token)
-        ttl = float(doc.get("expires_in") or 60)
+        try:
+            ttl = float(doc.get("expires_in") or 60)  # token.md: "When omitted, this defaults to 60 seconds"
+        except (TypeError, ValueError):
+            ttl = 60.0
         with self._lock:
-            self._tokens[key] = (token, now + max(10.0, ttl - 10.0))
+            # renewed before it runs out (a tenth of its life early, at least 1 s), so a request never starts
+            # with a token that expires on the way; each set of scopes has its own token
+            self._tokens[key] = (token, now + max(1.0, ttl - max(1.0, ttl / 10)))
+            self.tokens_fetched += 1
         return token
+
+    def _forget_token(self, scopes: tuple[str, ...]) -> None:
+        with self._lock:
+            self._tokens.pop(" ".join(scopes), None)
 
     def _auth_failed(self, repository: str, creds: Credentials | None) -> RegistryAuthError:
         target = f"{self.host}/{repository}" if repository else self.host
@@ -654,9 +697,19 @@ class RegistryClient:
                 resp = self._client.send(req, stream=stream, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 raise self._transport_error(exc, f"{method} {url[len(self.base) :] or '/'}") from None
-            if resp.status_code != 401 or attempt == 1 or not replayable:
+            if resp.status_code != 401 or attempt == 1:
                 return resp
             had_auth = "Authorization" in hdrs
+            if not replayable:
+                # a streamed body cannot be sent again here: if a bearer token was refused (it expired, or the
+                # registry was restarted with another key), drop it and let the caller's retry start over
+                if had_auth and self._note_challenge(resp) == "bearer":
+                    self._forget_token(scopes)
+                    resp.close()
+                    raise TransientError(
+                        f"{self.host} refused the bearer token for {method} (expired); renewing it"
+                    )
+                return resp
             scheme = self._note_challenge(resp)
             if scheme == "bearer":
                 resp.close() if stream else None
@@ -729,9 +782,7 @@ class RegistryClient:
                 f"{what}: {target} answered 404 not found" + (f" ({detail})" if detail else "")
             )
         if code == 429 or code >= 500:
-            retry_after = None
-            with contextlib.suppress(ValueError):
-                retry_after = float(resp.headers.get("Retry-After", ""))
+            retry_after = parse_retry_after(resp.headers.get("Retry-After", ""))
             raise TransientError(
                 f"{what}: {self.host} answered {code}" + (f" ({detail})" if detail else ""),
                 fix=f"The registry at {self.host} is overloaded or failing; check its logs and run again.",
@@ -853,29 +904,83 @@ class RegistryClient:
         return with_retries(once)
 
     @contextlib.contextmanager
-    def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
-        """Stream a blob: yields an iterator of chunks. The caller checks the digest (HashingIterator)."""
+    def open_blob(self, repository: str, digest: str, *, offset: int = 0) -> Iterator[Iterator[bytes]]:
+        """Stream a blob (from byte ``offset``): yields an iterator of chunks. A connection that breaks or stalls
+        mid-blob is resumed with an HTTP ``Range`` request from the first byte not yet received (RFC 9110
+        §14.2; distribution serves blobs with ``http.ServeContent``, which honours it), so a cut costs the
+        bytes in flight, not the blob. The caller checks the digest over the whole blob (HashingIterator)."""
         with self._slots.slot():
+            blob = _ResumableBlob(self, repository, digest, offset)
+            try:
+                blob.open()
+                yield iter(blob)
+            finally:
+                blob.close()
+
+    def _open_range(self, repository: str, digest: str, offset: int) -> httpx.Response:
+        """GET the blob from ``offset`` (200 or 206), with retries (Retry-After honoured)."""
+
+        def once() -> httpx.Response:
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
             resp = self.request(
                 "GET",
                 f"/v2/{repository}/blobs/{digest}",
                 repository=repository,
                 stream=True,
                 follow_redirects=True,
+                headers=headers,
             )
+            if resp.status_code in (200, 206):
+                return resp
             try:
-                if resp.status_code != 200:
-                    resp.read()
-                    self._check(resp, f"reading blob {digest}", repository=repository)
-                yield self._iter_body(resp)
+                resp.read()
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, f"reading blob {digest}") from None
             finally:
                 resp.close()
+            self._check(resp, f"reading blob {digest}", repository=repository)
+            raise RegistryError(f"reading blob {digest}: {self.host} answered {resp.status_code}")
 
-    def _iter_body(self, resp: httpx.Response) -> Iterator[bytes]:
-        try:
-            yield from resp.iter_raw()
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc, "reading a blob") from None
+        def on_retry(attempt: int, exc: TransientError, delay: float) -> None:
+            self._tell_retry(f"{exc.message}; retrying in {delay:.1f} s")
+
+        return with_retries(once, policy=self.retry, on_retry=on_retry)
+
+    def _too_large(self, refused: int) -> None:
+        """A request body of ``refused`` bytes got 413: upload in smaller PATCH pieces from now on."""
+        with self._lock:
+            before = self.upload_chunk
+            if refused <= MIN_UPLOAD_CHUNK:
+                raise RegistryError(
+                    f"{self.host} refuses even {refused}-byte upload requests (413 Request Entity Too Large)",
+                    fix="Raise the request body limit of the proxy in front of the mirror registry (nginx: "
+                    "client_max_body_size) to at least a few MiB.",
+                )
+            new = min(self.upload_chunk, _smaller_chunk(refused))
+            self.upload_chunk = new
+        how = (
+            f"mirroring.upload_chunk_mb is {before / 1048576:g}; lower it"
+            if self._chunk_fixed
+            else "set mirroring.upload_chunk_mb to its limit to skip this"
+        )
+        self._tell_once(
+            "413",
+            f"{self.host} (or a proxy in front of it) refused a {refused / 1048576:.1f} MiB request body "
+            f"(413 Request Entity Too Large): uploading in pieces of {new / 1048576:.2g} MiB from now on "
+            f"({how})",
+        )
+
+    def _tell_retry(self, text: str) -> None:
+        if self.on_retry is not None:
+            self.on_retry(text)
+
+    def _tell_once(self, key: str, text: str) -> None:
+        with self._lock:
+            if key in self._noticed:
+                return
+            self._noticed.add(key)
+        if self.on_notice is not None:
+            self.on_notice(text)
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount; True if the registry mounted it (no bytes sent)."""
@@ -961,7 +1066,7 @@ class RegistryClient:
             location = location or self._start_upload(repository)
             hashing = HashingIterator(chunks)
             try:
-                if 0 <= size <= MONOLITHIC_MAX:
+                if 0 <= size <= min(MONOLITHIC_MAX, self.upload_chunk):
                     data = b"".join(hashing)
                     hashing.check(digest, size, f"blob {digest}")
                     resp = self.request(
@@ -975,8 +1080,14 @@ class RegistryClient:
                         },
                         content=data,
                     )
-                    self._check(resp, f"uploading blob {digest}", repository=repository, push=True, ok=(201,))
-                    return
+                    if resp.status_code != 413:
+                        self._check(
+                            resp, f"uploading blob {digest}", repository=repository, push=True, ok=(201,)
+                        )
+                        return
+                    # a proxy refused the body: the registry never saw it, the session is still at 0
+                    self._too_large(len(data))
+                    hashing = HashingIterator(iter([data]))
                 location = self._patch_chunks(repository, location, hashing, size)
                 hashing.check(digest, size, f"blob {digest}")
                 resp = self.request(
@@ -1005,16 +1116,104 @@ class RegistryClient:
             return str(urljoin(self.base + "/", str(resp.headers.get("Location", location))))
         sent = 0
         while sent < size:
-            n = min(UPLOAD_CHUNK, size - sent)
+            n = min(self.upload_chunk, size - sent)
             hdrs = {**headers, "Content-Range": f"{sent}-{sent + n - 1}", "Content-Length": str(n)}
             resp = self.request(
                 "PATCH", location, repository=repository, push=True, headers=hdrs, content=reader.take(n)
             )
+            if resp.status_code == 413:
+                # the body is gone (the proxy read and dropped it): smaller pieces, and the blob from the start
+                self._too_large(n)
+                raise TransientError(
+                    f"{self.host} refused a {n}-byte upload request (413 Request Entity Too Large)"
+                )
             self._check(resp, "uploading a blob chunk", repository=repository, push=True, ok=(202, 204))
             location = str(urljoin(self.base + "/", str(resp.headers.get("Location", location))))
             sent += n
         reader.drain()
         return location
+
+
+MIN_UPLOAD_CHUNK = 64 * 1024
+
+
+def _smaller_chunk(refused: int) -> int:
+    """The next PATCH size after a body of ``refused`` bytes got 413: 1 MiB (nginx's default
+    ``client_max_body_size``) first, then half of what was refused, never under 64 KiB."""
+    size = min(1024 * 1024, refused // 2) if refused > 1024 * 1024 else refused // 2
+    return max(MIN_UPLOAD_CHUNK, size)
+
+
+class _ResumableBlob:
+    """The bytes of one blob from a registry, across as many connections as it takes."""
+
+    def __init__(self, client: RegistryClient, repository: str, digest: str, offset: int) -> None:
+        self.client = client
+        self.repository = repository
+        self.digest = digest
+        self.got = offset
+        self.resumes = 0
+        self._resp: httpx.Response | None = None
+        self._total: int | None = None
+
+    def open(self) -> None:
+        resp = self.client._open_range(self.repository, self.digest, self.got)
+        skip = 0
+        if resp.status_code == 206:
+            m = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", resp.headers.get("Content-Range", ""))
+            start = int(m.group(1)) if m else -1
+            if start != self.got:
+                resp.close()
+                raise RegistryError(
+                    f"{self.client.host} answered a range request for blob {self.digest} from byte {self.got} "
+                    f"with bytes from {start}",
+                    fix="The registry or a proxy in front of it mishandles HTTP Range requests; run again.",
+                )
+            if m and m.group(3) != "*":
+                self._total = int(m.group(3))
+        else:
+            skip = self.got  # no range support: read from the start again and drop what we have
+            length = resp.headers.get("Content-Length")
+            self._total = int(length) if length and length.isdigit() else None
+        self._resp = resp
+        self._skip = skip
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+            self._resp = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        policy = self.client.retry
+        while True:
+            resp = self._resp
+            assert resp is not None
+            try:
+                for chunk in resp.iter_raw():
+                    if self._skip:
+                        drop = min(self._skip, len(chunk))
+                        self._skip -= drop
+                        chunk = chunk[drop:]
+                        if not chunk:
+                            continue
+                    self.got += len(chunk)
+                    yield chunk
+                return
+            except httpx.TransportError as exc:
+                err = self.client._transport_error(exc, f"reading blob {self.digest}")
+                if not isinstance(err, TransientError):
+                    raise err from None
+                self.close()
+                self.resumes += 1
+                if self.resumes >= policy.attempts * 4:
+                    raise err from None
+                delay = min(policy.delay(min(self.resumes - 1, 3)), 2.0)
+                self.client._tell_retry(
+                    f"blob {self.digest[:19]}… cut after {self.got} bytes ({exc.__class__.__name__}); "
+                    f"resuming from there in {delay:.1f} s"
+                )
+                time.sleep(delay)
+                self.open()
 
 
 class _ChunkReader:
@@ -1057,13 +1256,35 @@ class Registries:
         ca_files: Mapping[str, tuple[str, str]] | None = None,
         max_concurrency: int = 6,
         certs_d: str = CERTS_D,
+        timeout: float = 60.0,
+        upload_chunk: int = 0,
     ) -> None:
         self.auth = auth or AuthFile.empty()
         self._ca = dict(ca_files or {})
         self._max = max_concurrency
+        self._timeout = timeout
+        self._upload_chunk = upload_chunk
         self._certs_d = certs_d
         self._clients: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
+        self._hooks: dict[str, Any] = {}
+
+    def set_hooks(
+        self,
+        *,
+        on_retry: Callable[[str], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Tell every client (now and later) whom to tell about resumed transfers and upload changes."""
+        hooks: dict[str, Any] = {"on_retry": on_retry, "on_notice": on_notice}
+        if retry is not None:
+            hooks["retry"] = retry
+        with self._lock:
+            self._hooks = hooks
+            for c in self._clients.values():
+                for k, v in hooks.items():
+                    setattr(c, k, v)
 
     def get(self, host: str) -> RegistryClient:
         host = host.lower()
@@ -1078,7 +1299,11 @@ class Registries:
                     ca_setting=setting,
                     max_concurrency=self._max,
                     certs_d=self._certs_d,
+                    timeout=self._timeout,
+                    upload_chunk=self._upload_chunk,
                 )
+                for k, v in self._hooks.items():
+                    setattr(client, k, v)
                 self._clients[host] = client
             return client
 

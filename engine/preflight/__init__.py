@@ -23,6 +23,8 @@ The checks, in order:
 7. ``media free space`` — when the mode uses removable media.
 8. ``update path`` — the target is reachable in the channel's graph; ``release signature`` — its signature is
    applied on the cluster or can be found in the store.
+9. ``Sigstore signature`` (4.21+ or a ClusterImagePolicy covering the release) — the ``.sig`` tag is in the
+   mirror and verifies; ``Admin-ack gates`` — the gates that apply, with their text (:mod:`.sigstore`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ from engine.preflight.host import _check_etcd_backup, _check_media, _check_oc, b
 from engine.preflight.operators import _check_installed_operators
 from engine.preflight.registry import _check_mirror, release_size
 from engine.preflight.release import _check_signature, _check_target
+from engine.preflight.sigstore import (
+    CHECK_ADMIN_ACK,
+    CHECK_SIGSTORE,
+    WHY_ADMIN_ACK,
+    WHY_SIGSTORE,
+    _check_admin_gates,
+    _check_sigstore,
+)
 from engine.workflow import ctx_journal, journal_outcome
 
 
@@ -96,6 +106,11 @@ def run_preflight(ctx: Context, options: PreflightOptions | None = None) -> list
     digest = digest_box[0] if digest_box else ctx.plan.release.digest
     run.guarded("media free space", "media", lambda: _check_media(run, digest))
     run.guarded("release signature", "signature", lambda: _check_signature(run, digest))
+    run.guarded(CHECK_SIGSTORE, WHY_SIGSTORE, lambda: _check_sigstore(run, digest))
+    if run.cluster_ok:
+        run.guarded(CHECK_ADMIN_ACK, WHY_ADMIN_ACK, lambda: _check_admin_gates(run))
+    else:
+        run.skipped(CHECK_ADMIN_ACK, WHY_ADMIN_ACK)
     failed = [r for r in run.results if r.status == FAIL]
     warned = [r for r in run.results if r.status == WARN]
     passed = len(run.results) - len(failed) - len(warned)

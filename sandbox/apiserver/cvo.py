@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import sigpolicy
 from .clock import SimClock
 from .config import ClusterConfig
 from .initial import (
@@ -187,7 +188,12 @@ def locate_and_load(store: Store, cluster: ClusterConfig, image: str) -> Release
             continue
         with RegistryClient(secret, trusted_cas(store, cand.registry)) as client:
             try:
-                return load_release(cand, client, image)
+                payload = load_release(cand, client, image)
+                # CRI-O verifies the Sigstore signature in the repository it pulled from (sigpolicy.py)
+                sigpolicy.check_pull(store, ref, cand, client)
+                return payload
+            except sigpolicy.SignatureValidationFailed:
+                raise
             except PayloadError as exc:
                 if exc.step != "RetrievePayload":
                     raise
@@ -444,8 +450,11 @@ class ClusterVersionOperator:
             )
         try:
             payload = self._payloads.get(image) or locate_and_load(self.store, self.cluster, image)
+            sigpolicy.prune_payload_pods(self.store)  # a failed retrieval's pod goes with the next one
             self._payloads[image] = payload
         except PayloadError as exc:
+            if isinstance(exc, sigpolicy.SignatureValidationFailed):
+                exc = PayloadError(exc.step, sigpolicy.record_payload_pod(self.store, version, image, exc))
             if exc.step == "LoadPayload":
                 msg = f'Loading payload failed version="{version}" image="{image}" failure={exc.message}'
             else:
@@ -888,6 +897,8 @@ class SmallOperators:
     """what that evaluation found (None: nothing blocks, the condition is absent)"""
     _precondition_failed_at: float | None = None
     """simulated time ReleaseAccepted turned False with reason PreconditionChecks (its lastTransitionTime)"""
+    _admin_ack: tuple[str, str] | None = None
+    """the admin-ack check's result at the last evaluation"""
 
     def reconcile(self, now: float) -> None:
         cv = self.store.find(CLUSTERVERSION, None, "version")
@@ -902,6 +913,7 @@ class SmallOperators:
             self.cluster.current_version,
         )
         self._cloud_credential(completed)
+        sigpolicy.sync_admin_gates(self.store, self.cluster)
         self._cv_conditions(cv, completed, now)
         self._catalogs(now)
 
@@ -951,15 +963,21 @@ class SmallOperators:
 
     def _cv_conditions(self, cv: Obj, completed: str, now: float) -> None:
         throttle = self._upgradeable_throttle(cv, now)
-        if self._upgradeable_at is None or now >= self._upgradeable_at + throttle:
-            # syncUpgradeable: re-evaluate the checks only when the throttle period has passed since the last time
+        ack = sigpolicy.admin_ack_condition(self.store, self.cluster, completed)
+        # upgradeable.go adminAcksEventHandler / adminGatesEventHandler: a change of admin-acks or admin-gates
+        # re-evaluates at once; everything else waits for the throttle period (syncUpgradeable)
+        ack_changed = self._upgradeable_at is not None and ack != self._admin_ack
+        if self._upgradeable_at is None or now >= self._upgradeable_at + throttle or ack_changed:
             blocking = []
             for co in self.store.list(CLUSTEROPERATOR)[0]:
                 c = condition(co, "Upgradeable")
                 if c.get("status") == "False":
                     blocking.append((co["metadata"]["name"], c.get("reason", ""), c.get("message", "")))
-            self._upgradeable = cv_upgradeable_condition(blocking, now_iso())
+            self._upgradeable = sigpolicy.merge_upgradeable(
+                cv_upgradeable_condition(blocking, now_iso()), ack, now_iso()
+            )
             self._upgradeable_at = now
+            self._admin_ack = ack
         want = self._upgradeable
         have = condition(cv, "Upgradeable")
         spec = cv.get("spec") or {}

@@ -840,6 +840,10 @@ def build(store: Store, cluster: ClusterConfig) -> None:
             },
         )
 
+    from .sigpolicy import initial_objects as sigstore_objects
+
+    sigstore_objects(store, cluster, installed)
+
     # ---- OLM: OperatorHub and the installed operators (sandbox/apiserver/olm.py)
     from .olm import seed as seed_olm
 

@@ -432,6 +432,17 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType(
         "config.openshift.io",
         "v1",
+        "clusterimagepolicies",
+        "clusterimagepolicy",
+        "ClusterImagePolicy",
+        False,
+        (),
+        ("status",),
+        columns=(NAME, AGE),
+    ),
+    ResourceType(
+        "config.openshift.io",
+        "v1",
         "imagedigestmirrorsets",
         "imagedigestmirrorset",
         "ImageDigestMirrorSet",

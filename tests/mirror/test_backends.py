@@ -38,6 +38,9 @@ from engine.plan import Plan
 from engine.signatures import read_signatures
 from engine.upgrade import target_image
 
+DIGEST = "sha256:" + "ab" * 32
+SIG_TAG = "sha256-" + "ab" * 32 + ".sig"
+
 STAND_IN_OC = textwrap.dedent(
     """\
     #!{python}
@@ -200,7 +203,11 @@ def _ctx(plan: Plan) -> tuple[Context, Recorder]:
 def test_oc_backend_direct_runs_the_documented_command(plan: Plan, tmp_path: Path) -> None:
     ctx, rec = _ctx(plan)
     summary = run_oc_backend(ctx, verify=False)
-    (call,) = _records(tmp_path / "standin.log")
+    call, sig_call = _records(tmp_path / "standin.log")
+    # oc adm release mirror leaves the Sigstore signature tag behind: copied separately with oc image mirror
+    assert sig_call["argv"] == ["image", "mirror", "-a", plan.auth_file,
+                                f"quay.io/openshift-release-dev/ocp-release:{SIG_TAG}",
+                                f"registry.example.com:8443/ocp4/openshift4:{SIG_TAG}"]  # fmt: skip
     assert call["argv"] == [
         "adm",
         "release",
@@ -237,11 +244,18 @@ def test_oc_backend_media_and_osus(plan: Plan, tmp_path: Path) -> None:
     calls = [c["argv"] for c in _records(tmp_path / "standin.log")]
     assert calls[0] == ["adm", "release", "mirror", "-a", plan.auth_file, f"--to-dir={media}",
                         "quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64"]  # fmt: skip
-    assert calls[1] == ["image", "mirror", "-a", plan.auth_file, f"--from-dir={media}",
+    assert calls[1] == ["image", "mirror", "-a", plan.auth_file, f"--dir={media}",
+                        f"quay.io/openshift-release-dev/ocp-release:{SIG_TAG}",
+                        f"file://openshift/release:{SIG_TAG}"]  # fmt: skip
+    assert calls[2] == ["image", "mirror", "-a", plan.auth_file, f"--from-dir={media}",
                         "file://openshift/release:4.17.3*", "registry.example.com:8443/ocp4/openshift4"]  # fmt: skip
-    assert calls[2] == ["image", "mirror", "-a", plan.auth_file,
+    assert calls[3] == ["image", "mirror", "-a", plan.auth_file,
                         "registry.example.com:8443/ocp4/openshift4:4.17.3-x86_64",
                         "registry.example.com:8443/ocp4/release-images:4.17.3-x86_64"]  # fmt: skip
+    # the release glob 4.17.3* does not match the signature tag: it is copied from the media on its own
+    assert calls[4] == ["image", "mirror", "-a", plan.auth_file, f"--from-dir={media}",
+                        f"file://openshift/release:{SIG_TAG}",
+                        f"registry.example.com:8443/ocp4/openshift4:{SIG_TAG}"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -318,6 +332,7 @@ def test_oc_mirror_runs_streams_and_picks_up_cluster_resources(
     plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("OC_MIRROR", str(_stand_in(tmp_path / "bin", "oc-mirror", STAND_IN_OC_MIRROR)))
+    plan.release.digest = ""  # the stand-in pushes nothing: no Sigstore signature to look up in a registry
     media = tmp_path / "media"
     ctx, rec = _ctx(plan)
     kw = {"to-media": {"to_dir": str(media)}, "from-media": {"from_dir": str(media)}, "direct": {}}[mode]

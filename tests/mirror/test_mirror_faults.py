@@ -55,7 +55,9 @@ def test_registry_stopped_mid_copy_and_restarted_run_completes_verified(
     worker.start()
     try:
         wait_until(first_copied.is_set, timeout=60, what="the first image to be copied")
-        total = sandbox.release(sandbox.target_version).components + 1
+        total = (
+            sandbox.release(sandbox.target_version).components + 2
+        )  # + the release and its Sigstore signature
         target.proc.stop()
         # stay down until the copy has run into the outage (a restart between two requests would go unnoticed)
         wait_until(
@@ -111,7 +113,7 @@ def test_mirror_process_killed_mid_copy_rerun_completes(
     finally:
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
-    total = sandbox.release(sandbox.target_version).components + 1
+    total = sandbox.release(sandbox.target_version).components + 2  # + the release and its Sigstore signature
     assert len(target.repositories()) > 0 and copied == 3
 
     rerun = _cli(str(plan.source_path))

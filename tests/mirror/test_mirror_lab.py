@@ -47,6 +47,11 @@ def assert_mirror_complete(target: TargetRegistry, plan: Any, sandbox: Any, repo
     assert sha256(raw) == rel.digest
     raw = skopeo_raw(target, plan.auth_file, f"{repo}:{rel.version}-x86_64")
     assert sha256(raw) == rel.digest
+    # the Sigstore signature image beside it, as cosign names it, bound to the release digest
+    sig = json.loads(skopeo_raw(target, plan.auth_file, f"{repo}:sha256-{rel.digest.split(':', 1)[1]}.sig"))
+    layer = sig["layers"][0]
+    assert layer["mediaType"] == "application/vnd.dev.cosign.simplesigning.v1+json"
+    assert layer["annotations"]["dev.cosignproject.cosign/signature"]
     from engine.oci.payload import read_release_pullspec
 
     info = read_release_pullspec(rel.pullspec, auth_file=sandbox.auth_file, ca_file=sandbox.upstream.ca_file)
@@ -67,7 +72,7 @@ def test_direct_mirror_then_skopeo_sees_release_and_every_component(
     assert (
         summary.images_copied
         == summary.images_total
-        == sandbox.release(sandbox.target_version).components + 1
+        == sandbox.release(sandbox.target_version).components + 2  # + the release and its Sigstore signature
     )
     assert summary.bytes_copied > 0 and summary.blobs_copied > 0
     assert_mirror_complete(target, plan, sandbox)
@@ -121,7 +126,7 @@ def test_dry_run_writes_nothing(sandbox: Any, registry_factory: Any, make_plan: 
     ctx, rec = context(plan)
     summary = mirror_release(ctx, MirrorOptions(dry_run=True))
     assert summary.dry_run and summary.images_copied == 0
-    n = sandbox.release(sandbox.target_version).components + 1
+    n = sandbox.release(sandbox.target_version).components + 2  # + the release and its Sigstore signature
     assert summary.images_total == n
     assert summary.bytes_needed > 0
     assert sum(1 for t in rec.texts() if t.startswith("would copy ")) == n
@@ -214,15 +219,24 @@ def test_to_dir_then_from_dir_into_an_empty_registry(
     assert (media / SHA256SUMS).is_file()
     assert (media / STATE_DIR / "plan.yaml").is_file() and (media / STATE_DIR / "release.json").is_file()
     assert written.verified
-    upload = [c for c in rec.of(Command) if c.argv[:3] == ("oc", "image", "mirror")]
-    assert upload and f"--from-dir={media}" in upload[0].argv
+    upload = [
+        c
+        for c in rec.of(Command)
+        if c.argv[:3] == ("oc", "image", "mirror") and f"--from-dir={media}" in c.argv
+    ]
+    assert upload and upload[0].argv[-2].startswith("file://") and upload[0].argv[-2].endswith("*")
+    # the Sigstore signature tag: copied onto the media, and its own upload command for the far side (the
+    # release's VER* glob does not match it)
+    sig_tag = f"sha256-{rel.digest.split(':')[1]}.sig"
+    assert (mdir / sig_tag).is_symlink()
+    assert any(c.argv[-1].endswith(f":{sig_tag}") for c in upload[1:])
 
     target = registry_factory()
     far = make_plan(target)
     ctx, rec = context(far)
     summary = mirror_release(ctx, MirrorOptions(from_dir=str(media)))
     assert summary.mode == "from-media" and summary.verified
-    assert summary.images_copied == rel.components + 1
+    assert summary.images_copied == rel.components + 2  # + the release and its Sigstore signature
     assert_mirror_complete(target, far, sandbox)
     assert summary.files["signature"] == str(sig.resolve())
     assert any(c.name == "media checksums" and c.status == "pass" for c in rec.of(CheckResult))

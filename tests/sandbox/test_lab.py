@@ -53,6 +53,7 @@ def test_sandbox_json_and_files(sandbox: SandboxInfo, record_property: Any) -> N
         "httpd",
         "mirror-readonly-proxy",
         "apiserver",
+        "upstream-token-service",
     }
     assert SandboxInfo.load(d) == sandbox
     assert sandbox.current_version == "4.16.18" and sandbox.target_version == "4.17.3"
@@ -145,22 +146,33 @@ def test_skopeo_sees_every_release_upstream(sandbox: SandboxInfo) -> None:
             assert doc["Labels"]["io.openshift.release"] == rel.version
             assert doc["Architecture"] == "amd64"
     r = _skopeo("list-tags", *certs, f"docker://{sandbox.upstream.release_repository}")
+    # each release and, beside it, its cosign signature image (sha256-<hex>.sig)
     assert sorted(json.loads(r.stdout)["Tags"]) == sorted(
-        f"{v}-x86_64" for v in ("4.16.18", "4.16.20", "4.17.3")
+        [f"{v}-x86_64" for v in ("4.16.18", "4.16.20", "4.17.3")]
+        + [f"sha256-{rel.digest.split(':', 1)[1]}.sig" for rel in sandbox.releases]
     )
+    sig = rel.digest.replace(":", "-", 1) + ".sig"
+    r = _skopeo("inspect", "--raw", *certs, f"docker://{sandbox.upstream.release_repository}:{sig}")
+    layer = json.loads(r.stdout)["layers"][0]
+    assert layer["mediaType"] == "application/vnd.dev.cosign.simplesigning.v1+json"
+    assert layer["annotations"]["dev.cosignproject.cosign/signature"]
     # the pull secret alone (as downloaded from OpenShift Cluster Manager) is enough for the upstream
     r = _skopeo("inspect", "--raw", "--authfile", sandbox.pull_secret, "--cert-dir", sandbox.upstream.cert_dir,
                 f"docker://{sandbox.releases[0].pullspec}")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    # and without credentials the upstream refuses
+    # without credentials: the release image is public (as on quay.io), its components are not
     r = _skopeo(
         "inspect",
+        "--raw",
         "--no-creds",
         "--cert-dir",
         sandbox.upstream.cert_dir,
         f"docker://{sandbox.releases[0].pullspec}",
     )
-    assert r.returncode != 0 and "unauthorized" in r.stderr.lower()
+    assert r.returncode == 0, r.stderr
+    component = sandbox.upstream.component_repository
+    r = _skopeo("list-tags", "--no-creds", "--cert-dir", sandbox.upstream.cert_dir, f"docker://{component}")
+    assert r.returncode != 0 and "unauthorized" in r.stderr.lower(), r.stderr
 
 
 def test_release_components_exist_upstream(sandbox: SandboxInfo, tmp_path: Path) -> None:
@@ -301,6 +313,7 @@ def test_down_stops_every_process_and_is_idempotent(sandbox_factory: Any) -> Non
         "httpd",
         "mirror-readonly-proxy",
         "apiserver",
+        "upstream-token-service",
     }
     assert all(pid_alive(p) for p in pids.values())
     assert all(s["alive"] for s in status(info.directory).values())
@@ -346,7 +359,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         info = json.loads(r.stdout)
         pids = info["pids"]
-        assert len(pids) == 5
+        assert len(pids) == 6  # with the upstream registry's token service
         # a second 'up' in the same folder is refused with the fix
         again = cli("up", "--dir", str(d))
         assert again.returncode == 1 and "already running" in again.stderr and "fix:" in again.stderr

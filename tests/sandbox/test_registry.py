@@ -245,3 +245,134 @@ def test_ca_and_key_files(tmp_path: Path) -> None:
     san = srv.load_cert().extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+
+# ----- distribution's token auth with the lab's token service (as quay.io / registry.redhat.io) -------------
+PUBLIC = "openshift-release-dev/ocp-release"
+PRIVATE = "openshift-release-dev/ocp-v4.0-art-dev"
+
+
+@pytest.fixture
+def token_registry(tmp_path: Path, pki, registries):
+    """A docker-registry with ``auth: token`` and the lab's token service: anonymous pull of PUBLIC, 'reader' may
+    pull everything, 'publisher' may push; tokens live 2 s."""
+    from sandbox.tokenserver import start_token_server
+
+    ca, server = pki
+    ht = make_htpasswd(tmp_path / "htpasswd", {"reader": "r-pass", "publisher": "p-pass"})
+    tokens, auth = start_token_server(
+        tmp_path / "tokens",
+        tls=(server.cert, server.key),
+        htpasswd=ht,
+        users={"reader": {"pull": ["openshift-release-dev/*"]}, "publisher": {"pull": ["*"], "push": ["*"]}},
+        anonymous_pull=[PUBLIC],
+        token_seconds=2,
+    )
+    reg = RegistryProcess(tmp_path / "reg", tls=(server.cert, server.key), token=auth)
+    registries.append(reg)
+    try:
+        reg.start()
+        yield reg, auth, ca
+    finally:
+        tokens.stop()
+        assert not pid_alive(tokens.pid)
+
+
+def test_token_auth_challenge_and_tokens_as_distribution_checks_them(token_registry) -> None:
+    reg, auth, ca = token_registry
+    ctx = ssl.create_default_context(cafile=str(ca.cert))
+    r = httpx.get(f"{reg.url}/v2/{PRIVATE}/tags/list", verify=ctx)
+    assert r.status_code == 401
+    challenge = r.headers["www-authenticate"]
+    assert challenge.startswith(f'Bearer realm="{auth.realm}",service="{auth.service}"')
+    assert f'scope="repository:{PRIVATE}:pull"' in challenge
+
+    def token(scope: str, creds: tuple[str, str] | None = None) -> httpx.Response:
+        return httpx.get(auth.realm, params={"service": auth.service, "scope": scope}, auth=creds, verify=ctx)
+
+    # anonymous: a token, but without access to the private repository → the registry refuses it
+    anon = token(f"repository:{PRIVATE}:pull").json()
+    assert anon["expires_in"] == 2 and anon["token"] == anon["access_token"]
+    r = httpx.get(
+        f"{reg.url}/v2/{PRIVATE}/tags/list", verify=ctx, headers={"Authorization": f"Bearer {anon['token']}"}
+    )
+    assert r.status_code == 401 and 'error="insufficient_scope"' in r.headers["www-authenticate"]
+    # anonymous pull of the public repository is granted (404: the repository is empty, but we got in)
+    pub = token(f"repository:{PUBLIC}:pull").json()["token"]
+    r = httpx.get(f"{reg.url}/v2/{PUBLIC}/tags/list", verify=ctx, headers={"Authorization": f"Bearer {pub}"})
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    # wrong password: the token service answers 401
+    assert token(f"repository:{PRIVATE}:pull", ("reader", "wrong")).status_code == 401
+    # the reader may pull but not push: push is left out of the token, the registry refuses the upload
+    rd = token(f"repository:{PRIVATE}:pull,push", ("reader", "r-pass")).json()["token"]
+    r = httpx.post(
+        f"{reg.url}/v2/{PRIVATE}/blobs/uploads/", verify=ctx, headers={"Authorization": f"Bearer {rd}"}
+    )
+    assert r.status_code == 401 and 'error="insufficient_scope"' in r.headers["www-authenticate"]
+    # a token past its exp + distribution's 60 s leeway, one for another service, one signed by another key
+    issuer = auth.issuer_obj()
+    access = [{"type": "repository", "name": PRIVATE, "actions": ["pull"]}]
+    import time as _time
+
+    expired = issuer.mint("reader", access, seconds=2, now=_time.time() - 70)
+    other_aud = issuer.mint("reader", access, audience="some-other-registry")
+    from sandbox.tokenserver import TokenIssuer
+
+    forger = make_ca(reg.root / "forger", "forger")
+    forged = TokenIssuer.from_files(forger.key, forger.cert, auth.issuer, auth.service).mint("reader", access)
+    for bad in (expired, other_aud, forged):
+        r = httpx.get(
+            f"{reg.url}/v2/{PRIVATE}/tags/list", verify=ctx, headers={"Authorization": f"Bearer {bad}"}
+        )
+        assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+    good = issuer.mint("reader", access, seconds=2)
+    r = httpx.get(
+        f"{reg.url}/v2/{PRIVATE}/tags/list", verify=ctx, headers={"Authorization": f"Bearer {good}"}
+    )
+    assert r.status_code == 404  # authorised; the repository is empty
+    assert any("issued token to anonymous" in line for line in auth.issued())
+    assert any(line.startswith("issued token to reader for ") for line in auth.issued())
+
+
+def test_skopeo_pushes_and_pulls_through_token_auth(tmp_path: Path, token_registry) -> None:
+    reg, auth, ca = token_registry
+    certs = cert_dir_for(ca.cert, tmp_path / "certs.d")
+    layout = _tiny_layout(tmp_path / "oci")
+    publisher = _auth_file(tmp_path / "p.json", reg.host, "publisher", "p-pass")
+    for repo in (PUBLIC, PRIVATE):
+        _skopeo(
+            "copy", "--quiet", "--dest-authfile", str(publisher), "--dest-cert-dir", str(certs),
+            f"oci:{layout.root}:v1", f"docker://{reg.host}/{repo}:v1",
+        )  # fmt: skip
+    # anonymous pull of the public repository, as from quay.io
+    out = _skopeo("inspect", "--no-creds", "--cert-dir", str(certs), f"docker://{reg.host}/{PUBLIC}:v1")
+    assert json.loads(out.stdout)["Labels"] == {"test": "yes"}
+    # the private one needs the pull secret's credentials
+    res = _skopeo(
+        "inspect", "--no-creds", "--cert-dir", str(certs), f"docker://{reg.host}/{PRIVATE}:v1", check=False
+    )
+    assert res.returncode != 0 and ("unauthorized" in res.stderr.lower() or "denied" in res.stderr.lower()), (
+        res.stderr
+    )
+    reader = _auth_file(tmp_path / "r.json", reg.host, "reader", "r-pass")
+    out = _skopeo(
+        "inspect", "--authfile", str(reader), "--cert-dir", str(certs), f"docker://{reg.host}/{PRIVATE}:v1"
+    )
+    assert json.loads(out.stdout)["Labels"] == {"test": "yes"}
+    # a pull-only login cannot push
+    res = _skopeo(
+        "copy", "--quiet", "--dest-authfile", str(reader), "--dest-cert-dir", str(certs),
+        f"oci:{layout.root}:v1", f"docker://{reg.host}/{PRIVATE}:v2", check=False,
+    )  # fmt: skip
+    assert res.returncode != 0
+    bad = _auth_file(tmp_path / "bad.json", reg.host, "reader", "nope")
+    res = _skopeo(
+        "inspect",
+        "--authfile",
+        str(bad),
+        "--cert-dir",
+        str(certs),
+        f"docker://{reg.host}/{PRIVATE}:v1",
+        check=False,
+    )
+    assert res.returncode != 0 and ("401" in res.stderr or "unauthorized" in res.stderr.lower()), res.stderr

@@ -22,7 +22,7 @@ def bar(fraction: float | None, width: int = BAR_WIDTH, *, ascii_only: bool = Fa
 
 
 def describe(event: Progress) -> str:
-    """'1.2 GiB of 3.4 GiB 35% 12.0 MiB/s ETA 3m05s' / '17 of 33 operators 51%'."""
+    """'1.2 GiB of 3.4 GiB 35% 12.0 MiB/s ETA 3m05s 2 retries' / '17 of 33 operators 51%'."""
 
     def amount(v: float) -> str:
         return format_bytes(v) if event.unit == "bytes" else f"{v:g}"
@@ -40,6 +40,8 @@ def describe(event: Progress) -> str:
         parts.append(f"{format_bytes(event.rate)}/s" if event.unit == "bytes" else f"{event.rate:.1f}/s")
     if event.eta_seconds is not None:
         parts.append(f"ETA {format_duration(event.eta_seconds)}")
+    if event.retries:
+        parts.append(f"{event.retries} retr{'y' if event.retries == 1 else 'ies'}")
     return " ".join(parts)
 
 
