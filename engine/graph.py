@@ -586,6 +586,34 @@ def describe_choice(choice: PathChoice, emit: Emitter) -> None:
         emit.warning(f"Explicit update outside the graph: {choice.override.describe()}")
 
 
+def merge_graphs(graphs: Iterable[Graph]) -> Graph:
+    """The union of several channels' graphs (nodes, edges, conditional edges with their risks): a path across
+    minors whose releases no single channel carries (e.g. ``stable-4.17`` then ``stable-4.18``)."""
+    releases: dict[str, Release] = {}
+    edges: set[tuple[str, str]] = set()
+    conditional: dict[tuple[str, str], list[Risk]] = {}
+    names, sources = [], []
+    arch = ""
+    for g in graphs:
+        for v, r in g.releases.items():
+            releases.setdefault(v, r)
+        edges |= g.edges
+        for k, risks in g.conditional.items():
+            bucket = conditional.setdefault(k, [])
+            bucket += [r for r in risks if r.name not in {x.name for x in bucket}]
+        names.append(g.channel)
+        sources.append(g.source)
+        arch = arch or g.arch
+    return Graph(
+        releases,
+        edges,
+        conditional,
+        channel="+".join(n for n in names if n),
+        arch=arch,
+        source=" ".join(s for s in sources if s),
+    )
+
+
 def risks_of(paths: Iterable[UpdatePath | None]) -> list[Risk]:
     out: dict[str, Risk] = {}
     for p in paths:
@@ -609,6 +637,7 @@ __all__ = [
     "go_arch",
     "graph_request_url",
     "load_graph",
+    "merge_graphs",
     "minor_of",
     "parse_graph",
     "plan_path",

@@ -95,6 +95,11 @@ class ReleaseSettings:
     """Update channel, e.g. stable-4.17; empty means the cluster's current channel."""
     digest: str = ""
     """Release image digest once resolved (sha256:...)."""
+    path: list[dict[str, Any]] = field(default_factory=list)
+    """The whole update path from the cluster's version to ``target``, one entry per release to update to, in
+    order: ``version``, ``digest``, ``channel`` (the channel the cluster is set to for that hop) and ``risks``
+    (names of the risks of a conditional edge into it; empty for a recommended edge). Empty means one hop per
+    pass (``version``)."""
 
 
 @dataclass
@@ -174,6 +179,30 @@ class Plan:
             raise PlanError("the release digest is not known yet", fix="Run the release step first.")
         return f"{self.mirror_repository}@{digest}"
 
+    @property
+    def path_versions(self) -> list[str]:
+        """The versions of ``release.path`` in order (empty: one hop per pass)."""
+        return [str(h.get("version", "")) for h in self.release.path if isinstance(h, dict)]
+
+    def for_hop(self, version: str) -> Plan:
+        """A copy of this plan narrowed to one hop of ``release.path``: ``release.version``/``digest`` (and the
+        hop's channel) are the hop's; everything else, the source file included, is the same."""
+        import copy
+
+        hop = next((h for h in self.release.path if h.get("version") == version), None)
+        if hop is None:
+            raise PlanError(
+                f"{version} is not on the plan's update path ({', '.join(self.path_versions) or 'none'})",
+                fix="Store the path with 'ocp-airgap release --plan P --write-plan'.",
+            )
+        out = copy.deepcopy(self)
+        out.source_path = self.source_path
+        out.release.version = version
+        out.release.digest = str(hop.get("digest", ""))
+        if hop.get("channel"):
+            out.release.channel = str(hop["channel"])
+        return out
+
     def resolve_path(self, value: str) -> str:
         """Plan paths are relative to the plan file's folder."""
         if not value:
@@ -204,6 +233,7 @@ class Plan:
             out.append(("release.digest", "expected sha256: followed by 64 hex digits"))
         if r.channel and not _CHANNEL.match(r.channel):
             out.append(("release.channel", "expected a channel such as stable-4.17"))
+        out += path_problems(r.path, r.target)
         if mi.mode not in MIRROR_MODES:
             out.append(("mirroring.mode", "expected one of " + ", ".join(MIRROR_MODES)))
         if mi.backend not in BACKENDS:
@@ -294,10 +324,53 @@ class Plan:
         return cls.from_yaml(text, str(p))
 
 
+PATH_KEYS = ("version", "digest", "channel", "risks")
+
+
+def path_problems(path: Any, target: str = "") -> list[tuple[str, str]]:
+    """(dotted field, what is wrong) for ``release.path``: a list of hops, versions in increasing order."""
+    if not isinstance(path, list):
+        return [("release.path", "expected a list of hops (version, digest, channel, risks)")]
+    out: list[tuple[str, str]] = []
+    seen: list[str] = []
+    for i, hop in enumerate(path):
+        where = f"release.path[{i}]"
+        if not isinstance(hop, dict):
+            out.append((where, "expected a mapping with version, digest, channel, risks"))
+            continue
+        unknown = sorted(str(k) for k in hop if k not in PATH_KEYS)
+        if unknown:
+            out.append((f"{where}.{unknown[0]}", "unknown setting; expected one of: " + ", ".join(PATH_KEYS)))
+        version = hop.get("version")
+        if not isinstance(version, str) or not is_semver(version):
+            out.append((f"{where}.version", "expected a release version such as 4.17.3"))
+            continue
+        digest = hop.get("digest", "")
+        if digest and (not isinstance(digest, str) or not is_digest(digest)):
+            out.append((f"{where}.digest", "expected sha256: followed by 64 hex digits"))
+        channel = hop.get("channel", "")
+        if channel and (not isinstance(channel, str) or not _CHANNEL.match(channel)):
+            out.append((f"{where}.channel", "expected a channel such as eus-4.18 or stable-4.17"))
+        risks = hop.get("risks", [])
+        if not isinstance(risks, list) or not all(isinstance(x, str) for x in risks):
+            out.append((f"{where}.risks", "expected a list of risk names"))
+        if seen and _version_tuple(version) <= _version_tuple(seen[-1]):
+            out.append((f"{where}.version", f"expected a version after {seen[-1]} (hops go forward)"))
+        seen.append(version)
+    if seen and target and seen[-1] != target:
+        out.append(("release.path", f"the last hop is {seen[-1]}, but release.target is {target}"))
+    return out
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("-", 1)[0].split("+", 1)[0].split("."))
+
+
 _FIX_HINTS = {
     "release.digest": "Resolve it with 'ocp-airgap release --plan {plan} --write-plan' (the release step of the wizard does the same).",
     "release.version": "Set 'release.version' in the plan to the target release, e.g. 4.17.3.",
     "mirror.registry": "Set 'mirror.registry' in the plan to the mirror registry's host:port.",
+    "release.path": "Store the path again with 'ocp-airgap release --plan {plan} --write-plan'.",
 }
 
 
@@ -305,15 +378,19 @@ def _plan_error(plan: Plan, problems: list[tuple[str, str]]) -> PlanError:
     dotted, what = problems[0]
     marks: dict[str, tuple[int, int]] = getattr(plan, "_marks", {})
     line, col = marks.get(dotted, (None, None))
+    probe = dotted
+    while line is None and ("." in probe or "[" in probe):  # release.path[1].digest → release.path[1] → ...
+        probe = probe.rsplit(".", 1)[0] if probe.rfind(".") > probe.rfind("[") else probe.rsplit("[", 1)[0]
+        line, col = marks.get(probe, (None, None))
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     return PlanError(
         f"{dotted}: {what}{more}",
         path=plan.source_path,
         line=line,
         column=col,
-        fix=_FIX_HINTS.get(dotted, "Set '{dotted}' in the plan.").format(
-            plan=plan.source_path or "P", dotted=dotted
-        ),
+        fix=_FIX_HINTS.get(
+            "release.path" if dotted.startswith("release.path") else dotted, "Set '{dotted}' in the plan."
+        ).format(plan=plan.source_path or "P", dotted=dotted),
     )
 
 
@@ -354,6 +431,8 @@ def _load_mapping(
         if hasattr(current, "__dataclass_fields__"):
             _load_mapping(current, value_node, path, dotted + ".", marks)
             continue
+        if isinstance(current, list):
+            _mark_sequence(value_node, dotted, marks)
         value = yaml.SafeLoader("").construct_object(value_node, deep=True)
         if value is None:
             value = "" if isinstance(current, str) else current
@@ -363,9 +442,22 @@ def _load_mapping(
                 value = str(value)  # e.g. version: 4.17 typed without quotes is still caught by validation
             else:
                 raise PlanError(
-                    f"{dotted}: expected {'a number' if expected is int else 'text'}, found {value!r}",
+                    f"{dotted}: expected {'a number' if expected is int else 'a list' if expected is list else 'text'}, "
+                    f"found {value!r}",
                     path=path,
                     line=here[0],
                     column=here[1],
                 )
         setattr(obj, key, value)
+
+
+def _mark_sequence(node: yaml.Node, dotted: str, marks: dict[str, tuple[int, int]]) -> None:
+    """Positions of a list's items and their keys (``release.path[1].digest``) for line/column errors."""
+    if not isinstance(node, yaml.SequenceNode):
+        return
+    for i, item in enumerate(node.value):
+        where = f"{dotted}[{i}]"
+        marks[where] = (item.start_mark.line + 1, item.start_mark.column + 1)
+        if isinstance(item, yaml.MappingNode):
+            for k, v in item.value:
+                marks[f"{where}.{k.value}"] = (v.start_mark.line + 1, v.start_mark.column + 1)

@@ -23,7 +23,18 @@ from typing import Any
 from engine.cluster import current_version
 from engine.context import Context
 from engine.errors import AirgapError, DigestMismatch, InputError, RegistryNotFound
-from engine.graph import Graph, PathChoice, fetch_graph, go_arch, load_graph, plan_path, save_graph
+from engine.graph import (
+    Graph,
+    PathChoice,
+    UpdatePath,
+    fetch_graph,
+    go_arch,
+    load_graph,
+    merge_graphs,
+    plan_path,
+    save_graph,
+)
+from engine.util import minor_of
 from engine.workflow import ctx_journal, journal_outcome
 
 STEP = "release"
@@ -57,6 +68,8 @@ class ReleaseSelection:
     graph_source: str = ""
     hop_digests: dict[str, str] = field(default_factory=dict)
     """Digest of each version on the chosen path, as the graph names it."""
+    hop_channels: dict[str, str] = field(default_factory=dict)
+    """The channel the cluster is set to for each hop of the chosen path."""
 
     @property
     def digest(self) -> str:
@@ -87,6 +100,7 @@ class ReleaseSelection:
             },
             "graph_source": self.graph_source,
             "hop_digests": self.hop_digests,
+            "hop_channels": self.hop_channels,
         }
 
 
@@ -238,6 +252,8 @@ def select_release(
         )
     target = plan.release.target or plan.release.version
     graph, source = get_graph(ctx, channel, graph_file=graph_file, save_to=save_graph_to)
+    if not graph_file:
+        graph = _widen(ctx, graph, channel, current, target)
     choice = plan_path(graph, current, target, allow_no_path=allow_no_path, emit=ctx.emit)
     hop_digests = {}
     path = choice.chosen
@@ -246,10 +262,13 @@ def select_release(
         if node and node.digest:
             hop_digests[version] = node.digest
     path_len = len(path.hops) if path else 0
-    if path_len > 1:
-        ctx.emit.warning(
-            f"Reaching {target} takes {path_len} updates: update to {path.versions[1] if path else ''} first "
-            "(mirror, sign and update each release on the path in turn)."
+    hop_channels = hop_channels_for(path, channel) if path else {}
+    if path_len > 1 and path:
+        ctx.emit.info(
+            f"Reaching {target} takes {path_len} updates: "
+            + "; ".join(f"{h.frm} -> {h.to} in {hop_channels.get(h.to, channel)}" for h in path.hops)
+            + ". '--write-plan' stores the whole path (release.path): one mirroring run and one media trip "
+            "carry every release, and 'ocp-airgap upgrade run-path' applies them hop by hop."
         )
     facts = None
     if resolve:
@@ -273,7 +292,50 @@ def select_release(
         facts=facts,
         graph_source=source,
         hop_digests=hop_digests,
+        hop_channels=hop_channels,
     )
+
+
+def _widen(ctx: Context, graph: Graph, channel: str, current: str, target: str) -> Graph:
+    """A ``stable-4.18`` graph does not carry 4.16 releases: when the plan's channel has the target but not the
+    current version, also read the same kind of channel for every minor on the way and search their union (an
+    ``eus-4.N`` channel carries the whole EUS-to-EUS path by itself)."""
+    if graph.has(current) or not graph.has(target):
+        return graph  # nothing to widen; a target the channel lacks is refused as it is
+    kind, _, _ = channel.partition("-")
+    lo, hi = minor_of(current), minor_of(target)
+    if lo is None or hi is None or lo[0] != hi[0] or kind not in ("candidate", "fast", "stable", "eus"):
+        return graph
+    major = lo[0]
+    graphs = [graph]
+    for m in range(lo[1], hi[1] + 1):
+        name = f"{kind}-{major}.{m}"
+        if name == channel or (kind == "eus" and m % 2):
+            continue
+        try:
+            g, _ = get_graph(ctx, name)
+        except AirgapError as exc:
+            ctx.emit.debug(f"channel {name} not read: {exc.message}")
+            continue
+        graphs.append(g)
+    if len(graphs) == 1:
+        return graph
+    ctx.emit.info(f"The path crosses minors: searching the union of {', '.join(g.channel for g in graphs)}.")
+    return merge_graphs(graphs)
+
+
+def hop_channels_for(path: UpdatePath, channel: str) -> dict[str, str]:
+    """The channel the cluster is set to before each hop (``oc adm upgrade channel ...``).
+
+    An EUS channel carries the whole EUS-to-EUS path, so every hop keeps it (the documented control-plane-only
+    procedure sets ``eus-4.(y+2)`` once and updates through 4.(y+1)); otherwise a hop into 4.M uses the same
+    kind of channel of 4.M (``stable-4.M``), the channel that recommends updates into that minor."""
+    kind, _, _ = channel.partition("-")
+    out: dict[str, str] = {}
+    for hop in path.hops:
+        minor = minor_of(hop.to)
+        out[hop.to] = channel if kind == "eus" or minor is None else f"{kind}-{minor[0]}.{minor[1]}"
+    return out
 
 
 def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool = False) -> Path:
@@ -293,13 +355,23 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
             )
     if not digest:
         raise AirgapError("the target digest is not known", fix="Run the release step without --no-resolve.")
+    chosen = selection.choice.chosen
+    # the whole path, unless the admin chose one hop per pass (next_hop: the plan then holds no path)
+    hops = (
+        path_entries(ctx, selection) if not next_hop and chosen is not None and len(chosen.hops) > 1 else []
+    )
     plan.release.target = selection.target
     plan.release.version = version
     plan.release.digest = digest
+    plan.release.path = hops
     if not plan.release.channel:
         plan.release.channel = selection.channel
     plan.save(plan.source_path)
-    chosen = selection.choice.chosen
+    if hops:
+        ctx.emit.info(
+            f"The plan stores the whole path (release.path): {selection.current} -> "
+            + " -> ".join(f"{h['version']} [{h['channel']}]" for h in hops)
+        )
     if version != selection.target:
         ctx.emit.info(
             f"The plan {plan.source_path} keeps the target {selection.target}; this pass updates to the hop "
@@ -337,8 +409,40 @@ def store_in_plan(ctx: Context, selection: ReleaseSelection, *, next_hop: bool =
         target=selection.target,
         version=version,
         digest=digest,
+        path=[h["version"] for h in hops],
     )
     return Path(plan.source_path)
+
+
+def path_entries(ctx: Context, selection: ReleaseSelection) -> list[dict[str, Any]]:
+    """``release.path``: every release on the chosen path with its digest (resolved on the source registry and
+    checked against the graph, or the graph's when the source cannot be asked), the channel for the hop and the
+    risks of a conditional edge into it."""
+    chosen = selection.choice.chosen
+    out: list[dict[str, Any]] = []
+    for hop in chosen.hops if chosen else ():
+        version = hop.to
+        expected = selection.hop_digests.get(version, "")
+        if version == selection.target and selection.digest:
+            digest = selection.digest
+        elif selection.facts is not None:  # the source registry answers (not --no-resolve)
+            digest = resolve_digest(ctx, version)
+            if expected and expected != digest:
+                raise DigestMismatch(
+                    f"the update graph names {version} as {expected} but the registry has {digest}",
+                    fix="Check endpoints.release_source and endpoints.update_graph.",
+                )
+        else:
+            digest = expected
+        out.append(
+            {
+                "version": version,
+                "digest": digest,
+                "channel": selection.hop_channels.get(version, selection.channel),
+                "risks": [r.name for r in hop.risks],
+            }
+        )
+    return out
 
 
 __all__ = [

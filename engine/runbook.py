@@ -33,6 +33,7 @@ STEP_TITLES: dict[str, str] = {
     **{s.id: s.title for s in STEPS},
     # journal names that are not step ids
     "mhc": "MachineHealthChecks",
+    "pools": "Worker pools (control-plane-only)",
     "pull-secret": "Pull secret",
     "trust": "Registry CA trust",
     "fixes": "Fixes for preflight findings",
@@ -129,6 +130,9 @@ def render_runbook(
                 lines.append(
                     f"# decision: {r.data.get('key')} = {json_scalar(r.data.get('value'))}{redact(str(reason))}"
                 )
+                wrote = True
+            elif r.kind == "note" and r.data.get("hop"):
+                lines.append(f"# {r.ts}  {redact(str(r.data.get('text', '')))}")
                 wrote = True
             elif r.kind == "step-finished":
                 lines.append(

@@ -71,6 +71,19 @@ def from_journal(journal: Journal, role: str = DIRECT, *, media: MediaRecord | N
     for s in states:
         if s.status == "running":
             status.in_flight.append(f"{s.step.title}: started {s.when}, not finished")
+    from engine.upgrade_path import pool_states
+    from engine.workflow import path_run
+
+    for sid, what in (("mirror", "mirroring of the update path"), ("upgrade", "update path")):
+        run = path_run(journal.records, sid)
+        if run is not None and run["status"] == "running":
+            status.in_flight.append(f"{what}: {run['text']}")
+    pools = pool_states(journal)
+    if pools:
+        status.in_flight.append(
+            "worker MachineConfigPools paused by ocp-airgap for a control-plane-only update (unpaused when "
+            "'ocp-airgap upgrade run-path --plan P' finishes the path): " + ", ".join(sorted(pools))
+        )
     held = journal_states(journal)
     if held:
         status.in_flight.append(

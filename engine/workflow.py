@@ -384,6 +384,7 @@ def step_states(
             continue
         states.append(_state_from_records(step, role, recs))
     by = {s.step.id: s for s in states}
+    _path_runs(by, recs)
     # MHC resume: nothing this tool paused remains (e.g. no MHC existed) once the pause step succeeded
     pause, resume = by["mhc-pause"], by["mhc-resume"]
     if journal is not None and resume.status == "pending" and pause.status == "succeeded":
@@ -402,6 +403,68 @@ def step_states(
             continue
         s.missing = [req for req in s.step.requires if req in by and by[req].status not in ("n/a", *DONE)]
     return states
+
+
+def path_run(records: Sequence[Record], step: str) -> dict[str, Any] | None:
+    """The latest run of ``step`` (``mirror`` or ``upgrade``) over a whole update path: its records carry
+    ``path`` (the releases, in order). Returns path, status (running until its outcome is recorded), the
+    releases done (mirror: hop outcomes; upgrade: hop notes), the hop in progress and a line of text."""
+    start = next(
+        (r for r in reversed(records) if r.step == step and r.kind == "step-started" and "path" in r.data),
+        None,
+    )
+    if start is None:
+        return None
+    later = [r for r in records if r.seq > start.seq and r.step == step]
+    finish = next((r for r in later if r.kind == "step-finished" and "path" in r.data), None)
+    path = [str(v) for v in start.data.get("path") or []]
+    if step == "upgrade":
+        done = [str(r.data["hop"]) for r in later if r.kind == "note" and r.data.get("event") == "finished"]
+        begun = [str(r.data["hop"]) for r in later if r.kind == "note" and r.data.get("event") == "started"]
+        gated = [
+            str(r.data.get("text", "")) for r in later if r.kind == "note" and r.data.get("event") == "gated"
+        ]
+    else:
+        done = [
+            str(r.data.get("version", ""))
+            for r in later
+            if r.kind == "step-finished" and "path" not in r.data and r.data.get("status") == "succeeded"
+        ]
+        begun, gated = [], []
+    current = begun[-1] if begun and begun[-1] not in done else ""
+    status = str(finish.data.get("status", "")) if finish else "running"
+    text = f"path {' -> '.join(path)}: {len(done)} of {len(path)} done" + (
+        f", now {current}" if current else ""
+    )
+    notes = [r for r in later if r.kind == "note"]
+    if gated and not finish and notes and notes[-1].data.get("event") == "gated":
+        text += f"; waiting for the admin: {gated[-1]}"
+    return {
+        "path": path,
+        "done": done,
+        "current": current,
+        "status": status,
+        "summary": str(finish.data.get("summary", "")) if finish else text,
+        "text": text,
+        "control_plane_only": bool(start.data.get("control_plane_only")),
+        "started": start.ts,
+    }
+
+
+def _path_runs(by: dict[str, StepState], records: Sequence[Record]) -> None:
+    """A step run over a whole update path is done only when its path-level outcome is recorded: the outcome of
+    one release on the way (written by the one-release operation) does not finish it."""
+    for sid in ("mirror", "upgrade"):
+        state = by.get(sid)
+        if state is None or state.status == "n/a":
+            continue
+        run = path_run(records, sid)
+        if run is None:
+            continue
+        if run["status"] == "running" and state.status not in ("failed", "cancelled"):
+            state.status, state.summary = "running", run["text"]
+        elif run["status"] != "running" and state.status == "succeeded":
+            state.summary = state.summary or run["summary"]
 
 
 def states_by_id(journal: Journal | None, role: str) -> dict[str, StepState]:

@@ -8,6 +8,10 @@ Rules (close to how Red Hat's graph looks for a z-stream and the next minor):
 * a version ``4.Y.Z`` is in ``candidate-4.Y``, ``fast-4.Y``, ``stable-4.Y`` and in the same channels of the next
   minor ``4.(Y+1)`` (channels recommend updates within 4.(Y+1) and from 4.Y to 4.(Y+1)); a "fast only" version
   is missing from the ``stable`` channels;
+* a version ``4.Y.Z`` (not fast-only) is also in the EUS channels ``eus-4.M`` of the even minors M from Y to
+  Y+2: Red Hat's ``eus-4.N`` channels (N even) carry the releases of 4.(N-2), 4.(N-1) and 4.N so that an
+  EUS-to-EUS update can pass through the odd minor in one channel (channel names: the graph-data repository's
+  ``channels/eus-4.*.yaml``; documented as "eus-4.y, only when running an even-numbered 4.y release");
 * within a minor every version has an edge to every later one;
 * the newest version of 4.Y has an edge to every version of 4.(Y+1); older 4.Y versions only get a
   *conditional* edge to the first 4.(Y+1) version, carrying a risk.
@@ -63,7 +67,10 @@ def minor_of(v: str) -> str:
 def channels_for(version: str, *, fast_only: bool = False) -> list[str]:
     major, minor, _ = parse_version(version)
     kinds = [k for k in CHANNEL_KINDS if not (fast_only and k == "stable")]
-    return [f"{k}-{major}.{m}" for m in (minor, minor + 1) for k in kinds]
+    out = [f"{k}-{major}.{m}" for m in (minor, minor + 1) for k in kinds]
+    if not fast_only:
+        out += [f"eus-{major}.{m}" for m in (minor, minor + 1, minor + 2) if m % 2 == 0]
+    return out
 
 
 def errata_url(version: str) -> str:
@@ -103,7 +110,10 @@ class GraphModel:
         names = {c for n in self.nodes for c in n.channels}
         return sorted(
             names,
-            key=lambda c: (parse_version(c.split("-", 1)[1] + ".0"), CHANNEL_KINDS.index(c.split("-")[0])),
+            key=lambda c: (
+                parse_version(c.split("-", 1)[1] + ".0"),
+                (*CHANNEL_KINDS, "eus").index(c.split("-")[0]),
+            ),
         )
 
     def render(self, channel: str, payloads: Mapping[str, str]) -> dict[str, Any]:

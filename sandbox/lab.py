@@ -545,6 +545,7 @@ def _up(
         d / "oci",
         upstream=upstream.host,
         versions=versions,
+        extra_versions=profile.extra_versions,
         components=components,
         size_mb=size_mb,
         public_key=key.public_armored,

@@ -28,6 +28,8 @@ class Profile:
     """Releases to build, oldest first; empty means the lab's default versions."""
     features: dict[str, Any] = field(default_factory=dict)
     """Switches read by the lab's parts; unknown keys are an error (see FEATURES)."""
+    extra_versions: dict[str, bool] | None = None
+    """Versions listed in the update graph but not built (version → fast-only); None: the lab's defaults."""
 
 
 FEATURES: dict[str, str] = {
@@ -50,6 +52,8 @@ FEATURES: dict[str, str] = {
     "signature_writer": "'go-pre-2019': release signatures as Go's openpgp wrote them before June 2019 (partial "
     "body lengths, first chunk of 2 bytes)",
     "signature_hash": "hash of the release signatures: 'SHA256' (default) or 'SHA1'",
+    "release_admin_gates": "minor -> {gate: text}: the admin gates a release of that minor ships, in admin-gates "
+    "while the cluster runs that minor (needs admin_gates)",
 }
 """Every feature a profile may set, with what it models. Parts of the lab register theirs here."""
 
@@ -89,6 +93,23 @@ PROFILES: dict[str, Profile] = {
             "release_key": "sha1-self-signed",
             "signature_writer": "go-pre-2019",
             "signature_hash": "SHA256",
+        },
+    ),
+    "eus": Profile(
+        "eus",
+        "OpenShift 4.16 EUS to 4.18 EUS through 4.17: three minors, eus-4.18 channel, a conditional edge "
+        "(4.17.3 -> 4.18.2) the path avoids",
+        versions=("4.16.20", "4.17.5", "4.18.2"),
+        extra_versions={"4.16.19": False, "4.17.3": False},
+        features={
+            "admin_gates": True,
+            "release_admin_gates": {
+                "4.17": {
+                    "ack-4.17-kube-1.31-api-removals-in-4.18": "Kubernetes 1.31 and therefore OpenShift 4.18 "
+                    "remove several APIs which require admin consideration. Please see the knowledge article "
+                    "https://sandbox.ocp-airgap.invalid/articles/api-removals-in-4.18 for details and instructions."
+                }
+            },
         },
     ),
 }

@@ -372,12 +372,13 @@ class ReleaseSet:
         return self.layout.total_blob_bytes()
 
 
-def _changes(name: str, version: str, previous_version: str | None) -> bool:
-    """Whether component ``name`` gets a new image in ``version`` (deterministic, z-streams keep most)."""
+def _changes(name: str, version: str, previous_version: str | None, zstream_percent: int = 35) -> bool:
+    """Whether component ``name`` gets a new image in ``version`` (deterministic, z-streams keep most:
+    ``zstream_percent`` of the components are rebuilt in a z-stream, 90 % in a new minor)."""
     if previous_version is None or name == "cluster-version-operator":
         return True
     same_minor = minor_of(version) == minor_of(previous_version)
-    threshold = 35 if same_minor else 90
+    threshold = zstream_percent if same_minor else 90
     return _seed("changes", name, version) % 100 < threshold
 
 
@@ -551,8 +552,12 @@ def build_releases(
     seed: str = "ocp-airgap-sandbox",
     big_layer_mb: float = 0.0,
     compresslevel: int | None = None,
+    zstream_change_percent: int = 35,
 ) -> ReleaseSet:
     """Build every release of ``versions`` into one OCI layout; nothing is pushed yet.
+
+    ``zstream_change_percent``: the share of component images rebuilt from one z-stream to the next (benchmarks
+    of releases that share most layers set it low).
 
     ``upstream`` is the registry host:port that plays quay.io (component references point there).
     ``size_mb`` is the approximate total of all distinct blobs; ``big_layer_mb`` adds one layer of that size
@@ -575,7 +580,7 @@ def build_releases(
     for v in versions:
         current = {}
         for n in names:
-            if prev is None or _changes(n, v, prev):
+            if prev is None or _changes(n, v, prev, zstream_change_percent):
                 current[n] = v
             else:
                 current[n] = introduced[-1][n]

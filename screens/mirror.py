@@ -13,7 +13,8 @@ from textual.widgets import Input, Static
 
 from engine.context import Context
 from engine.errors import AirgapError
-from engine.mirror.request import MirrorRequest, run_mirror, verify_request
+from engine.mirror.path import mirror_plan
+from engine.mirror.request import MirrorRequest, verify_request
 from engine.util import format_bytes, format_duration
 from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
@@ -28,6 +29,20 @@ MODE_TEXT = {
 
 
 def summary_lines(summary: Any) -> list[str]:
+    if hasattr(summary, "versions"):  # the whole update path (engine.mirror.path)
+        d = summary.to_dict()
+        hops = d["hops"]
+        size = sum(int(h.get("bytes_needed" if d["dry_run"] else "bytes_copied", 0) or 0) for h in hops)
+        lines = [
+            f"Path {' -> '.join(d['path'])}: {len(hops)} releases, "
+            f"{'at most ' if d['dry_run'] else ''}{format_bytes(size)} {'to copy' if d['dry_run'] else 'copied'}"
+        ]
+        if not d["dry_run"] and d["stored_bytes"]:
+            lines.append(
+                f"Together {format_bytes(d['stored_bytes'])} (one by one {format_bytes(d['separate_bytes'])}; "
+                f"saved {format_bytes(d['saved_bytes'])})"
+            )
+        return lines
     if isinstance(summary, dict):  # the oc / oc-mirror backends: what they report
         return [f"{k}: {v}" for k, v in summary.items() if isinstance(v, str | int | float) and v != ""][:6]
     d = summary.to_dict()
@@ -117,7 +132,7 @@ class MirrorScreen(StepScreen):
             return
 
         def dry_run(ctx: Context) -> Any:
-            return run_mirror(ctx, dry)
+            return mirror_plan(ctx, dry)
 
         self.start("Dry run of the mirroring", dry_run, self._dry_run_done)
 
@@ -125,11 +140,12 @@ class MirrorScreen(StepScreen):
         lines = summary_lines(summary)
         self.query_one("#summary", Static).update(escape("\n".join(lines)))
         d = summary if isinstance(summary, dict) else summary.to_dict()
-        to_copy = d.get("images_total", 1) - d.get("images_skipped", 0)
+        hops = d.get("hops") or [d]
+        to_copy = sum(h.get("images_total", 1) - h.get("images_skipped", 0) for h in hops)
         request = self._request(dry_run=False)
 
         def copy(ctx: Context) -> Any:
-            return run_mirror(ctx, request)
+            return mirror_plan(ctx, request)
 
         if to_copy == 0:
             self.run.add_line("Everything is already mirrored: verifying.")

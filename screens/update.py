@@ -3,6 +3,7 @@ follow it live: progress, operators, pools, nodes. Started again while an update
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -10,9 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from engine.changes import Change, render_changes
 from engine.context import Context
 from screens._engine import engine_module, unavailable_text
 from screens.base import StepScreen
+from tui.widgets.modals import ConfirmModal
 
 NEEDS = ("upgrade", "prepare_start", "start", "watch")
 
@@ -60,7 +63,9 @@ class UpdateScreen(StepScreen):
         if engine_module(*NEEDS) is None:
             self.query_one("#target", Static).update(escape(unavailable_text(*NEEDS)))
             return
-        if plan.release.digest and plan.mirror.registry:
+        if len(plan.path_versions) > 1:
+            text = f"Update path: {' -> '.join(plan.path_versions)} (hop by hop)"
+        elif plan.release.digest and plan.mirror.registry:
             text = f"Target: {plan.release.version}\n  {plan.mirror_pullspec()}"
         else:
             text = "Target: not chosen yet (Release step)"
@@ -93,6 +98,9 @@ class UpdateScreen(StepScreen):
         if not self.check_not_running() or self.check_blocked():
             return
         accept = self.wizard.accepted_risks
+        if len(self.wizard.plan.path_versions) > 1:
+            self._run_path(accept)
+            return
 
         def prepare(ctx: Context) -> Any:
             return up.prepare_start(ctx, accept_not_recommended=accept)
@@ -110,6 +118,39 @@ class UpdateScreen(StepScreen):
             started,
             confirm_title="Start the cluster update?",
         )
+
+    def _run_path(self, accept: bool) -> None:
+        """The whole update path (``ocp-airgap upgrade run-path``): the engine asks for each change from its
+        worker thread; the question waits for the answer in the modal."""
+        from engine.upgrade_path import run_path
+
+        def ask(ctx: Context) -> Any:
+            def confirm(question: str, changes: list[Change]) -> bool:
+                answered = threading.Event()
+                answer: list[bool] = []
+
+                def show() -> None:
+                    def done(yes: bool | None) -> None:
+                        answer.append(bool(yes))
+                        answered.set()
+
+                    self.app.push_screen(ConfirmModal(question, render_changes(changes), "Apply?"), done)
+
+                self.app.call_from_thread(show)
+                while not answered.wait(0.1):
+                    ctx.check_cancel()
+                return answer[0]
+
+            return run_path(ctx, confirm, accept_not_recommended=accept, interval=self.wizard.watch_interval)
+
+        def finished(result: Any) -> None:
+            self.query_one("#state", Static).update(
+                escape(f"Update path {' -> '.join(result.path)} complete: the cluster is at {result.final}")
+            )
+            self.wizard.mark_step(self.STEP, "succeeded", f"update path to {result.final} completed")
+            self.refresh_state()
+
+        self.start("Updating along the path", ask, finished, changes_cluster=True)
 
     def action_follow(self) -> None:
         up = engine_module(*NEEDS)

@@ -4,6 +4,9 @@
     ocp-airgap mirror --plan P --to-dir DIR         connected side: write the release to removable media
     ocp-airgap mirror --plan P --from-dir DIR       disconnected side: check the media, upload it to the mirror
     ocp-airgap mirror --plan P --dry-run            what would be copied (images, bytes); writes nothing
+    ocp-airgap mirror --plan P --hop-only           only release.version when the plan holds a whole path
+When the plan holds a whole update path (release.path, stored by 'ocp-airgap release --write-plan'), every
+release on it is mirrored in one run (blobs the releases share are copied and stored once).
     ocp-airgap mirror verify --plan P [--deep]      check every manifest and blob of the release in the mirror
     ocp-airgap mirror verify --plan P --from-dir DIR   check media (checksums, then every image by digest)
 
@@ -42,6 +45,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     where.add_argument("--from-dir", metavar="DIR", default="", help="upload the release from media in DIR")
     p.add_argument("--dry-run", action="store_true", help="show what would be copied; write nothing")
     p.add_argument(
+        "--hop-only",
+        action="store_true",
+        help="mirror only release.version even when the plan holds a whole update path (release.path)",
+    )
+    p.add_argument(
         "--backend",
         choices=("builtin", "oc", "oc-mirror"),
         default=None,
@@ -63,7 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from engine.context import Context
-    from engine.mirror.request import MirrorRequest, run_mirror
+    from engine.mirror.request import MirrorRequest
 
     plan = load_plan(args)
     request = MirrorRequest.from_plan(
@@ -85,5 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         media = request.media if (args.to_dir or args.from_dir) else request.to_dir
         report = verify_mirror(ctx, deep=args.deep, to_dir=media, concurrency=args.concurrency)
         return EXIT_OK if report.ok else EXIT_FAILED
-    run_mirror(ctx, request)
+    from engine.mirror.path import mirror_plan
+
+    mirror_plan(ctx, request, hop_only=args.hop_only)
     return EXIT_OK

@@ -7,8 +7,10 @@ from the release source (a manifest HEAD, like ``oc adm release info``) and prin
 
 - A target the graph cannot reach is refused (exit 3) unless ``--allow-no-path``.
 - ``--current V`` gives the current version on a host without the cluster (connected side).
-- ``--write-plan`` stores the digest in the plan (``release.digest``); with ``--next-hop`` the plan targets the
-  first update of a longer path instead.
+- ``--write-plan`` stores the digest in the plan (``release.digest``) and, when the target takes more than one
+  update, the whole path (``release.path``: each release with its digest and the channel for that hop), which
+  ``mirror`` carries in one run and ``upgrade run-path`` applies hop by hop; with ``--next-hop`` the plan
+  targets the first update of a longer path instead.
 """
 
 from __future__ import annotations

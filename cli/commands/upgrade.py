@@ -3,6 +3,9 @@
 - ``start``: check the prerequisites (release mirrored, signature ConfigMap applied, MachineHealthChecks paused or
   the journaled decision to skip) and ``oc adm upgrade``'s guards, show the ClusterVersion patch, confirm, write
   it (``oc adm upgrade --allow-explicit-upgrade --to-image <mirror>/<repo>@<digest>``). Never forced.
+- ``run-path``: the plan's whole update path (``release.path``), hop by hop: every signature up front, the
+  MachineHealthChecks paused once, each hop's gates checked (exit 4 with the reason when one needs the admin; run
+  it again afterwards), ``--control-plane-only`` for the EUS-to-EUS procedure (worker pools paused for the path).
 - ``watch``: follow the update (re-attaching to one already running) until it is complete; exit 0 then. Exit 1
   with the reason and the fix when the cluster does not accept the release, 4 when ``--timeout`` passes first.
 """
@@ -63,6 +66,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_output_args(watch)
     watch.set_defaults(func=handle_errors(_watch))
 
+    run_path = psub.add_parser(
+        "run-path",
+        help="update along the plan's whole path (release.path), hop by hop",
+        description="Apply every hop's signature up front, pause the MachineHealthChecks once, then for each "
+        "hop: set its channel, check the gates that need the admin (exit 4 with the reason), start it by digest "
+        "and follow it until Completed and the pools are updated; resume the MachineHealthChecks once at the "
+        "end. Run it again after an interruption or a gate: it continues at the right hop.",
+    )
+    add_plan_arg(run_path)
+    run_path.add_argument(
+        "--control-plane-only",
+        action="store_true",
+        help="EUS-to-EUS: pause the worker pools for the whole path and unpause them at the end "
+        "(one worker reboot instead of one per minor)",
+    )
+    run_path.add_argument(
+        "--accept-not-recommended",
+        action="store_true",
+        help="accept the risks of conditional edges on the path (journaled)",
+    )
+    _watch_args(run_path)
+    add_change_args(run_path)
+    add_output_args(run_path)
+    run_path.set_defaults(func=handle_errors(_run_path))
+
 
 def _watch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=0.0, help="give up after this many seconds (0: never)")
@@ -87,6 +115,11 @@ def _start(args: argparse.Namespace) -> int:
     from engine.upgrade import prepare_start, start
 
     ctx = Context(load_plan(args), emitter(args, "upgrade"))
+    if len(ctx.plan.path_versions) > 1:
+        ctx.emit.warning(
+            f"the plan holds an update path ({' -> '.join(ctx.plan.path_versions)}): 'ocp-airgap upgrade "
+            "run-path --plan P' applies it hop by hop; 'upgrade start' updates to release.version alone"
+        )
     plan = prepare_start(ctx, accept_not_recommended=args.accept_not_recommended)
     if plan.change is None:
         ctx.emit.result(
@@ -141,4 +174,39 @@ def _watch(args: argparse.Namespace) -> int:
         if go:
             data = resume(mctx, plan)
             mctx.emit.result(StepStatus.SUCCEEDED, f"resumed {len(data['resumed'])}", data)
+    return EXIT_OK
+
+
+def _run_path(args: argparse.Namespace) -> int:
+    from engine.changes import Change, render_changes
+    from engine.context import Context
+    from engine.upgrade_path import run_path
+
+    ctx = Context(load_plan(args), emitter(args, "upgrade"))
+
+    def ask(question: str, changes: list[Change]) -> bool:
+        return confirm(args, question, render_changes(changes))
+
+    from engine.errors import InputError
+
+    try:
+        result = run_path(
+            ctx,
+            ask,
+            control_plane_only=args.control_plane_only,
+            accept_not_recommended=args.accept_not_recommended,
+            interval=args.interval,
+            timeout=args.timeout,
+            problem_grace=args.fail_after,
+        )
+    except InputError:
+        if not getattr(args, "dry_run", False):
+            raise
+        ctx.emit.result(StepStatus.SKIPPED, "dry run: stopped at the first change; nothing was changed")
+        return EXIT_OK
+    ctx.emit.result(
+        StepStatus.SUCCEEDED,
+        f"update path {' -> '.join(result.path)} complete: the cluster is at {result.final}",
+        result.to_dict(),
+    )
     return EXIT_OK

@@ -914,6 +914,7 @@ class SmallOperators:
         )
         self._cloud_credential(completed)
         sigpolicy.sync_admin_gates(self.store, self.cluster)
+        self._release_admin_gates(completed)
         self._cv_conditions(cv, completed, now)
         self._catalogs(now)
 
@@ -947,6 +948,30 @@ class SmallOperators:
             "True" if upgradeable else "False"
         ):
             self.store.mutate(CLUSTEROPERATOR, None, "cloud-credential", apply)
+
+    def _release_admin_gates(self, completed: str) -> None:
+        """Feature ``release_admin_gates`` (minor → {gate: text}): the admin gates a release of that minor ships
+        are in the admin-gates ConfigMap (openshift-config-managed) while the cluster runs that minor — the CVO
+        applies the ConfigMap from the payload it runs (``0000_00_cluster-version-operator_01_admingate_configmap``)
+        — and the gates of other minors are gone; gates other parts keep there (the MCO's) are left alone. The
+        CVO's AdminAckRequired check itself is :func:`sigpolicy.admin_ack_condition` (feature ``admin_gates``)."""
+        table = self.cluster.features.get("release_admin_gates")
+        if not isinstance(table, dict):
+            return
+        cm = self.store.find(CONFIGMAP, "openshift-config-managed", "admin-gates")
+        if cm is None:
+            return
+        minor = minor_of(completed)
+        mine = {str(k) for gates in table.values() if isinstance(gates, dict) for k in gates}
+        want = dict(table.get(f"{minor[0]}.{minor[1]}", {})) if minor else {}
+        have = dict(cm.get("data") or {})
+        new = {k: v for k, v in have.items() if k not in mine} | want
+        if new != have:
+
+            def apply(o: Obj) -> None:
+                o["data"] = dict(new)
+
+            self.store.mutate(CONFIGMAP, "openshift-config-managed", "admin-gates", apply)
 
     def _upgradeable_throttle(self, cv: Obj, now: float) -> float:
         """upgradeable.go ``throttlePeriod``: 15 s while a precondition failure is recent, else 2 minutes."""

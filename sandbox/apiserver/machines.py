@@ -268,6 +268,10 @@ class MachineControllers:
                 # node went away (remediated or deleted) while updating
                 if self._node_pool(n) in (None, name):
                     self.updates.pop(n, None)
+            # a paused pool only has its status synced: no node of it gets the new config (machine-config-operator
+            # pkg/controller/node/node_controller.go syncMachineConfigPool: "if pool.Spec.Paused { ... return
+            # ctrl.syncStatusOnly(pool) }"); the operator waits only for the required (master) pool, so a release
+            # update completes with the worker pool paused (pkg/operator/sync.go syncRequiredMachineConfigPools)
             if not paused and target:
                 self._roll(pool, nodes, target, now)
             self._pool_status(pool, self._pool_nodes(pool), target, paused, now)
@@ -361,9 +365,12 @@ class MachineControllers:
                 version = self.config_versions.get(upd.target, self.cluster.current_version)
 
                 def reboot(o: Obj) -> None:
+                    boot_id = ((o.get("status") or {}).get("nodeInfo") or {}).get("bootID", "")
                     o["status"] = node_status(
                         upd.node, self._node_version(o), ready=False, index=_node_index(o)
                     )
+                    # the kubelet stopped posting: the node keeps the boot ID it last reported
+                    o["status"]["nodeInfo"]["bootID"] = boot_id
                     o["metadata"]["annotations"]["machineconfiguration.openshift.io/state"] = "Working"
 
                 self.store.mutate(NODE, None, upd.node, reboot)
@@ -384,8 +391,34 @@ class MachineControllers:
                     o["spec"].pop("taints")
 
             self.store.mutate(NODE, None, upd.node, back)
+            self._rebooted(upd.node)
             self.updates.pop(upd.node, None)
             log.info("machine-config: %s updated to %s", upd.node, upd.target)
+
+    def _rebooted(self, node_name: str) -> None:
+        """The kubelet back after a reboot reports a new ``status.nodeInfo.bootID`` and, because it differs from
+        the one the node had, records a Warning event ``Rebooted`` ("Node <name> has been rebooted, boot id:
+        <id>") about the Node (kubernetes/kubernetes ``pkg/kubelet/nodestatus/setters.go`` ``MachineInfo``,
+        ``events.NodeRebooted``). Tests count a node's reboots from these events."""
+        node = self.store.find(NODE, None, node_name)
+        if node is None:
+            return
+        boot_id = ((node.get("status") or {}).get("nodeInfo") or {}).get("bootID", "")
+        now = now_iso()
+        self.store.upsert(
+            EVENT,
+            {
+                "metadata": {"name": f"{node_name}.{uuid.uuid4().hex[:16]}", "namespace": "default"},
+                "involvedObject": {"kind": "Node", "name": node_name, "uid": node_name, "apiVersion": "v1"},
+                "reason": "Rebooted",
+                "message": f"Node {node_name} has been rebooted, boot id: {boot_id}",
+                "type": "Warning",
+                "source": {"component": "kubelet", "host": node_name},
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            },
+        )
 
     def _node_version(self, node: Obj) -> str:
         cur = self._current_config(node)
