@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _check_target(run: _Run) -> str:
     """The update path check; returns the target digest when known."""
-    from engine.graph import giant_hop, plan_path
+    from engine.graph import plan_path
     from engine.release import get_graph
 
     ctx = run.ctx
@@ -43,12 +43,12 @@ def _check_target(run: _Run) -> str:
     try:
         graph, _source = get_graph(ctx, channel, graph_file=run.options.graph_file)
     except AirgapError as exc:
-        if giant_hop(current, run.target):
+        if _skips_a_minor(run, current):
             _refuse_giant_hop(run, None, current)
             return digest
         run.check("update path", WARN, f"not checked: {exc.message}", fix=exc.fix, why="path")
         return digest
-    if giant_hop(current, run.target):
+    if _skips_a_minor(run, current):
         _refuse_giant_hop(run, graph, current)
         return digest
     try:
@@ -83,6 +83,20 @@ def _check_target(run: _Run) -> str:
             why="path",
         )
     return digest
+
+
+def _skips_a_minor(run: _Run, current: str) -> bool:
+    """The target is more than one minor ahead and the plan holds no stored path of hops that each stay within the
+    next minor (``release.path``, run hop by hop by ``upgrade run-path``)."""
+    from engine.graph import giant_hop
+
+    if not giant_hop(current, run.target):
+        return False
+    hops = [str(h.get("version", "")) for h in (run.ctx.plan.release.path or []) if isinstance(h, dict)]
+    if not hops or hops[-1] != run.target:
+        return True
+    chain = [current, *hops]
+    return any(giant_hop(a, b) for a, b in zip(chain, chain[1:], strict=False))
 
 
 def _refuse_giant_hop(run: _Run, graph: Graph | None, current: str) -> None:
