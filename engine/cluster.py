@@ -406,6 +406,28 @@ class Cluster:
         return self.get(CLUSTER_VERSION, "version")
 
 
+MACHINE_API_CAPABILITY = "MachineAPI"
+MACHINE_API_ABSENT = "not applicable on this cluster: the Machine API capability is disabled"
+"""What the MachineHealthCheck steps say on a cluster installed without the MachineAPI capability."""
+
+
+def capability_enabled(cv: dict[str, Any], name: str) -> bool:
+    """Whether ClusterVersion ``status.capabilities.enabledCapabilities`` lists capability ``name``.
+
+    A cluster that reports no capabilities (before 4.11) has them all. A cluster installed with
+    ``spec.capabilities.baselineCapabilitySet: None`` (bare-metal UPI, single-node) lacks every capability it
+    did not add back, and the CVO does not create the resources of a disabled one: without ``MachineAPI`` there
+    are no Machine, MachineSet or MachineHealthCheck CRDs (openshift/api config/v1 ``ClusterVersionCapability``)."""
+    caps = ((cv.get("status") or {}).get("capabilities") or {}).get("enabledCapabilities")
+    if caps is None:
+        return True
+    return name in caps
+
+
+def machine_api_enabled(cv: dict[str, Any]) -> bool:
+    return capability_enabled(cv, MACHINE_API_CAPABILITY)
+
+
 def retry_on_conflict(
     attempt: Callable[[], T],
     *,

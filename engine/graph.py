@@ -527,6 +527,58 @@ def plan_path(
     return choice
 
 
+def giant_hop(current: str, target: str) -> str:
+    """Why the CVO refuses to go from ``current`` to ``target`` at once, or "".
+
+    The CVO's ClusterVersionGiantHop precondition (cluster-version-operator
+    ``pkg/payload/precondition/clusterversion/gianthop.go``) refuses a target more than one minor version beyond
+    the version it reconciles, and a new major version; it cannot be waived by ``oc adm upgrade``."""
+    cur, tgt = minor_of(current), minor_of(target)
+    if cur is None or tgt is None:
+        return ""
+    if tgt[0] > cur[0]:
+        return (
+            f"{target} has a larger major version than the current {current}: the cluster only updates within its "
+            "major version"
+        )
+    if tgt[1] > cur[1] + 1:
+        return (
+            f"{target} is more than one minor version beyond the current {current}: the cluster refuses to skip a "
+            f"minor version (precondition ClusterVersionGiantHop, reason MultipleMinorVersionsUpdate); it updates "
+            f"only within {cur[0]}.{cur[1]} or to {cur[0]}.{cur[1] + 1}"
+        )
+    return ""
+
+
+def intermediate(graph: Graph, current: str, target: str) -> str:
+    """The release to update to first on the way from ``current`` to ``target`` when that skips a minor: on the
+    graph's path, the last version still within the next minor; else the newest next-minor version the graph
+    reaches from ``current``. "" when the graph knows none."""
+    cur = minor_of(current)
+    if cur is None or not graph.has(current):
+        return ""
+    allowed = (cur[0], cur[1] + 1)
+
+    def fits(v: str) -> bool:
+        m = minor_of(v)
+        return m is not None and m <= allowed and m >= cur
+
+    if graph.has(target):
+        choice = find_paths(graph, current, target)
+        path = choice.chosen
+        if path is not None:
+            steps = [v for v in path.versions[1:] if fits(v)]
+            if steps:
+                return steps[-1]
+    candidates = sorted(
+        (v for v in graph.versions() if minor_of(v) == allowed), key=version_key, reverse=True
+    )
+    for v in candidates:
+        if find_paths(graph, current, v).chosen is not None:
+            return v
+    return ""
+
+
 def describe_choice(choice: PathChoice, emit: Emitter) -> None:
     if choice.recommended is not None:
         hops = len(choice.recommended.hops)

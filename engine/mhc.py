@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.changes import Change
-from engine.cluster import MHC, Cluster, retry_on_conflict
+from engine.cluster import MACHINE_API_ABSENT, MHC, Cluster, machine_api_enabled, retry_on_conflict
 from engine.context import Context
 from engine.errors import NotFound
 from engine.guards import Override, refuse_during_update
@@ -112,12 +112,19 @@ class MhcStatus:
         }
 
 
+def machine_api_absent(cluster: Cluster) -> str:
+    """Why there is nothing to pause or resume ("" when the cluster has the Machine API)."""
+    return "" if machine_api_enabled(cluster.cluster_version()) else MACHINE_API_ABSENT
+
+
 def _list(cluster: Cluster) -> list[dict[str, Any]]:
     return cluster.list(MHC, MHC_NAMESPACE)
 
 
 def status(ctx: Context) -> list[MhcStatus]:
     cluster = ctx.cluster
+    if machine_api_absent(cluster):
+        return []
     ctx.emit.command(["oc", *cluster.oc_args(), "get", "machinehealthcheck", "-n", MHC_NAMESPACE])
     states = journal_states(ctx.journal)
     out: list[MhcStatus] = []
@@ -155,6 +162,8 @@ class MhcPlan:
     """journal entries to close without a patch (the MHC is already in the wanted state, or is gone)"""
     override: Override | None = None
     """resume while an update or a pool rollout is in progress, explicitly accepted (journaled on resume)"""
+    not_applicable: str = ""
+    """why the step does not apply to this cluster (no Machine API): nothing to pause or resume"""
 
 
 def _oc_annotate(cluster: Cluster, name: str, value: str) -> list[str]:
@@ -165,6 +174,9 @@ def prepare_pause(ctx: Context) -> MhcPlan:
     """Decide which MHCs to pause: every one that is not paused. One already paused is the administrator's
     (left alone) unless the journal says this tool paused it (a re-run after a crash)."""
     cluster = ctx.cluster
+    absent = machine_api_absent(cluster)
+    if absent:
+        return MhcPlan("pause", not_applicable=absent)
     ctx.emit.command(["oc", *cluster.oc_args(), "get", "machinehealthcheck", "-n", MHC_NAMESPACE])
     states = journal_states(ctx.journal)
     plan = MhcPlan("pause")
@@ -206,6 +218,9 @@ def prepare_resume(ctx: Context, *, during_update: bool = False) -> MhcPlan:
     unless ``during_update`` (the explicit override, journaled when the MHCs are resumed)."""
     cluster = ctx.cluster
     states = journal_states(ctx.journal)
+    absent = machine_api_absent(cluster)
+    if absent and not states:
+        return MhcPlan("resume", not_applicable=absent)
     plan = MhcPlan("resume")
     current = {resource_id(MHC_NAMESPACE, m["metadata"]["name"]): m for m in _list(cluster)}
     for res in sorted(states):
@@ -246,6 +261,8 @@ def pause(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     """Pause the planned MHCs (after the caller's confirmation). Journal intent before each patch, done after."""
     journal, emit = ctx.journal, ctx.emit
     journal.step_started(STEP, action="pause")
+    if plan.not_applicable:
+        return _not_applicable(ctx, plan)
     for res in plan.settle:
         journal.change(STEP, "pause", res, phase="done", note="found paused after an interrupted run")
         emit.info(f"{res} was paused by an earlier, interrupted run; recorded.")
@@ -265,6 +282,8 @@ def resume(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
     if plan.override is not None:
         plan.override.record(ctx)
     journal.step_started(STEP, action="resume")
+    if plan.not_applicable:
+        return _not_applicable(ctx, plan)
     for res in plan.settle:
         journal.change(STEP, "resume", res, phase="done", note="already not paused, or gone")
         emit.info(f"{res} is no longer paused (or no longer exists); record closed.")
@@ -276,6 +295,16 @@ def resume(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
         summary += f"; left {len(plan.left_alone)} paused by an administrator alone"
     journal.step_finished(STEP, "succeeded", summary, action="resume", resumed=resumed)
     return {"resumed": resumed, "left_alone": plan.left_alone}
+
+
+def _not_applicable(ctx: Context, plan: MhcPlan) -> dict[str, Any]:
+    """Journal the step as skipped, with the reason (the cluster has no MachineHealthChecks at all)."""
+    ctx.emit.info(f"MachineHealthChecks: {plan.not_applicable}.")
+    ctx.journal.step_finished(
+        STEP, "skipped", plan.not_applicable, action=plan.action, reason=plan.not_applicable
+    )
+    key = "paused" if plan.action == "pause" else "resumed"
+    return {key: [], "held": [], "left_alone": {}, "not_applicable": plan.not_applicable}
 
 
 def _annotate_each(ctx: Context, plan: MhcPlan, action: str) -> list[str]:

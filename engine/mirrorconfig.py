@@ -163,6 +163,18 @@ def prepare(
     kind, why = choose_kind(version)
     emit.info(f"{kind.kind}: {why}.")
     entries = entries_for(ctx.plan, scope)
+    if ctx.plan.release.digest:
+        from engine.mirror.ocmirror import IDMS_FILE, journaled_layout
+
+        layout = journaled_layout(ctx, ctx.plan.release.digest)
+        if layout and layout.get("mirror_entries"):
+            # oc-mirror v2 put the release in <repo>/openshift/release-images and the components in
+            # <repo>/openshift/release: map the sources to where it actually wrote them
+            entries = sorted(
+                ({"mirrors": list(e["mirrors"]), "source": e["source"]} for e in layout["mirror_entries"]),
+                key=lambda e: str(e["source"]),
+            )
+            emit.info(f"Mirror entries taken from oc-mirror's {IDMS_FILE} (its own repository layout).")
     wanted = build_object(kind, entries, name)
     existing: list[dict[str, Any]] = []
     for res in (IDMS, ICSP):

@@ -941,7 +941,15 @@ def prepare(
     digest = plan.release.digest
     emit = ctx.emit
     if not file and signatures is None:
-        file = media_signature_file(ctx)
+        from engine.mirror.ocmirror import journaled_layout
+
+        layout = journaled_layout(ctx, digest)
+        if layout and layout.get("signature_file") and Path(str(layout["signature_file"])).is_file():
+            # oc-mirror v2 wrote the release signature with the mirror: use that, as its docs say to apply it
+            file = str(layout["signature_file"])
+            emit.info(f"Using the signature ConfigMap oc-mirror wrote: {file}")
+        else:
+            file = media_signature_file(ctx)
     from_file = bool(file)
     if file:
         sf = read_signature_file(file)

@@ -5,14 +5,16 @@ same client-side guards (the ClusterVersion API as the CVO and oc use it), and n
 
 1. the target must be a by-digest pull spec (a tag cannot be verified by the cluster);
 2. a target equal to ``status.desired.image`` is already being applied: nothing to write (re-attach instead);
-3. a target listed in ``status.availableUpdates`` takes its version from there; one listed in
+3. a target listed in ``status.availableUpdates`` takes its version from there (sent with the image, as oc
+   does); one listed in
    ``status.conditionalUpdates`` whose ``Recommended`` condition is not True is refused unless the risks are
    explicitly accepted (and that decision is journaled); any other target is an explicit update, as is normal
    on a disconnected cluster with no update service;
 4. ``Invalid``, ``Failing`` or ``Progressing`` True refuse the update (oc's ``--allow-upgrade-with-warnings``
    is deliberately not offered, nor ``--force``: the cluster's own verification is never bypassed);
 5. the write is oc's exact JSON merge patch on ``clusterversion/version``:
-   ``{"spec":{"desiredUpdate":{"architecture":"","version":"","image":"<image>","force":false}}}``
+   ``{"spec":{"desiredUpdate":{"architecture":"","version":"","image":"<image>","force":false}}}`` (with the
+   listed version instead of ``""`` when the target is one of the cluster's available updates)
    (an existing ``acceptRisks`` is carried over, as oc does); a 409 Conflict is re-read, re-checked and retried.
 
 Before that, the documented prerequisites are required: the release mirrored (journal record of the mirror step
@@ -38,11 +40,13 @@ from engine.cluster import (
     CLUSTER_OPERATOR,
     CLUSTER_VERSION,
     MACHINE,
+    MACHINE_API_ABSENT,
     MCP,
     NODE,
     Cluster,
     condition,
     current_version,
+    machine_api_enabled,
     retry_on_conflict,
 )
 from engine.context import Context
@@ -60,6 +64,10 @@ from engine.mhc import MHC_NAMESPACE, is_paused, paused_by_tool, skip_decided
 from engine.signatures import visible_signature_configmaps
 
 STEP = "upgrade"
+CVO_CATCH_UP_SECONDS = 360.0
+"""How long the watch keeps waiting once the cause of a precondition refusal is gone: the CVO re-evaluates
+Upgradeable at most every 2 minutes, then its sync worker retries the refused release with a back-off of up to its
+reconcile interval (cluster-version-operator ``pkg/cvo/upgradeable.go``, ``pkg/cvo/sync_worker.go``)."""
 MACHINE_NAMESPACE = "openshift-machine-api"
 _WORKING = re.compile(r"^Working towards (?P<version>\S+?)(?::\s*(?P<rest>.*))?$")
 _COUNTS = re.compile(r"^(?P<done>\d+) of (?P<total>\d+) done \((?P<pct>\d+)% complete\)(?:,\s*(?P<msg>.*))?$")
@@ -77,9 +85,15 @@ class UpdateBlocked(AirgapError):
 
 
 def target_image(ctx: Context) -> str:
-    """``<mirror registry>/<repository>@<digest>`` (LOCAL_REGISTRY/LOCAL_REPOSITORY@digest)."""
+    """``<mirror registry>/<repository>@<digest>`` (LOCAL_REGISTRY/LOCAL_REPOSITORY@digest), or, after an
+    oc-mirror run, where oc-mirror put the release image (``<repository>/openshift/release-images@<digest>``)."""
+    from engine.mirror.ocmirror import journaled_layout
+
     plan = ctx.plan
     plan.require("mirror.registry", "mirror.repository", "release.digest")
+    layout = journaled_layout(ctx, plan.release.digest)
+    if layout and layout.get("release_repository"):
+        return f"{layout['release_repository']}@{plan.release.digest}"
     return plan.mirror_pullspec()
 
 
@@ -95,24 +109,30 @@ class Prerequisite:
     fix: str = ""
 
 
-def _mirror_has_digest(ctx: Context, digest: str) -> tuple[bool, str]:
-    """Ask the mirror registry for the release manifest by digest (HEAD), with the plan's auth file and CA."""
+def _mirror_has_digest(ctx: Context, digest: str, image: str = "") -> tuple[bool, str]:
+    """Ask the mirror registry for the release manifest by digest (HEAD), with the plan's auth file and CA, in the
+    repository of the update target (``<repository>/openshift/release-images`` after an oc-mirror run)."""
     from engine.authfile import AuthFile, find_auth_file
     from engine.oci.registry import RegistryClient
 
     plan = ctx.plan
+    repository = plan.mirror.repository
+    prefix = f"{plan.mirror.registry}/"
+    if image.startswith(prefix) and "@" in image:
+        repository = image[len(prefix) :].split("@", 1)[0]
     path = find_auth_file(plan.resolve_path(plan.auth_file))
     auth = AuthFile.load(path) if path else AuthFile.empty()
     with RegistryClient(
         plan.mirror.registry, auth=auth, ca_file=plan.resolve_path(plan.mirror.ca_file)
     ) as client:
-        found = client.head_manifest(plan.mirror.repository, digest)
+        found = client.head_manifest(repository, digest)
+    where = f"{plan.mirror.registry}/{repository}@{digest}"
     if found is None:
-        return False, f"{plan.mirror_pullspec(digest)} is not in the mirror registry"
-    return True, f"{plan.mirror_pullspec(digest)} is in the mirror registry"
+        return False, f"{where} is not in the mirror registry"
+    return True, f"{where} is in the mirror registry"
 
 
-def prerequisites(ctx: Context, image: str) -> list[Prerequisite]:
+def prerequisites(ctx: Context, image: str, cv: dict[str, Any] | None = None) -> list[Prerequisite]:
     """The documented prerequisites of §I, each with what was seen and the fix."""
     digest = digest_of(image)
     out: list[Prerequisite] = []
@@ -120,7 +140,7 @@ def prerequisites(ctx: Context, image: str) -> list[Prerequisite]:
     # "in the mirror" is only ever proven by the registry, never by a record (the media's record, or a to-media
     # run, says nothing about what the mirror registry holds)
     try:
-        ok, detail = _mirror_has_digest(ctx, digest)
+        ok, detail = _mirror_has_digest(ctx, digest, image)
     except (RegistryError, InputError) as exc:
         ok, detail = False, f"cannot check the mirror registry: {exc.message}"
     out.append(
@@ -146,13 +166,15 @@ def prerequisites(ctx: Context, image: str) -> list[Prerequisite]:
     # 3. no installed operator blocks the target minor (or the admin's journaled decision)
     from engine.catalogs import gate
 
-    ok, detail, fix = gate.check(
-        ctx, current_version(ctx.cluster.cluster_version()), ctx.plan.release.version
-    )
+    live = cv if cv is not None else ctx.cluster.cluster_version()
+    ok, detail, fix = gate.check(ctx, current_version(live), ctx.plan.release.version)
     out.append(Prerequisite("installed operators compatible", ok, detail, fix))
-    # 4. MachineHealthChecks paused (or the decision to skip)
+    # 4. MachineHealthChecks paused (or the decision to skip); none exist without the Machine API capability
     from engine.cluster import MHC
 
+    if not machine_api_enabled(live):
+        out.append(Prerequisite("MachineHealthChecks paused", True, MACHINE_API_ABSENT))
+        return out
     mhcs = ctx.cluster.list(MHC, MHC_NAMESPACE)
     active = [m["metadata"]["name"] for m in mhcs if not is_paused(m)]
     if not active:
@@ -278,7 +300,11 @@ def evaluate(cv: dict[str, Any], image: str, *, accept_not_recommended: bool = F
             fix="Wait until the cluster is healthy and not updating (ocp-airgap upgrade watch, oc adm upgrade), "
             "then start the update; the guards of oc adm upgrade are never bypassed here.",
         )
-    update: dict[str, Any] = {"architecture": "", "version": "", "image": image, "force": False}
+    # oc sends the version with the image when the target is one the cluster lists (availableUpdates, or an
+    # accepted conditionalUpdates entry: oc pkg/cli/admin/upgrade/upgrade.go Run); an explicit image goes with
+    # version "" and the CVO fills the version in from the payload's release metadata.
+    listed = "" if decision.explicit else decision.version
+    update: dict[str, Any] = {"architecture": "", "version": listed, "image": image, "force": False}
     accept = ((cv.get("spec") or {}).get("desiredUpdate") or {}).get("acceptRisks")
     if accept:
         update["acceptRisks"] = accept
@@ -371,9 +397,20 @@ def prepare_start(ctx: Context, *, accept_not_recommended: bool = False) -> Star
     if decision.kind == "already":
         emit.info(f"info: Cluster is already at {image} (an update to it is applied or in progress).")
         return StartPlan(image, decision, [], None, command)
+    from engine.graph import giant_hop
+
+    reconciling = str(((cv.get("status") or {}).get("desired") or {}).get("version") or current_version(cv))
+    hop = giant_hop(reconciling, decision.version or ctx.plan.release.version)
+    if hop:
+        # the CVO's GiantHop precondition would refuse it after the patch; nothing is written
+        raise PreconditionFailed(
+            hop,
+            fix="Update to a release of the next minor version first: ocp-airgap release --plan P --write-plan "
+            "--next-hop (ocp-airgap preflight names it), then update again.",
+        )
     if decision.conditional is None:
         _graph_guard(ctx, decision, image, current_version(cv), accept_not_recommended)
-    prereqs = prerequisites(ctx, image)
+    prereqs = prerequisites(ctx, image, cv)
     for p in prereqs:
         emit.check(p.name, CheckStatus.PASS if p.ok else CheckStatus.FAIL, p.detail, p.fix)
     missing = [p for p in prereqs if not p.ok]
@@ -557,6 +594,7 @@ class Snapshot:
     available: dict[str, Any]
     failing: dict[str, Any]
     release_accepted: dict[str, Any]
+    upgradeable: dict[str, Any]
     progress: Progress
     operators: dict[str, dict[str, Any]]
     pools: dict[str, dict[str, Any]]
@@ -593,6 +631,37 @@ class Snapshot:
                 "message": f"{message}; payload pod: SignatureValidationFailed: {self.payload_pod_signature}",
             }
         return explain_release_accepted(ra, self.target_version)
+
+    @property
+    def cvo_will_retry(self) -> str:
+        """Why the CVO will go on by itself although it refused the release, or "".
+
+        A refusal only because of ``Upgradeable=False`` (precondition ClusterVersionUpgradeable) whose cause is
+        gone (no ClusterOperator reports ``Upgradeable=False`` any more, e.g. after the cloud-credential
+        annotation) is not final: the CVO re-evaluates Upgradeable at most every 2 minutes (every 15 s shortly
+        after a precondition failure; cluster-version-operator ``pkg/cvo/upgradeable.go``) and then loads the
+        release again on its own."""
+        ra = self.release_accepted
+        if ra.get("status") != "False" or ra.get("reason") != "PreconditionChecks":
+            return ""
+        message = str(ra.get("message", ""))
+        if '"ClusterVersionUpgradeable"' not in message:
+            return ""
+        if '"ClusterVersionGiantHop"' in message or '"ClusterVersionRollback"' in message:
+            return ""  # those do not go away by waiting
+        blocking = sorted(n for n, o in self.operators.items() if o.get("upgradeable") == "False")
+        if blocking:
+            return ""
+        upg = self.upgradeable
+        if upg.get("status") == "False":
+            text = str(upg.get("message", ""))
+            if not text.startswith(("Cluster operator ", "Multiple cluster operators ")):
+                return ""  # blocked by something other than a ClusterOperator (overrides, admin acks...)
+            return (
+                "no ClusterOperator reports Upgradeable=False any more; the CVO re-evaluates Upgradeable at most "
+                "every 2 minutes and then retries the release by itself"
+            )
+        return "Upgradeable is no longer False; the CVO retries the release by itself"
 
     @property
     def pools_rolling(self) -> list[str]:
@@ -653,6 +722,7 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
             "available": (condition(co, "Available") or {}).get("status", ""),
             "progressing": (condition(co, "Progressing") or {}).get("status", ""),
             "degraded": (condition(co, "Degraded") or {}).get("status", ""),
+            "upgradeable": (condition(co, "Upgradeable") or {}).get("status", ""),
         }
         for co in cluster.list(CLUSTER_OPERATOR)
     }
@@ -683,7 +753,8 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
             "phase": (m.get("status") or {}).get("phase", ""),
             "uid": m["metadata"].get("uid", ""),
         }
-        for m in cluster.list(MACHINE, MACHINE_NAMESPACE)
+        # without the Machine API capability there is no Machine resource to follow
+        for m in (cluster.list(MACHINE, MACHINE_NAMESPACE) if machine_api_enabled(cv) else [])
     }
     ra = condition(cv, "ReleaseAccepted") or {}
     pod_signature = ""
@@ -703,6 +774,7 @@ def snapshot(cluster: Cluster, target: str, target_version: str = "") -> Snapsho
         available=condition(cv, "Available") or {},
         failing=condition(cv, "Failing") or {},
         release_accepted=condition(cv, "ReleaseAccepted") or {},
+        upgradeable=condition(cv, "Upgradeable") or {},
         progress=parse_progressing(str(prog.get("message", "")))
         if prog.get("status") == "True"
         else Progress(),
@@ -852,6 +924,8 @@ def watch(
     last: Snapshot | None = None
     reported_problem = ""
     problem_since: float | None = None
+    retry_announced = ""
+    retry_since: float | None = None
     announced_pools = False
     while True:
         ctx.check_cancel()
@@ -883,6 +957,7 @@ def watch(
         problem = snap.release_problem
         if problem is None:
             problem_since = None
+            retry_since = None
         else:
             text, fix = problem
             now = time.monotonic()
@@ -893,7 +968,20 @@ def watch(
                 reported_problem = text
                 if problem_grace > 0:
                     emit.error(f"{text}\nFix: {fix}")
-            if now - problem_since >= problem_grace:
+            retry = snap.cvo_will_retry
+            give_up_at = problem_since + problem_grace
+            if retry:
+                # the cause is fixed: the CVO will go on by itself, do not declare the update blocked yet
+                if retry_since is None:
+                    retry_since = now
+                if retry != retry_announced:
+                    emit.info(f"The cause of the refusal is gone: {retry}. Waiting.")
+                    journal.note(STEP, f"waiting for the CVO: {retry}")
+                    retry_announced = retry
+                give_up_at = max(give_up_at, retry_since + CVO_CATCH_UP_SECONDS)
+            else:
+                retry_since = None
+            if now >= give_up_at:
                 if "signature" in text:
                     raise SignatureError(text, fix=fix)
                 raise UpdateBlocked(text, fix=fix)

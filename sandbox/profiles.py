@@ -34,6 +34,11 @@ class Profile:
 
 FEATURES: dict[str, str] = {
     # name → what it reproduces (kept short; the code that reads it names its source)
+    "machine_api": "False: installed with capabilities.baselineCapabilitySet None and without the MachineAPI "
+    "capability (bare-metal UPI, SNO): no machine.openshift.io API group, no Machines, MachineSets or "
+    "MachineHealthChecks, no machine-api ClusterOperator",
+    "single_node": "True: single-node OpenShift, one node that is control plane and worker (master pool of one, "
+    "empty worker pool)",
     "sigstore_policy": "the 'openshift' ClusterImagePolicy (lab cosign key, scope: the lab's release repository); "
     "the node runtime refuses a release pulled from a mirror without a valid sha256-<hex>.sig "
     "(sandbox/apiserver/sigpolicy.py)",
@@ -57,6 +62,17 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default",
         "OpenShift 4.16 with the Machine API, IDMS-era mirror config, current release keys",
+    ),
+    "no-machine-api": Profile(
+        "no-machine-api",
+        "OpenShift 4.16 installed with baselineCapabilitySet None, MachineAPI not enabled (bare-metal UPI)",
+        features={"machine_api": False},
+    ),
+    "sno": Profile(
+        "sno",
+        "single-node OpenShift 4.16 (one control-plane node that is also the worker) with baselineCapabilitySet "
+        "None, no Machine API; the API outage while that node reboots is not simulated",
+        features={"machine_api": False, "single_node": True},
     ),
     "ocp-4.20-to-4.21": Profile(
         "ocp-4.20-to-4.21",

@@ -67,6 +67,12 @@ class MhcPauseScreen(StepScreen):
         )
 
     def _done(self, result: dict[str, Any]) -> None:
+        if result.get("not_applicable"):
+            # no Machine API on this cluster: nothing to pause (journaled as skipped by the engine)
+            self.run.add_line(f"MachineHealthChecks: {result['not_applicable']}.")
+            self.wizard.mark_step(self.STEP, "skipped", str(result["not_applicable"]))
+            self.refresh_state()
+            return
         paused = result.get("paused", [])
         held = result.get("held", [])
         self.run.add_line(

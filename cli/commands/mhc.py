@@ -79,6 +79,10 @@ def _pause(args: argparse.Namespace) -> int:
 
     ctx = _context(args)
     plan = prepare_pause(ctx)
+    if plan.not_applicable:
+        data = pause(ctx, plan)
+        ctx.emit.result(StepStatus.SKIPPED, plan.not_applicable, data)
+        return EXIT_OK
     if plan.changes and not confirm(
         args, f"Pause {len(plan.changes)} MachineHealthCheck(s)?", render_changes(plan.changes)
     ):
@@ -100,6 +104,10 @@ def _resume(args: argparse.Namespace) -> int:
 
     ctx = _context(args)
     plan = prepare_resume(ctx, during_update=args.during_update)
+    if plan.not_applicable:
+        data = resume(ctx, plan)
+        ctx.emit.result(StepStatus.SKIPPED, plan.not_applicable, data)
+        return EXIT_OK
     if plan.changes and not confirm(
         args, f"Resume {len(plan.changes)} MachineHealthCheck(s)?", render_changes(plan.changes)
     ):
@@ -111,9 +119,13 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from engine.mhc import skip_decided, status
+    from engine.mhc import machine_api_absent, skip_decided, status
 
     ctx = _context(args)
+    absent = machine_api_absent(ctx.cluster)
+    if absent:
+        ctx.emit.result(StepStatus.SKIPPED, absent, {"mhcs": [], "not_applicable": absent})
+        return EXIT_OK
     rows = status(ctx)
     for row in rows:
         ctx.emit.info(

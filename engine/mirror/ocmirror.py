@@ -12,6 +12,17 @@ The ImageSetConfiguration (``mirror.openshift.io/v2alpha1``) names the platform 
 After a run, ``working-dir/cluster-resources/`` holds the ImageDigestMirrorSet / ImageTagMirrorSet, the release
 signature ConfigMap, CatalogSources and the UpdateService: they are read and returned by kind for the later
 steps (repository mirroring, signature, catalog).
+
+oc-mirror v2 does not keep ``oc adm release mirror``'s single-repository layout. It pushes the release image to
+``<registry>/<repository>/openshift/release-images`` and the components to ``<registry>/<repository>/openshift/release``
+(oc-mirror ``v2/internal/pkg/release``: ``releaseImagePathComponents``, ``releaseComponentPathComponents``), and
+writes (``v2/internal/pkg/clusterresources``): ``idms-oc-mirror.yaml`` (one or more ImageDigestMirrorSets, e.g.
+``idms-release-0``, whose entries map each source repository to where oc-mirror put it), ``itms-oc-mirror.yaml``,
+``signature-configmap.json`` / ``.yaml`` (ConfigMap ``mirrored-release-signatures`` in
+``openshift-config-managed``, label ``release.openshift.io/verification-signatures``, ``binaryData`` keys
+``sha256-<hex>-<n>``), ``cs-*.yaml``, ``cc-*.yaml`` and ``updateService.yaml``. After a run the engine takes the
+update target, the mirror set and the signature from those files (:func:`written_layout`), and journals them so
+``upgrade``, ``mirror-config`` and ``signature`` use what oc-mirror actually wrote.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from typing import Any
 import yaml
 
 from engine.context import Context
-from engine.errors import InputError, ToolMissing
+from engine.errors import AirgapError, InputError, ToolMissing
 from engine.events import Level, StepStatus
 from engine.fsutil import atomic_write_text
 from engine.journal import state_root
@@ -38,6 +49,12 @@ API_VERSION = "mirror.openshift.io/v2alpha1"
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "s390x": "s390x", "ppc64le": "ppc64le", "multi": "multi"}
 WORKFLOWS = {"direct": "mirror-to-mirror", "to-media": "mirror-to-disk", "from-media": "disk-to-mirror"}
 ISC_NAME = "imageset-config.yaml"
+RELEASE_IMAGES = "openshift/release-images"
+"""where oc-mirror v2 puts the release image, under the destination repository"""
+RELEASE_COMPONENTS = "openshift/release"
+"""where oc-mirror v2 puts the release's component images"""
+IDMS_FILE = "idms-oc-mirror.yaml"
+SIGNATURE_FILES = ("signature-configmap.json", "signature-configmap.yaml")
 _PROGRESS = re.compile(r"(\d+)\s*/\s*(\d+)\s*:?")
 
 
@@ -168,6 +185,75 @@ def cluster_resources(directory: Path) -> dict[str, list[str]]:
     return out
 
 
+def _docs(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        docs = [json.loads(text)] if path.suffix == ".json" else list(yaml.safe_load_all(text))
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            f"oc-mirror wrote a file that cannot be read: {exc}",
+            path=str(path),
+            line=(mark.line + 1) if mark else getattr(exc, "lineno", None),
+            column=(mark.column + 1) if mark else getattr(exc, "colno", None),
+            fix="Run oc-mirror again; if it persists, report it with the file.",
+        ) from None
+    out: list[dict[str, Any]] = []
+    for doc in docs:
+        if isinstance(doc, dict):
+            items = doc.get("items") if doc.get("kind") == "List" else [doc]
+            out += [i for i in items or [] if isinstance(i, dict)]
+    return out
+
+
+def written_layout(directory: Path, plan: Plan) -> dict[str, Any]:
+    """What oc-mirror wrote under ``working-dir/cluster-resources`` for the plan's release: the mirror entries of
+    its ImageDigestMirrorSets, the repository it put the release image in (``release_repository``, the update
+    target is ``<release_repository>@<digest>``), and its signature ConfigMap file ("" when it wrote none)."""
+    entries: list[dict[str, Any]] = []
+    idms_path = directory / IDMS_FILE
+    if idms_path.is_file():
+        for doc in _docs(idms_path):
+            if doc.get("kind") != "ImageDigestMirrorSet":
+                continue
+            for e in (doc.get("spec") or {}).get("imageDigestMirrors") or []:
+                if e.get("source") and e.get("mirrors"):
+                    entries.append({"source": str(e["source"]), "mirrors": [str(m) for m in e["mirrors"]]})
+    release_repository = ""
+    for e in entries:
+        if e["source"] == plan.endpoints.release_source:
+            release_repository = e["mirrors"][0]
+            break
+    signature_file = ""
+    for name in SIGNATURE_FILES:
+        if (directory / name).is_file():
+            signature_file = str(directory / name)
+            break
+    return {
+        "mirror_entries": entries,
+        "release_repository": release_repository,
+        "default_release_repository": f"{plan.mirror_repository}/{RELEASE_IMAGES}",
+        "signature_file": signature_file,
+    }
+
+
+def journaled_layout(ctx: Context, digest: str) -> dict[str, Any] | None:
+    """The oc-mirror layout journaled by the last successful oc-mirror run for ``digest`` (None: no such run, or
+    no journal)."""
+    try:
+        records = ctx.journal.records
+    except AirgapError:
+        return None
+    for r in reversed(records):
+        if r.step != "mirror" or r.kind != "step-finished" or r.data.get("status") != "succeeded":
+            continue
+        if r.data.get("backend") != "oc-mirror" or r.data.get("digest") != digest:
+            continue
+        layout = r.data.get("layout")
+        return dict(layout) if isinstance(layout, dict) else None
+    return None
+
+
 def run_oc_mirror(
     ctx: Context, *, to_dir: str = "", from_dir: str = "", dry_run: bool = False, graph: bool = True
 ) -> dict[str, Any]:
@@ -204,18 +290,34 @@ def run_oc_mirror(
         raise translate_failure("oc-mirror", res)
     resources_dir = base / "working-dir" / "cluster-resources"
     resources = cluster_resources(resources_dir) if mode != "to-media" else {}
+    layout: dict[str, Any] = {}
     if resources:
         for kind, paths in resources.items():
             for p in paths:
                 ctx.emit.info(f"oc-mirror wrote {kind.replace('_', ' ')}: {p}")
         if resources.get("idms") or resources.get("itms"):
             ctx.emit.command(["oc", "apply", "-f", str(resources_dir)], note="apply the mirror configuration")
+        layout = written_layout(resources_dir, plan)
+        if not layout["release_repository"]:
+            ctx.emit.warning(
+                f"oc-mirror's {IDMS_FILE} maps no mirror for {plan.endpoints.release_source}; assuming its layout "
+                f"{layout['default_release_repository']}"
+            )
+            layout["release_repository"] = layout["default_release_repository"]
+        if plan.release.digest:
+            ctx.emit.info(
+                f"The update target is where oc-mirror put the release: "
+                f"{layout['release_repository']}@{plan.release.digest}"
+            )
+    if layout and not dry_run and plan.release.digest:
+        _journal_layout(ctx, layout, mode)
     sig: dict[str, Any] = {}
     if mode != "to-media" and not dry_run:
         from engine.sigstore import pick_up_oc_mirror
 
         sig = pick_up_oc_mirror(ctx, plan.release.digest)
     summary = {
+        "layout": layout,
         "sigstore": sig,
         "mode": mode,
         "backend": "oc-mirror",
@@ -232,7 +334,35 @@ def run_oc_mirror(
     return summary
 
 
+def _journal_layout(ctx: Context, layout: dict[str, Any], mode: str) -> None:
+    """Journal the run with what oc-mirror wrote, for the later steps (a host without the cluster's kubeconfig
+    has no journal: then the later steps are told by the files, see docs)."""
+    plan = ctx.plan
+    try:
+        journal = ctx.journal
+    except AirgapError as exc:
+        ctx.emit.warning(f"not journaled ({exc.message}): the later steps will not know oc-mirror's layout")
+        return
+    digest = plan.release.digest
+    image = f"{layout['release_repository']}@{digest}"
+    journal.step_started("mirror", backend="oc-mirror", digest=digest, mode=mode)
+    journal.step_finished(
+        "mirror",
+        "succeeded",
+        f"oc-mirror mirrored {plan.release.version} to {image}",
+        backend="oc-mirror",
+        mode=mode,
+        digest=digest,
+        image=image,
+        layout=layout,
+    )
+
+
 __all__ = [
+    "RELEASE_COMPONENTS",
+    "RELEASE_IMAGES",
+    "journaled_layout",
+    "written_layout",
     "API_VERSION",
     "WORKFLOWS",
     "build_argv",

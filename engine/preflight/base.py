@@ -99,13 +99,14 @@ class Right:
         return f"{self.verb} {what}{where}"
 
 
-def required_rights(cluster_version: str = "") -> list[Right]:
-    """Every right a later step needs (ImageDigestMirrorSet from 4.13 on, ImageContentSourcePolicy before)."""
+def required_rights(cluster_version: str = "", *, machine_api: bool = True) -> list[Right]:
+    """Every right a later step needs (ImageDigestMirrorSet from 4.13 on, ImageContentSourcePolicy before; the
+    MachineHealthCheck rights only where the Machine API capability is enabled)."""
     mirror_set = IDMS
     minor = minor_of(cluster_version)
     if minor is not None and minor < (4, 13):
         mirror_set = ICSP
-    return [
+    rights = [
         Right("get", CLUSTER_VERSION, name="version", needed_for="read the cluster version"),
         Right("patch", CLUSTER_VERSION, name="version", needed_for="start the update"),
         Right("list", CLUSTER_OPERATOR, needed_for="follow the operators"),
@@ -129,6 +130,9 @@ def required_rights(cluster_version: str = "") -> list[Right]:
         ),
         Right("get", SECRET, "openshift-config", "pull-secret", needed_for="read the global pull secret"),
     ]
+    if not machine_api:
+        rights = [r for r in rights if r.resource != MHC]
+    return rights
 
 
 @dataclass

@@ -64,7 +64,9 @@ def _check_cluster(run: _Run) -> None:
 
 def _check_rights(run: _Run) -> None:
     cluster = run.ctx.cluster
-    rights = required_rights(run.current)
+    from engine.cluster import machine_api_enabled
+
+    rights = required_rights(run.current, machine_api=machine_api_enabled(run.cv or {}))
     missing: list[str] = []
     for right in rights:
         try:

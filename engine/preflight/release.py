@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.errors import (
     AirgapError,
     ClusterError,
@@ -9,10 +11,13 @@ from engine.errors import (
 )
 from engine.preflight.base import FAIL, PASS, WARN, _Run
 
+if TYPE_CHECKING:
+    from engine.graph import Graph
+
 
 def _check_target(run: _Run) -> str:
     """The update path check; returns the target digest when known."""
-    from engine.graph import Graph, plan_path
+    from engine.graph import plan_path
     from engine.release import get_graph
 
     ctx = run.ctx
@@ -38,7 +43,13 @@ def _check_target(run: _Run) -> str:
     try:
         graph, _source = get_graph(ctx, channel, graph_file=run.options.graph_file)
     except AirgapError as exc:
+        if _skips_a_minor(run, current):
+            _refuse_giant_hop(run, None, current)
+            return digest
         run.check("update path", WARN, f"not checked: {exc.message}", fix=exc.fix, why="path")
+        return digest
+    if _skips_a_minor(run, current):
+        _refuse_giant_hop(run, graph, current)
         return digest
     try:
         choice = plan_path(graph, current, run.target)
@@ -72,6 +83,60 @@ def _check_target(run: _Run) -> str:
             why="path",
         )
     return digest
+
+
+def _skips_a_minor(run: _Run, current: str) -> bool:
+    """The target is more than one minor ahead and the plan holds no stored path of hops that each stay within the
+    next minor (``release.path``, run hop by hop by ``upgrade run-path``)."""
+    from engine.graph import giant_hop
+
+    if not giant_hop(current, run.target):
+        return False
+    hops = [str(h.get("version", "")) for h in (run.ctx.plan.release.path or []) if isinstance(h, dict)]
+    if not hops or hops[-1] != run.target:
+        return True
+    chain = [current, *hops]
+    return any(giant_hop(a, b) for a, b in zip(chain, chain[1:], strict=False))
+
+
+def _refuse_giant_hop(run: _Run, graph: Graph | None, current: str) -> None:
+    """A target more than one minor ahead: the CVO would refuse it (GiantHop) after the mirror, the signature
+    and the MHC pause were done. Refuse it here, naming the release to update to first (from the plan's channel
+    graph, else from the next minor's channel)."""
+    from engine.graph import giant_hop, intermediate
+    from engine.release import get_graph
+    from engine.util import minor_of
+
+    target = run.target
+    via = intermediate(graph, current, target) if graph is not None else ""
+    cur = minor_of(current)
+    if not via and cur is not None:
+        kind = (run.ctx.plan.release.channel or run.channel or "stable-").split("-", 1)[0] or "stable"
+        try:
+            nxt, _source = get_graph(
+                run.ctx, f"{kind}-{cur[0]}.{cur[1] + 1}", graph_file=run.options.graph_file
+            )
+            via = intermediate(nxt, current, target)
+        except AirgapError:
+            via = ""
+    if via:
+        first = via
+    elif cur is not None:
+        first = f"a {cur[0]}.{cur[1] + 1} release"
+    else:
+        first = "the next minor version"
+    run.check(
+        "update path",
+        FAIL,
+        f"{giant_hop(current, target)}: update to {first} first, then to {target}",
+        fix=(
+            f"Target {first} now (ocp-airgap release --plan P --write-plan --next-hop, or set release.version to "
+            f"{via}), update, then run the steps again for {target}."
+            if via
+            else f"Choose {first} as the target first (ocp-airgap release --plan P)."
+        ),
+        why="path",
+    )
 
 
 def _check_signature(run: _Run, digest: str) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -62,6 +63,12 @@ Obj = dict[str, Any]
 
 TOTAL_MANIFESTS = 903
 RETRY_SECONDS = 30.0  # simulated seconds between two attempts to load a payload that failed
+# How often the CVO re-evaluates its Upgradeable condition (cluster-version-operator pkg/cvo/upgradeable.go,
+# defaultUpgradeableCheckIntervals and throttlePeriod): at most every 2 minutes, every 15 seconds during the
+# 2 minutes after ReleaseAccepted turned False for a precondition failure. Simulated seconds (the lab clock).
+UPGRADEABLE_MIN_SECONDS = 120.0
+UPGRADEABLE_MIN_ON_FAILED_PRECONDITIONS_SECONDS = 15.0
+UPGRADEABLE_AFTER_PRECONDITIONS_FAILED_SECONDS = 120.0
 # simulated seconds each ClusterOperator takes to roll out (machine-config waits for the control plane pool)
 CO_SECONDS: dict[str, float] = {
     "etcd": 240,
@@ -466,8 +473,14 @@ class ClusterVersionOperator:
                 now,
             )
             return
-        precondition = self._precondition(payload.version)
-        if precondition and not attempt.force:
+        block, precondition = self._preconditions(payload.version, attempt.force)
+        if block:
+            self._event(
+                "PreconditionBlock",
+                f'Preconditions failed for payload loaded version="{payload.version}" image="{image}": '
+                f"{precondition}",
+                "Warning",
+            )
             self._fail(
                 attempt,
                 "PreconditionChecks",
@@ -477,25 +490,185 @@ class ClusterVersionOperator:
             )
             return
         if precondition:
-            forced = (forced + "; " if forced else "") + f"Forced through blocking failures: {precondition}"
+            # sync_worker.go syncPayload: a warning (or a forced failure) is an event, the update goes on
+            self._event(
+                "PreconditionWarn",
+                f'precondition warning for payload loaded version="{payload.version}" image="{image}": '
+                f"{precondition}",
+                "Warning",
+            )
         with self._lock:
             attempt.result = payload
             attempt.verified = verified
             attempt.forced_message = forced
             attempt.running = False
 
-    def _precondition(self, target_version: str) -> str:
-        cur, tgt = minor_of(self.current_version), minor_of(target_version)
-        if cur is None or tgt is None or cur == tgt:
-            return ""
+    def _preconditions(self, target_version: str, force: bool) -> tuple[bool, str]:
+        """The CVO's payload preconditions, in its order (cluster-version-operator ``pkg/cvo/cvo.go``
+        ``New``: Rollback, GiantHop, Upgradeable, RecommendedUpdate; each in
+        ``pkg/payload/precondition/clusterversion/``), summarized as ``precondition.Summarize`` does: one
+        failure is ``Precondition "<name>" failed because of "<reason>": <message>``, several are
+        ``Multiple precondition checks failed:\n* ...``; blocking unless every failure is a non-blocking warning
+        (RecommendedUpdate), and ``force`` turns a blocking summary into ``Forced through blocking failures: ...``.
+        Returns (block, summary)."""
         cv = self._cv() or {}
+        st = cv.get("status") or {}
+        # the version being reconciled (status.desired), not the last completed one
+        current = str((st.get("desired") or {}).get("version") or self.current_version)
+        failures: list[tuple[str, str, str, bool]] = []  # name, reason, message, non-blocking
+        for check in (self._rollback, self._giant_hop, self._upgradeable, self._recommended):
+            found = check(cv, current, target_version)
+            if found is not None:
+                failures.append(found)
+        if not failures:
+            return False, ""
+        msgs = [f'Precondition "{n}" failed because of "{r}": {m}' for n, r, m, _ in failures]
+        msg = msgs[0] if len(msgs) == 1 else "Multiple precondition checks failed:\n* " + "\n* ".join(msgs)
+        warning = all(w for *_, w in failures)
+        if force and not warning:
+            return False, f"Forced through blocking failures: {msg}"
+        return not warning, msg
+
+    @staticmethod
+    def _semver(version: str) -> tuple[int, int, int] | None:
+        core = version.split("-", 1)[0].split("+", 1)[0].split(".")
+        try:
+            return (int(core[0]), int(core[1]), int(core[2]))
+        except (IndexError, ValueError):
+            return None
+
+    def _rollback(self, cv: Obj, current: str, target: str) -> tuple[str, str, str, bool] | None:
+        """``rollback.go``: a lower version is only allowed back to the previous history entry, within a z-stream."""
+        cur, tgt = self._semver(current), self._semver(target)
+        if cur is None or tgt is None or not tgt < cur:
+            return None
+        name = "ClusterVersionRollback"
+        st = cv.get("status") or {}
+        desired_image = (st.get("desired") or {}).get("image")
+        previous: tuple[str, str] | None = None
+        for entry in st.get("history") or []:
+            if entry.get("version") != current or entry.get("image") != desired_image:
+                if self._semver(str(entry.get("version", ""))) is not None:
+                    previous = (str(entry["version"]), str(entry.get("image", "")))
+                break
+        if previous is None:
+            return (
+                name,
+                "LowDesiredVersion",
+                f"{target} is less than the current target {current}, and the cluster has no previous Semantic "
+                "Version",
+                False,
+            )
+        if previous[0] != target:
+            return (
+                name,
+                "LowDesiredVersion",
+                f"{target} is less than the current target {current}, and the only supported rollback is to the "
+                f"cluster's previous version {previous[0]} ({previous[1]})",
+                False,
+            )
+        prev = self._semver(previous[0])
+        if prev is not None and prev[:2] == cur[:2]:
+            return None
+        return (
+            name,
+            "LowDesiredVersion",
+            f"{target} is less than the current target {current} and matches the cluster's previous version, but "
+            "rollbacks that change major or minor versions are not recommended",
+            False,
+        )
+
+    def _giant_hop(self, cv: Obj, current: str, target: str) -> tuple[str, str, str, bool] | None:
+        """``gianthop.go``: more than one minor version at once (or a new major) is refused."""
+        cur, tgt = self._semver(current), self._semver(target)
+        if cur is None or tgt is None:
+            return None
+        name = "ClusterVersionGiantHop"
+        if tgt[0] > cur[0]:
+            return (
+                name,
+                "MajorVersionUpdate",
+                f"{target} has a larger major version than the current target {current} ({tgt[0]} > {cur[0]}), "
+                "and only updates within the current major version are supported.",
+                False,
+            )
+        if tgt[1] > cur[1] + 1:
+            return (
+                name,
+                "MultipleMinorVersionsUpdate",
+                f"{target} is more than one minor version beyond the current target {current} "
+                f"({tgt[0]}.{tgt[1]} > {cur[0]}.({cur[1]}+1)), and only updates within the current minor version "
+                "or to the next minor version are supported.",
+                False,
+            )
+        return None
+
+    def _upgradeable(self, cv: Obj, current: str, target: str) -> tuple[str, str, str, bool] | None:
+        """``upgradeable.go``: Upgradeable=False blocks a minor (or major) update; a z-stream update passes."""
+        cur, tgt = minor_of(self.current_version), minor_of(target)
+        if cur is None or tgt is None or cur == tgt:
+            return None
         upg = condition(cv, "Upgradeable")
         if upg.get("status") != "False":
-            return ""
-        return (
-            f'Precondition "ClusterVersionUpgradeable" failed because of "{upg.get("reason", "")}": '
-            f"{upg.get('message', '')}"
-        )
+            return None
+        return ("ClusterVersionUpgradeable", str(upg.get("reason", "")), str(upg.get("message", "")), False)
+
+    def _recommended(self, cv: Obj, current: str, target: str) -> tuple[str, str, str, bool] | None:
+        """``recommendedupdate.go``: a warning (never blocking) when the target is not a recommended update."""
+        st = cv.get("status") or {}
+        name = "ClusterVersionRecommendedUpdate"
+        if any(u.get("version") == target for u in st.get("availableUpdates") or []):
+            return None
+        for entry in st.get("conditionalUpdates") or []:
+            if (entry.get("release") or {}).get("version") != target:
+                continue
+            rec = next((c for c in entry.get("conditions") or [] if c.get("type") == "Recommended"), None)
+            if rec is None:
+                return (
+                    name,
+                    "UnknownConditionType",
+                    f"Update from {current} to {target} has a status.conditionalUpdates entry, but no Recommended "
+                    "condition.",
+                    True,
+                )
+            if rec.get("status") == "True":
+                return None
+            if rec.get("status") == "False":
+                return (
+                    name,
+                    str(rec.get("reason", "")),
+                    f"Update from {current} to {target} is not recommended:\n\n{rec.get('message', '')}",
+                    True,
+                )
+            return (
+                name,
+                str(rec.get("reason", "")),
+                f"Update from {current} to {target} is Recommended={rec.get('status')}: {rec.get('reason', '')}: "
+                f"{rec.get('message', '')}",
+                True,
+            )
+        if not (cv.get("spec") or {}).get("channel"):
+            return (
+                name,
+                "NoChannel",
+                f"Configured channel is unset, so the recommended status of updating from {current} to {target} is "
+                "unknown.",
+                True,
+            )
+        retrieved = condition(cv, "RetrievedUpdates")
+        if not retrieved:
+            msg = f"No RetrievedUpdates, so the recommended status of updating from {current} to {target} is unknown."
+        elif retrieved.get("status") == "True":
+            msg = (
+                f"RetrievedUpdates=True ({retrieved.get('reason', '')}), so the update from {current} to {target} is "
+                "probably neither recommended nor supported."
+            )
+        else:
+            msg = (
+                f"RetrievedUpdates={retrieved.get('status')} ({retrieved.get('reason', '')}), so the recommended "
+                f"status of updating from {current} to {target} is unknown."
+            )
+        return (name, "UnknownUpdate", msg, True)
 
     def _fail(self, attempt: Attempt, step: str, message: str, now: float) -> None:
         with self._lock:
@@ -538,11 +711,7 @@ class ClusterVersionOperator:
         assert payload is not None
         self.attempt = None
         if attempt.forced_message:
-            self._event(
-                "VerifyPayloadFailed" if not attempt.verified else "PreconditionsForced",
-                attempt.forced_message,
-                "Warning",
-            )
+            self._event("VerifyPayloadFailed", attempt.forced_message, "Warning")
         version = payload.version
         log.info(
             "cvo: payload loaded version=%s image=%s verified=%s", version, attempt.image, attempt.verified
@@ -605,7 +774,12 @@ class ClusterVersionOperator:
 
     # ------------------------------------------------------------------ progress
     def _operators(self) -> list[str]:
-        return [name for name, _ in CLUSTER_OPERATORS if name != "machine-config"]
+        # only the operators the cluster has (a disabled capability has none: e.g. machine-api without MachineAPI)
+        return [
+            name
+            for name, _ in CLUSTER_OPERATORS
+            if name != "machine-config" and self.store.find(CLUSTEROPERATOR, None, name) is not None
+        ]
 
     def _progress(self, now: float) -> None:
         upd = self.active
@@ -717,6 +891,14 @@ class SmallOperators:
     _catalog_checks: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     _catalog_results: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _upgradeable_at: float | None = None
+    """simulated time of the last Upgradeable evaluation (None: not yet evaluated)"""
+    _upgradeable: Obj | None = None
+    """what that evaluation found (None: nothing blocks, the condition is absent)"""
+    _precondition_failed_at: float | None = None
+    """simulated time ReleaseAccepted turned False with reason PreconditionChecks (its lastTransitionTime)"""
+    _admin_ack: tuple[str, str] | None = None
+    """the admin-ack check's result at the last evaluation"""
 
     def reconcile(self, now: float) -> None:
         cv = self.store.find(CLUSTERVERSION, None, "version")
@@ -733,7 +915,7 @@ class SmallOperators:
         self._cloud_credential(completed)
         sigpolicy.sync_admin_gates(self.store, self.cluster)
         self._release_admin_gates(completed)
-        self._cv_conditions(cv, completed)
+        self._cv_conditions(cv, completed, now)
         self._catalogs(now)
 
     def _cloud_credential(self, completed: str) -> None:
@@ -744,7 +926,10 @@ class SmallOperators:
         annotation = (cc["metadata"].get("annotations") or {}).get(UPGRADEABLE_ANNOTATION, "")
         upgradeable = True
         if mode == "Manual":
-            target = minor_of(annotation.lstrip("v")) if annotation else None
+            # cloud-credential-operator pkg/operator/utils (upgradeable check): "v" prefixed, then
+            # golang.org/x/mod/semver MajorMinor, so "4.17", "v4.17" and "4.17.3" all mean 4.17
+            m = re.match(r"^v?(\d+)(?:\.(\d+))?", annotation)
+            target = (int(m.group(1)), int(m.group(2) or 0)) if m else None
             current = minor_of(completed)
             upgradeable = bool(target and current and target > current)
 
@@ -788,17 +973,37 @@ class SmallOperators:
 
             self.store.mutate(CONFIGMAP, "openshift-config-managed", "admin-gates", apply)
 
-    def _cv_conditions(self, cv: Obj, completed: str) -> None:
-        blocking = []
-        for co in self.store.list(CLUSTEROPERATOR)[0]:
-            c = condition(co, "Upgradeable")
-            if c.get("status") == "False":
-                blocking.append((co["metadata"]["name"], c.get("reason", ""), c.get("message", "")))
-        want = sigpolicy.merge_upgradeable(
-            cv_upgradeable_condition(blocking, now_iso()),
-            sigpolicy.admin_ack_condition(self.store, self.cluster, completed),
-            now_iso(),
-        )
+    def _upgradeable_throttle(self, cv: Obj, now: float) -> float:
+        """upgradeable.go ``throttlePeriod``: 15 s while a precondition failure is recent, else 2 minutes."""
+        ra = condition(cv, "ReleaseAccepted")
+        failing = ra.get("status") == "False" and ra.get("reason") == "PreconditionChecks"
+        if not failing:
+            self._precondition_failed_at = None
+            return UPGRADEABLE_MIN_SECONDS
+        if self._precondition_failed_at is None:
+            self._precondition_failed_at = now
+        if now < self._precondition_failed_at + UPGRADEABLE_AFTER_PRECONDITIONS_FAILED_SECONDS:
+            return UPGRADEABLE_MIN_ON_FAILED_PRECONDITIONS_SECONDS
+        return UPGRADEABLE_MIN_SECONDS
+
+    def _cv_conditions(self, cv: Obj, completed: str, now: float) -> None:
+        throttle = self._upgradeable_throttle(cv, now)
+        ack = sigpolicy.admin_ack_condition(self.store, self.cluster, completed)
+        # upgradeable.go adminAcksEventHandler / adminGatesEventHandler: a change of admin-acks or admin-gates
+        # re-evaluates at once; everything else waits for the throttle period (syncUpgradeable)
+        ack_changed = self._upgradeable_at is not None and ack != self._admin_ack
+        if self._upgradeable_at is None or now >= self._upgradeable_at + throttle or ack_changed:
+            blocking = []
+            for co in self.store.list(CLUSTEROPERATOR)[0]:
+                c = condition(co, "Upgradeable")
+                if c.get("status") == "False":
+                    blocking.append((co["metadata"]["name"], c.get("reason", ""), c.get("message", "")))
+            self._upgradeable = sigpolicy.merge_upgradeable(
+                cv_upgradeable_condition(blocking, now_iso()), ack, now_iso()
+            )
+            self._upgradeable_at = now
+            self._admin_ack = ack
+        want = self._upgradeable
         have = condition(cv, "Upgradeable")
         spec = cv.get("spec") or {}
         rec = retrieved_updates_condition(self.cluster, spec, completed, now_iso())

@@ -76,6 +76,46 @@ CATALOGSOURCE = rt("operators.coreos.com", "v1alpha1", "catalogsources")
 
 MACHINE_API_NS = "openshift-machine-api"
 
+# Every capability a 4.16 cluster knows (openshift/api config/v1 types_cluster_version.go, ClusterVersionCapability
+# and ClusterVersionCapabilitySets["v4.16"]).
+KNOWN_CAPABILITIES = (
+    "Build",
+    "CSISnapshot",
+    "CloudControllerManager",
+    "CloudCredential",
+    "Console",
+    "DeploymentConfig",
+    "ImageRegistry",
+    "Ingress",
+    "Insights",
+    "MachineAPI",
+    "NodeTuning",
+    "OperatorLifecycleManager",
+    "Storage",
+    "baremetal",
+    "marketplace",
+    "openshift-samples",
+)
+MACHINE_API_CAPABILITY = "MachineAPI"
+
+
+def machine_api_enabled(cluster: ClusterConfig) -> bool:
+    """The ``machine_api`` lab feature (sandbox.profiles.FEATURES): False plays a cluster installed with
+    ``spec.capabilities.baselineCapabilitySet: None`` that did not add ``MachineAPI``. The CVO then does not apply
+    manifests annotated ``capability.openshift.io/name: MachineAPI`` (cluster-version-operator
+    ``lib/capability``; openshift/api ``machine/v1beta1`` CRDs and the machine-api-operator manifests carry that
+    annotation): no Machine, MachineSet or MachineHealthCheck CRDs, no machine-api ClusterOperator, no
+    openshift-machine-api namespace."""
+    return bool(cluster.features.get("machine_api", True))
+
+
+def single_node(cluster: ClusterConfig) -> bool:
+    """The ``single_node`` lab feature: single-node OpenShift (SNO). One node is both control plane and worker: it
+    carries the master, control-plane and worker role labels and no NoSchedule taint; the master pool has that one
+    node and the worker pool none (machine-config-operator: a node with the master role belongs to the master
+    pool only)."""
+    return bool(cluster.features.get("single_node", False))
+
 
 def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -132,7 +172,7 @@ def retrieved_updates_condition(cluster: ClusterConfig, spec: Obj, version: str,
 
 
 def node_object(
-    name: str, role: str, zone: str, version: str, created: str, *, machine: str, index: int
+    name: str, role: str, zone: str, version: str, created: str, *, machine: str | None, index: int
 ) -> Obj:
     labels = {
         "beta.kubernetes.io/arch": "amd64",
@@ -149,12 +189,14 @@ def node_object(
     if role == "master":
         labels["node-role.kubernetes.io/control-plane"] = ""
     config = rendered_config(role, version)
+    # a node without a Machine (user-provisioned infrastructure) has no machine.openshift.io/machine annotation
+    machine_annotation = {"machine.openshift.io/machine": f"{MACHINE_API_NS}/{machine}"} if machine else {}
     return {
         "metadata": {
             "name": name,
             "labels": labels,
             "annotations": {
-                "machine.openshift.io/machine": f"{MACHINE_API_NS}/{machine}",
+                **machine_annotation,
                 "machineconfiguration.openshift.io/currentConfig": config,
                 "machineconfiguration.openshift.io/desiredConfig": config,
                 "machineconfiguration.openshift.io/state": "Done",
@@ -437,6 +479,9 @@ def build(store: Store, cluster: ClusterConfig) -> None:
         "openshift-console",
         "payments",
     ]
+    machine_api = machine_api_enabled(cluster)
+    if not machine_api:
+        namespaces.remove(MACHINE_API_NS)
     for ns in namespaces:
         labels = {"kubernetes.io/metadata.name": ns}
         if ns.startswith(("openshift", "kube")):
@@ -463,24 +508,12 @@ def build(store: Store, cluster: ClusterConfig) -> None:
     upg = cv_upgradeable_condition([("cloud-credential", "MissingUpgradeableAnnotation", CCO_MESSAGE)], when)
     assert upg is not None
     conditions.append(upg)
-    caps = [
-        "Build",
-        "CSISnapshot",
-        "CloudControllerManager",
-        "CloudCredential",
-        "Console",
-        "DeploymentConfig",
-        "ImageRegistry",
-        "Ingress",
-        "Insights",
-        "MachineAPI",
-        "NodeTuning",
-        "OperatorLifecycleManager",
-        "Storage",
-        "baremetal",
-        "marketplace",
-        "openshift-samples",
-    ]
+    caps = list(KNOWN_CAPABILITIES)
+    if not machine_api:
+        # baselineCapabilitySet None plus the capabilities such a cluster typically adds back; the CVO reports
+        # the enabled ones in status.capabilities.enabledCapabilities (openshift/api ClusterVersionCapabilitiesStatus)
+        caps = [c for c in caps if c != MACHINE_API_CAPABILITY]
+        spec["capabilities"] = {"baselineCapabilitySet": "None", "additionalEnabledCapabilities": list(caps)}
     put(
         CLUSTERVERSION,
         {
@@ -488,7 +521,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
             "spec": spec,
             "status": {
                 "availableUpdates": None,
-                "capabilities": {"enabledCapabilities": caps, "knownCapabilities": caps},
+                "capabilities": {"enabledCapabilities": caps, "knownCapabilities": list(KNOWN_CAPABILITIES)},
                 "conditions": conditions,
                 "desired": {
                     "version": version,
@@ -515,18 +548,33 @@ def build(store: Store, cluster: ClusterConfig) -> None:
     )
 
     for name, ns in CLUSTER_OPERATORS:
+        if name == "machine-api" and not machine_api:
+            continue  # its manifests carry capability.openshift.io/name: MachineAPI
         put(CLUSTEROPERATOR, cluster_operator(name, ns, version, when))
 
     # ---- nodes, machines, machinesets
-    for i in range(3):
+    sno = single_node(cluster)
+    for i in range(1 if sno else 3):
         zone = ZONES[i]
         mname = f"{infra}-master-{i}"
+        if sno:
+            node = node_object(mname, "master", zone, version, installed, machine=None, index=i)
+            node["metadata"]["labels"]["node-role.kubernetes.io/worker"] = ""
+            node["spec"].pop("taints", None)  # the only node runs the workloads too
+            put(NODE, node)
+            continue
+        if not machine_api:
+            put(NODE, node_object(mname, "master", zone, version, installed, machine=None, index=i))
+            continue
         put(MACHINE, machine_object(mname, "master", zone, None, infra, installed, mname))
         put(NODE, node_object(mname, "master", zone, version, installed, machine=mname, index=i))
-    for i in range(3):
+    for i in range(0 if sno else 3):
         zone = ZONES[i]
         ms = f"{infra}-worker-{zone}"
         mname = f"{ms}-{short_hash('w', str(i), n=5)}"
+        if not machine_api:
+            put(NODE, node_object(mname, "worker", zone, version, installed, machine=None, index=3 + i))
+            continue
         put(
             MACHINESET,
             {
@@ -569,6 +617,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
     # ---- pools
     for pool in ("master", "worker"):
         config = rendered_config(pool, version)
+        members = 3 if not sno else (1 if pool == "master" else 0)
         put(
             MCP,
             {
@@ -590,9 +639,9 @@ def build(store: Store, cluster: ClusterConfig) -> None:
                 },
                 "status": {
                     "configuration": {"name": config},
-                    "machineCount": 3,
-                    "readyMachineCount": 3,
-                    "updatedMachineCount": 3,
+                    "machineCount": members,
+                    "readyMachineCount": members,
+                    "updatedMachineCount": members,
                     "degradedMachineCount": 0,
                     "unavailableMachineCount": 0,
                     "observedGeneration": 2,
@@ -610,7 +659,8 @@ def build(store: Store, cluster: ClusterConfig) -> None:
         )
 
     # ---- machine health checks
-    for name, role, paused in (("worker-mhc", "worker", False), ("master-mhc", "master", True)):
+    health_checks = (("worker-mhc", "worker", False), ("master-mhc", "master", True)) if machine_api else ()
+    for name, role, paused in health_checks:
         meta: Obj = {"name": name, "namespace": MACHINE_API_NS}
         if paused:
             meta["annotations"] = {MHC_PAUSED: ""}
@@ -693,7 +743,7 @@ def build(store: Store, cluster: ClusterConfig) -> None:
             },
         },
     )
-    for i, node in enumerate(workers[1:3]):
+    for i, node in enumerate(workers[1:3] or workers[:1]):  # single-node: the router runs on the only node
         put(
             POD,
             pod_object(

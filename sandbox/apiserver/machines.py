@@ -45,6 +45,7 @@ from .initial import (
     POD,
     ZONES,
     cond,
+    machine_api_enabled,
     machine_object,
     node_object,
     node_status,
@@ -230,8 +231,11 @@ class MachineControllers:
     def reconcile(self, now: float) -> None:
         self._mirror_sets(now)
         self._pools(now)
-        self._health_checks(now)
-        self._machine_sets(now)
+        if machine_api_enabled(self.cluster):
+            # without the MachineAPI capability there is no machine-api operator, control plane machine set or
+            # machine health check controller at all
+            self._health_checks(now)
+            self._machine_sets(now)
         self._pending_pods()
 
     # ------------------------------------------------------------------ pools
@@ -522,7 +526,9 @@ class MachineControllers:
                     f'Node {upd.node} is reporting: "failed to drain node: {upd.node} after 1 hour. Please see '
                     f'machine-config-controller logs for more information"'
                 )
-        all_updated = total > 0 and len(updated) == total
+        # an empty pool (single-node OpenShift's worker pool) is updated as soon as its config is rendered:
+        # machine-config-operator pkg/controller/node/status.go calculateStatus compares the counts (0 == 0)
+        all_updated = len(updated) == total
         status_config = (
             target if all_updated else ((pool.get("status") or {}).get("configuration") or {}).get("name", "")
         )

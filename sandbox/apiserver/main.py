@@ -29,7 +29,12 @@ class RunningServer:
         self.store = Store()
         initial.build(self.store, config.cluster)
         tokens = {t: User(u.user, u.groups, u.admin) for t, u in config.tokens.items()}
-        self.app = ApiApp(self.store, tokens, host=config.listen_host)
+        absent = (
+            frozenset()
+            if initial.machine_api_enabled(config.cluster)
+            else frozenset({"machine.openshift.io"})
+        )
+        self.app = ApiApp(self.store, tokens, host=config.listen_host, absent_groups=absent)
         ctx = make_ssl_context(str(config.cert), str(config.key))
         self.httpd = ApiHTTPServer((config.listen_host, config.port), self.app, ctx)
         self.app.port = self.port = self.httpd.server_address[1]

@@ -111,10 +111,19 @@ def wants_table(accept: str) -> bool:
 class ApiApp:
     """Request handling independent of the socket layer."""
 
-    def __init__(self, store: Store, tokens: dict[str, User], *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: dict[str, User],
+        *,
+        host: str = "127.0.0.1",
+        absent_groups: frozenset[str] = frozenset(),
+    ) -> None:
         self.store = store
         self.tokens = tokens
         self.host = host
+        self.absent_groups = absent_groups
+        """API groups whose CRDs the cluster does not have (a disabled capability): not in discovery, 404."""
         self.port = 0
         self.stopping = threading.Event()
         self.access_log = logging.getLogger("sandbox.apiserver.access")
@@ -168,7 +177,7 @@ class ApiApp:
         if path == "/api/v1":
             return {"kind": "APIResourceList", "groupVersion": "v1", "resources": res.resources_for("", "v1")}
         minor = self.cluster_minor()
-        groups = res.group_versions(minor)
+        groups = {g: v for g, v in res.group_versions(minor).items() if g not in self.absent_groups}
         if path == "/apis":
             return {
                 "kind": "APIGroupList",
@@ -242,10 +251,15 @@ class ApiApp:
         }
 
 
-def openapi_v3(path: str) -> Obj | None:
+def openapi_v3(path: str, absent_groups: frozenset[str] = frozenset()) -> Obj | None:
     """A minimal OpenAPI v3 tree: enough for kubectl to see that the server validates fields itself
     (``fieldValidation`` on every PATCH), so ``kubectl create/apply -f`` skips client-side schema checks."""
-    gvs = [("", "v1")] + [(g, v) for g, versions in sorted(res.group_versions().items()) for v in versions]
+    gvs = [("", "v1")] + [
+        (g, v)
+        for g, versions in sorted(res.group_versions().items())
+        if g not in absent_groups
+        for v in versions
+    ]
     if path == "/openapi/v3":
         paths = {}
         for g, v in gvs:
@@ -465,7 +479,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, app.whoami(user))
                 return 200
             if path.startswith("/openapi/v3"):
-                doc = openapi_v3(path)
+                doc = openapi_v3(path, app.absent_groups)
                 if doc is not None:
                     self._send(200, doc)
                     return 200
@@ -482,6 +496,8 @@ class Handler(BaseHTTPRequestHandler):
         target = parse_resource_path(path)
         if target is not None and not res.served(target.rt, app.cluster_minor()):
             target = None  # a CRD this cluster version does not have: 404 like any unknown path
+        if target is not None and target.rt.group in app.absent_groups:
+            target = None  # a disabled capability: its CRDs are not installed
         if target is None:
             if path.startswith("/apis/user.openshift.io/v1/users/"):
                 name = path.rsplit("/", 1)[-1]

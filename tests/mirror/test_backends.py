@@ -10,6 +10,7 @@ how it translates failures. They are stand-ins for the interface, not for the to
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -26,8 +27,16 @@ from engine.errors import RegistryAuthError, TLSError, ToolMissing
 from engine.events import Command, Emitter, LogLine, Progress, Recorder
 from engine.mirror.media import CHECKSUMS_JSON
 from engine.mirror.ocbackend import extract_mirror_config, run_oc_backend
-from engine.mirror.ocmirror import build_argv, cluster_resources, image_set_config, run_oc_mirror
+from engine.mirror.ocmirror import (
+    build_argv,
+    cluster_resources,
+    image_set_config,
+    journaled_layout,
+    run_oc_mirror,
+)
 from engine.plan import Plan
+from engine.signatures import read_signatures
+from engine.upgrade import target_image
 
 DIGEST = "sha256:" + "ab" * 32
 SIG_TAG = "sha256-" + "ab" * 32 + ".sig"
@@ -82,6 +91,7 @@ STAND_IN_OC = textwrap.dedent(
     """
 )
 
+
 STAND_IN_OC_MIRROR = textwrap.dedent(
     """\
     #!{python}
@@ -101,14 +111,38 @@ STAND_IN_OC_MIRROR = textwrap.dedent(
     else:
         base = ""
     if base:
+        # what oc-mirror v2 writes (v2/internal/pkg/clusterresources): the release image went to
+        # <dest>/openshift/release-images and the components to <dest>/openshift/release
+        # (v2/internal/pkg/release releaseImagePathComponents / releaseComponentPathComponents)
+        dest = next(a for a in argv if a.startswith("docker://"))[len("docker://"):]
+        digest = os.environ["STANDIN_DIGEST"]
+        notes = "  annotations:\\n    createdBy: oc-mirror v2\\n    oc-mirror_version: v0.0.0-standin\\n"
+        idms = (
+            "---\\napiVersion: config.openshift.io/v1\\nkind: ImageDigestMirrorSet\\nmetadata:\\n" + notes
+            + "  name: idms-release-0\\nspec:\\n  imageDigestMirrors:\\n"
+            + f"  - mirrors:\\n    - {{dest}}/openshift/release\\n    source: quay.io/openshift-release-dev/ocp-v4.0-art-dev\\n"
+            + f"  - mirrors:\\n    - {{dest}}/openshift/release-images\\n    source: quay.io/openshift-release-dev/ocp-release\\n"
+        )
+        itms = (
+            "---\\napiVersion: config.openshift.io/v1\\nkind: ImageTagMirrorSet\\nmetadata:\\n" + notes
+            + "  name: itms-release-0\\nspec:\\n  imageTagMirrors:\\n"
+            + f"  - mirrors:\\n    - {{dest}}/openshift/release-images\\n    source: quay.io/openshift-release-dev/ocp-release\\n"
+        )
+        signature = {{
+            "kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {{"name": "mirrored-release-signatures", "namespace": "openshift-config-managed",
+                          "labels": {{"release.openshift.io/verification-signatures": ""}},
+                          "annotations": {{"createdBy": "oc-mirror v2"}}}},
+            "binaryData": {{"sha256-" + digest.split(":")[1] + "-1": os.environ["STANDIN_SIGNATURE"]}},
+        }}
         d = os.path.join(base, "working-dir", "cluster-resources")
         os.makedirs(d, exist_ok=True)
         docs = {{
-            "idms-oc-mirror.yaml": "apiVersion: config.openshift.io/v1\\nkind: ImageDigestMirrorSet\\nmetadata:\\n  name: idms-release-0\\n",
-            "itms-oc-mirror.yaml": "apiVersion: config.openshift.io/v1\\nkind: ImageTagMirrorSet\\nmetadata:\\n  name: itms-release-0\\n",
+            "idms-oc-mirror.yaml": idms,
+            "itms-oc-mirror.yaml": itms,
             "cs-redhat-operator-index-v4-17.yaml": "apiVersion: operators.coreos.com/v1alpha1\\nkind: CatalogSource\\nmetadata:\\n  name: cs\\n",
             "updateService.yaml": "apiVersion: updateservice.operator.openshift.io/v1\\nkind: UpdateService\\nmetadata:\\n  name: update-service-oc-mirror\\n",
-            "signature-configmap.json": json.dumps({{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "mirrored-release-signatures", "namespace": "openshift-config-managed", "labels": {{"release.openshift.io/verification-signatures": ""}}}}}}),
+            "signature-configmap.json": json.dumps(signature),
         }}
         for name, text in docs.items():
             with open(os.path.join(d, name), "w") as f:
@@ -133,6 +167,9 @@ def _records(log: Path) -> list[dict[str, Any]]:
 @pytest.fixture
 def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
     monkeypatch.setenv("STANDIN_LOG", str(tmp_path / "standin.log"))
+    monkeypatch.setenv("STANDIN_DIGEST", DIGEST)
+    monkeypatch.setenv("STANDIN_SIGNATURE", base64.b64encode(b"signature bytes").decode())
+    monkeypatch.setenv("OCP_AIRGAP_STATE_DIR", str(tmp_path / "state"))
     ca = tmp_path / "mirror-ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\nTUlSUk9SIENBIGZvciB0ZXN0cw==\n-----END CERTIFICATE-----\n")
     auth = tmp_path / "auth.json"
@@ -147,7 +184,11 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
     p.auth_file = str(auth)
     p.oc_path = str(_stand_in(tmp_path / "bin", "oc", STAND_IN_OC))
     kube = tmp_path / "kubeconfig"
-    kube.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    kube.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: admin\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "contexts: [{name: admin, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
+    )
     p.cluster.kubeconfig = str(kube)
     p.save(tmp_path / "plan.yaml")
     return p
@@ -290,7 +331,11 @@ def test_oc_mirror_runs_streams_and_picks_up_cluster_resources(
     plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("OC_MIRROR", str(_stand_in(tmp_path / "bin", "oc-mirror", STAND_IN_OC_MIRROR)))
-    plan.release.digest = ""  # the stand-in pushes nothing: no Sigstore signature to look up in a registry
+    # the stand-in pushes nothing to a registry, so there is no Sigstore signature tag to look up (that look-up has
+    # its own tests against real registries); everything else runs as it does after a real oc-mirror run
+    import engine.sigstore
+
+    monkeypatch.setattr(engine.sigstore, "pick_up_oc_mirror", lambda ctx, digest: {})
     media = tmp_path / "media"
     ctx, rec = _ctx(plan)
     kw = {"to-media": {"to_dir": str(media)}, "from-media": {"from_dir": str(media)}, "direct": {}}[mode]
@@ -314,6 +359,24 @@ def test_oc_mirror_runs_streams_and_picks_up_cluster_resources(
     assert [Path(p).name for p in res["update_services"]] == ["updateService.yaml"]
     applies = [c.argv for c in rec.of(Command) if c.argv[:2] == ("oc", "apply")]
     assert applies == [("oc", "apply", "-f", summary["cluster_resources_dir"])]
+    # the later steps use oc-mirror's own layout: the release image in <repo>/openshift/release-images
+    dest = "registry.example.com:8443/ocp4/openshift4"
+    layout = summary["layout"]
+    assert layout["release_repository"] == f"{dest}/openshift/release-images"
+    assert sorted((e["source"], e["mirrors"][0]) for e in layout["mirror_entries"]) == [
+        ("quay.io/openshift-release-dev/ocp-release", f"{dest}/openshift/release-images"),
+        ("quay.io/openshift-release-dev/ocp-v4.0-art-dev", f"{dest}/openshift/release"),
+    ]
+    assert Path(layout["signature_file"]).name == "signature-configmap.json"
+    assert read_signatures(layout["signature_file"], DIGEST) == [b"signature bytes"]
+    assert target_image(ctx) == f"{dest}/openshift/release-images@{DIGEST}"
+    assert journaled_layout(ctx, DIGEST) == layout
+    assert journaled_layout(ctx, "sha256:" + "cd" * 32) is None  # another release: the plan's own layout
+
+
+def test_without_an_oc_mirror_run_the_target_is_the_plan_repository(plan: Plan) -> None:
+    ctx, _ = _ctx(plan)
+    assert target_image(ctx) == f"registry.example.com:8443/ocp4/openshift4@{DIGEST}"
 
 
 def test_cluster_resources_of_a_missing_folder_is_empty(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.cluster import MACHINE, MHC
+from engine.cluster import MACHINE, MCP, MHC, NODE
+from tests.crdschema import served_problems
 from tests.procedures.test_upgrade import (
     LAB_VERSIONS,
     admin,
@@ -118,6 +119,9 @@ def test_headless_update_with_machine_health_checks_paused(sandbox_factory: Any,
         for s in json_events(run_cli("status", *P, "--json", state=state).stdout)[-1]["data"]["steps"]
     }
     assert steps["signature"] == steps["mhc-pause"] == steps["upgrade"] == steps["mhc-resume"] == "succeeded"
+    # what the lab holds after the engine's writes still has the shapes a real cluster accepts
+    checked, problems = served_problems(admin(info))
+    assert checked > 20 and problems == []
     # every headless command journaled its own outcome: status is right after a purely headless run
     assert steps["release"] == steps["credentials"] == steps["mirror"] == "succeeded"
     assert steps["preflight"] in ("succeeded", "failed")
@@ -149,6 +153,71 @@ def test_headless_update_without_pause_shows_remediation(sandbox_factory: Any, t
     assert {"step": "mhc", "key": "skip-pause", "value": True} in [
         {k: d[k] for k in ("step", "key", "value")} for d in journal["decisions"]
     ]
+
+
+@pytest.mark.parametrize("profile", ["no-machine-api", "sno"])
+def test_headless_update_on_a_cluster_without_the_machine_api(
+    sandbox_factory: Any, tmp_path: Path, profile: str
+) -> None:
+    """A cluster installed with baselineCapabilitySet None and without MachineAPI (bare-metal UPI; single-node
+    OpenShift): no machine.openshift.io API at all. The MHC steps are journaled as not applicable, and the update
+    and the watch work without Machines."""
+    info = sandbox_factory(versions=LAB_VERSIONS, components=6, size_mb=2, profile=profile)
+    cluster = admin(info)
+    if profile == "sno":
+        (node,) = cluster.list(NODE)
+        roles = {k.rsplit("/", 1)[1] for k in node["metadata"]["labels"] if k.startswith("node-role.")}
+        assert roles == {"master", "control-plane", "worker"} and not node["spec"].get("taints")
+        counts = {p["metadata"]["name"]: p["status"]["machineCount"] for p in cluster.list(MCP)}
+        assert counts == {"master": 1, "worker": 0}
+    cv = cluster.cluster_version()
+    assert cv["spec"]["capabilities"]["baselineCapabilitySet"] == "None"
+    assert "MachineAPI" not in cv["status"]["capabilities"]["enabledCapabilities"]
+    groups = {g["name"] for g in cluster.request("GET", "/apis")["groups"]}
+    assert "machine.openshift.io" not in groups and "config.openshift.io" in groups
+    from engine.errors import NotFound
+
+    with pytest.raises(NotFound):
+        cluster.list(MHC, "openshift-machine-api")
+    nodes_before = sorted(n["metadata"]["name"] for n in cluster.list(NODE))
+    log: list[str] = []
+    plan, state = _prepare(info, tmp_path, log)
+    P = ("--plan", str(plan))
+    res = run_cli("preflight", *P, "--etcd-backup-at", "now", "--json", state=state)
+    rights = next(
+        e for e in json_events(res.stdout) if e.get("kind") == "CheckResult" and e["name"] == "rights"
+    )
+    assert rights["status"] == "pass", rights
+
+    _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature apply")
+    out = _ok(run_cli("mhc", "pause", *P, "--yes", state=state), "mhc pause")
+    assert "not applicable on this cluster: the Machine API capability is disabled" in out
+    out = _ok(run_cli("upgrade", "start", *P, "--yes", state=state), "upgrade start")
+    assert "MachineHealthChecks paused" in out and "not applicable on this cluster" in out
+    res = run_cli("upgrade", "watch", *P, "--interval", "0.1", "--timeout", "180", "--json", state=state)
+    _ok(res, "upgrade watch")
+    assert json_events(res.stdout)[-1]["data"]["complete"] is True
+    out = _ok(run_cli("mhc", "resume", *P, "--yes", state=state), "mhc resume")
+    assert "not applicable on this cluster" in out
+
+    head = cluster.cluster_version()["status"]["history"][0]
+    assert (head["state"], head["version"]) == ("Completed", info.target_version)
+    # no machine-api controller replaced or added a node (there is none on such a cluster)
+    assert sorted(n["metadata"]["name"] for n in cluster.list(NODE)) == nodes_before
+    for node in cluster.list(NODE):  # every node rebooted into the new release
+        annotations = node["metadata"]["annotations"]
+        assert (
+            annotations["machineconfiguration.openshift.io/currentConfig"]
+            == annotations["machineconfiguration.openshift.io/desiredConfig"]
+        )
+    status = json_events(run_cli("status", *P, "--json", state=state).stdout)[-1]["data"]
+    steps = {s["step"]: s for s in status["steps"]}
+    assert steps["upgrade"]["status"] == "succeeded"
+    for step in ("mhc-pause", "mhc-resume"):
+        assert steps[step]["status"] == "skipped", steps[step]
+        assert "the Machine API capability is disabled" in steps[step]["summary"]
+    checked, problems = served_problems(cluster)
+    assert checked > 20 and problems == []
 
 
 OCP412_VERSIONS = ("4.12.45", "4.12.49")
@@ -187,3 +256,5 @@ def test_headless_update_on_a_4_12_cluster(sandbox_factory: Any, tmp_path: Path)
     cv = cluster.cluster_version()
     head = cv["status"]["history"][0]
     assert (head["state"], head["version"], head["verified"]) == ("Completed", info.target_version, True)
+    checked, problems = served_problems(cluster)
+    assert checked > 20 and problems == []

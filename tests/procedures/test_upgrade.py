@@ -201,6 +201,10 @@ def test_available_and_conditional_updates() -> None:
     cv["status"]["availableUpdates"] = [{"version": "4.17.3", "image": other}]
     d = evaluate(cv, IMAGE)
     assert d.version == "4.17.3" and not d.explicit and d.update["image"] == IMAGE
+    # oc sends the listed version with the requested image (oc adm upgrade --to-image, target in availableUpdates)
+    assert d.patch == {
+        "spec": {"desiredUpdate": {"architecture": "", "version": "4.17.3", "image": IMAGE, "force": False}}
+    }
 
     cv = _cv()
     cv["spec"]["desiredUpdate"] = {"acceptRisks": [{"name": "SomeRisk"}]}
@@ -217,6 +221,7 @@ def test_available_and_conditional_updates() -> None:
         evaluate(cv, IMAGE)
     d = evaluate(cv, IMAGE, accept_not_recommended=True)
     assert d.conditional is not None and d.update["acceptRisks"] == [{"name": "SomeRisk"}]
+    assert d.update["version"] == "4.17.3"
 
 
 def test_progressing_messages_parsed() -> None:

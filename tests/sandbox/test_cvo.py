@@ -210,8 +210,17 @@ def test_cvo_refuses_what_the_real_one_refuses(lab: Any, kube: Any) -> None:
     assert c["reason"] == "PreconditionChecks"
     assert c["message"].startswith(
         f'Preconditions failed for payload loaded version="4.17.3" image="{mirrored}": '
-        'Precondition "ClusterVersionUpgradeable" failed because of '
-        '"MissingUpgradeableAnnotation"'
+        "Multiple precondition checks failed:\n* "
+    )
+    # blocking: Upgradeable; a warning only (the disconnected cluster has no recommendations): RecommendedUpdate
+    assert (
+        '* Precondition "ClusterVersionUpgradeable" failed because of "MissingUpgradeableAnnotation"'
+        in c["message"]
+    )
+    assert (
+        '* Precondition "ClusterVersionRecommendedUpdate" failed because of "UnknownUpdate": '
+        "RetrievedUpdates=False (RemoteFailed), so the recommended status of updating from 4.16.18 to 4.17.3 "
+        "is unknown." in c["message"]
     )
 
     # nothing of this started an update
