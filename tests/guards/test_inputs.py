@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_folder_given_as_plan(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "phrase"),
     [
-        (os.urandom(64) + b"\xff\xfe", "is not a text file"),
+        (random.Random(8).randbytes(64) + b"\xff\xfe", "is not a text file"),
         (b"just a string\n", "not a kubeconfig"),
         (b"contexts: 3\ncurrent-context: x\n", "'contexts' is not a list"),
         (b"apiVersion: v1\nkind: Config\ncurrent-context: nowhere\ncontexts: []\n", "context 'nowhere'"),
