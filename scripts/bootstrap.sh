@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything ocp-airgap needs on a Debian/Ubuntu machine: system packages (real registry server,
-# skopeo, a Secret Service for the keyring tests, tmux, kubectl) and the project's virtualenv in .venv.
+# skopeo, a Secret Service for the keyring tests, tmux, kubectl, GnuPG as an independent OpenPGP peer, gettext
+# for the message catalogue check, procps for pgrep) and the project's virtualenv in .venv.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(docker-registry skopeo apache2-utils gnome-keyring libsecret-tools dbus tmux openssl python3-venv ca-certificates)
+APT_PACKAGES=(docker-registry skopeo apache2-utils gnome-keyring libsecret-tools dbus tmux openssl python3-venv ca-certificates gnupg gpgv gettext procps)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
