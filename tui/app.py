@@ -38,6 +38,7 @@ from engine.plan import Plan
 from engine.redact import redact
 from engine.workflow import BY_ID as WF_BY_ID
 from engine.workflow import (
+    CONNECTED,
     DISCONNECTED,
     StepState,
     find_journal,
@@ -310,10 +311,28 @@ class WizardApp(App[int]):
             self.journal = journal
         self._cluster = None if journal is None or self._cluster is None else self._cluster
 
+    def kubeconfig_skips_tls(self) -> bool:
+        """The plan's kubeconfig context sets insecure-skip-tls-verify (read from the file, nothing contacted)."""
+        try:
+            from engine.cluster import kubeconfig_path, skips_tls_verify
+
+            path = kubeconfig_path(self.plan.resolve_path(self.plan.cluster.kubeconfig))
+            return skips_tls_verify(path, self.plan.cluster.context)
+        except (AirgapError, OSError, KeyError, TypeError, ValueError):
+            return False
+
     def resume_notes(self) -> list[str]:
         """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update; on the
         disconnected side, what the connected side recorded on the media (read-only)."""
         notes = list(self.status_notes)
+        if self.role != CONNECTED and self.kubeconfig_skips_tls():
+            notes.insert(
+                0,
+                _(
+                    "WARNING: the kubeconfig skips TLS verification of the API server "
+                    "(insecure-skip-tls-verify: true): anyone in between can read the token. Use the cluster's CA."
+                ),
+            )
         if self.role == DISCONNECTED:
             record = media_record(self.plan)
             if record is not None:
