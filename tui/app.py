@@ -322,28 +322,28 @@ class WizardApp(App[int]):
             return False
 
     def resume_notes(self) -> list[str]:
-        """What the journal says beyond step states: MHCs this tool paused and has not resumed, the update; on the
-        disconnected side, what the connected side recorded on the media (read-only)."""
-        notes = list(self.status_notes)
+        """What the journal says beyond step states, most important first (the first screen may have room for
+        only a few lines at 80x24): an insecure kubeconfig, the MHCs this tool paused and has not resumed, then
+        the cluster's update and, on the disconnected side, what the connected side recorded on the media."""
+        notes: list[str] = []
         if self.role != CONNECTED and self.kubeconfig_skips_tls():
-            notes.insert(
-                0,
+            notes.append(
                 _(
                     "WARNING: the kubeconfig skips TLS verification of the API server "
                     "(insecure-skip-tls-verify: true): anyone in between can read the token. Use the cluster's CA."
-                ),
+                )
             )
+        if self.journal is not None:
+            from engine.mhc import paused_by_tool
+
+            paused = [r.rsplit("/", 1)[-1] for r in paused_by_tool(self.journal)]
+            if paused:
+                notes.append(_("MHCs paused by this tool: {names}").format(names=", ".join(paused)))
+        notes += self.status_notes
         if self.role == DISCONNECTED:
             record = media_record(self.plan)
             if record is not None:
                 notes.append(record.describe())
-        if self.journal is None:
-            return notes
-        from engine.mhc import paused_by_tool
-
-        paused = [r.rsplit("/", 1)[-1] for r in paused_by_tool(self.journal)]
-        if paused:
-            notes.append(_("MHCs paused by this tool: {names}").format(names=", ".join(paused)))
         return notes
 
     def save_plan(self) -> None:
