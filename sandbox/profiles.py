@@ -127,4 +127,5 @@ def get(name: str) -> Profile:
 
 
 def describe() -> list[str]:
-    return [f"{p.name:<14} {p.description}" for p in PROFILES.values()]
+    width = max(len(name) for name in PROFILES)
+    return [f"{p.name:<{width}}  {p.description}" for p in PROFILES.values()]
