@@ -18,6 +18,7 @@ from engine import catalog, workflow
 from engine.context import Context
 from engine.util import BY_DIGEST
 from screens.base import PlanValidator, StepScreen
+from tui.i18n import _
 
 
 class CatalogScreen(StepScreen):
@@ -274,10 +275,8 @@ class CatalogScreen(StepScreen):
         self.set_focus(None)
 
     def primary_hint(self) -> str:
-        return (
-            "o: installed operators, d: size, m: mirror and apply, u: update blocking operators, a: accept; "
-            "r: set one catalog's image; s: skip"
-        )
+        # one short line: at 80x24 the next action must stay visible (every key is in the key bar and '?')
+        return _("s skips this optional step; o lists the installed operators")
 
     def action_primary(self) -> None:
         cat = catalog

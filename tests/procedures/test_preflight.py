@@ -296,6 +296,17 @@ def test_paused_pool_and_cloud_credential_annotation(private_lab, state_dir):
 
 
 def test_z_stream_target_is_not_gated(private_lab, state_dir):
+    from tests.helpers import wait_until
+
+    cluster = admin(private_lab)
+
+    def upgradeable() -> str:
+        conds = cluster.cluster_version().get("status", {}).get("conditions") or []
+        return next((c.get("status", "") for c in conds if c.get("type") == "Upgradeable"), "")
+
+    # the lab's CVO, like the real one, re-evaluates Upgradeable on its own cadence: wait until it says False
+    # again (an earlier test of this module may have set the CloudCredential annotation for a while)
+    wait_until(lambda: upgradeable() == "False", 60, what="Upgradeable=False")
     plan = Plan.load(private_lab.plan)
     plan.release.version = "4.16.20"
     plan.release.channel = "stable-4.16"
