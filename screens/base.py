@@ -89,6 +89,10 @@ class StepScreen(Screen[None]):
         self._commands_seen = 0
         self._checks_version = -1
         self._catching_up = False
+        self._reading = False
+        """The running operation is the screen's own read (:meth:`start_read`)."""
+        self._after_read = ""
+        """The action of a key pressed during that read, carried out when it is done."""
 
     # ----- shortcuts ------------------------------------------------------------------------------------
     @property
@@ -310,13 +314,38 @@ class StepScreen(Screen[None]):
             return True
         return False
 
-    def check_not_running(self) -> bool:
-        if self.run.running:
+    def check_not_running(self, action: str = "") -> bool:
+        """True when nothing runs for this step. While the screen's own read runs (:meth:`start_read`), the key's
+        ``action`` is carried out as soon as the read is done instead of being refused."""
+        if not self.run.running:
+            self._reading = False
+            return True
+        if self._reading and action:
+            self._after_read = action
             self.notify(
-                _("{operation} is still running.").format(operation=self.run.operation), severity="warning"
+                _("{operation}: your key is carried out when it is done.").format(
+                    operation=self.run.operation
+                )
             )
             return False
-        return True
+        self.notify(
+            _("{operation} is still running.").format(operation=self.run.operation), severity="warning"
+        )
+        return False
+
+    def start_read(self, description: str, work: Callable[[Any], T], on_success: Callable[[T], None]) -> None:
+        """A read the screen makes by itself (what it shows when it opens): a key pressed meanwhile waits for it
+        (:meth:`check_not_running` with the key's action) rather than being refused."""
+        self._reading = True
+
+        def done(result: T) -> None:
+            self._reading = False
+            on_success(result)
+            action, self._after_read = self._after_read, ""
+            if action:
+                self.call_after_refresh(self.run_action, action)
+
+        self.start(description, work, done)
 
     def start(
         self,

@@ -40,7 +40,7 @@ class MhcPauseScreen(StepScreen):
     def load_status(self) -> None:
         if self.run.running or not self.wizard.live:
             return
-        self.start(_("Reading the MachineHealthChecks"), mhc.status, self._show_status)
+        self.start_read(_("Reading the MachineHealthChecks"), mhc.status, self._show_status)
 
     def _show_status(self, statuses: list[mhc.MhcStatus]) -> None:
         if not statuses:
@@ -55,7 +55,7 @@ class MhcPauseScreen(StepScreen):
         return _("press r to preview pausing every MachineHealthCheck (k skips the pause: risky)")
 
     def action_primary(self) -> None:
-        if not self.check_not_running() or self.check_blocked():
+        if not self.check_not_running("primary") or self.check_blocked():
             return
         self.prepare_then_apply(
             _("pause the MachineHealthChecks"),
@@ -85,7 +85,7 @@ class MhcPauseScreen(StepScreen):
         self.refresh_state()
 
     def action_skip_pause(self) -> None:
-        if not self.check_not_running():
+        if not self.check_not_running("skip_pause"):
             return
 
         def answered(yes: bool | None) -> None:
@@ -181,7 +181,7 @@ class MhcResumeScreen(StepScreen):
 
     def action_restore_budgets(self) -> None:
         """Put back the PodDisruptionBudgets a preflight fix relaxed (shown first, applied on y)."""
-        if not self.check_not_running():
+        if not self.check_not_running("restore_budgets"):
             return
         journal = self.wizard.journal
         if journal is None or not fixes.relaxed_pdbs(journal):
@@ -207,7 +207,7 @@ class MhcResumeScreen(StepScreen):
         )
 
     def action_primary(self) -> None:
-        if not self.check_not_running() or self.check_blocked():
+        if not self.check_not_running("primary") or self.check_blocked():
             return
         self.prepare_then_apply(
             _("resume the MachineHealthChecks"),

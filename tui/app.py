@@ -189,31 +189,30 @@ class WizardApp(App[int]):
         """Every step's state for this host's role, from the journal (:mod:`engine.workflow` decides)."""
         return states_by_id(self.journal, self.role)
 
-    def recorded_status(self, step: str) -> str | None:
-        """The journal's status of a step ('running', 'succeeded', 'failed', 'skipped'...) or this session's
-        (only on a host with no journal)."""
+    def recorded(self) -> dict[str, str | None]:
+        """Every step's recorded status ('running', 'succeeded', 'failed', 'skipped'... or None), read once: from
+        the journal through the workflow, or this session's view on a host with no journal."""
         if self.journal is None:
-            return self.local_status.get(step)
-        if step in WF_BY_ID:
-            state = self.workflow_states()[step]
-            if state.status not in ("pending", "n/a"):
-                return state.status
-        return None
+            return {step: self.local_status.get(step) for step in STEP_IDS}
+        wf = self.workflow_states()
+        return {
+            step: (wf[step].status if step in wf and wf[step].status not in ("pending", "n/a") else None)
+            for step in STEP_IDS
+        }
+
+    def recorded_status(self, step: str) -> str | None:
+        return self.recorded().get(step)
 
     def step_states(self) -> dict[str, str]:
         order = self.order
-        wf = self.workflow_states() if self.journal is not None else {}
+        recorded = self.recorded()
         states: dict[str, str] = {}
         for step in STEP_IDS:
+            status = recorded.get(step)
+            run = self.runs.get(step)
             if step not in order:
                 states[step] = "n/a"
-                continue
-            run = self.runs.get(step)
-            if self.journal is None:
-                status = self.local_status.get(step)
-            else:
-                status = wf[step].status if step in wf and wf[step].status != "pending" else None
-            if run is not None and run.running:
+            elif run is not None and run.running:
                 states[step] = "running"
             elif step == "welcome":
                 states[step] = "done" if self.plan.source_path else "todo"
@@ -221,35 +220,33 @@ class WizardApp(App[int]):
                 states[step] = "done"
             elif status in ("skipped", "failed", "running"):
                 states[step] = status
-            elif self.missing_requirements(step):
+            elif self.missing_requirements(step, recorded):
                 states[step] = "blocked"
             else:
                 states[step] = "todo"
         return states
 
-    def missing_requirements(self, step: str) -> list[str]:
+    def missing_requirements(self, step: str, recorded: dict[str, str | None] | None = None) -> list[str]:
         """Earlier steps of this host's role still to do (:attr:`engine.workflow.Step.requires`)."""
         if step not in WF_BY_ID:
             return []
+        recorded = recorded if recorded is not None else self.recorded()
         order = self.order
         return [
             req
             for req in WF_BY_ID[step].requires
-            if req in order and self.recorded_status(req) not in ("succeeded", "skipped")
+            if req in order and recorded.get(req) not in ("succeeded", "skipped")
         ]
 
     def current_position(self) -> str:
         """Where to continue: a step recorded as running (e.g. an update in progress), else the first step of this
         host's order that is not done or skipped."""
-        running = [s for s in self.order if s != "welcome" and self.recorded_status(s) == "running"]
+        recorded = self.recorded()
+        steps = [s for s in self.order if s != "welcome"]
+        running = [s for s in steps if recorded.get(s) == "running"]
         if running:
             return running[-1]
-        for step in self.order:
-            if step == "welcome":
-                continue
-            if self.recorded_status(step) not in ("succeeded", "skipped"):
-                return step
-        return self.order[-1]
+        return next((s for s in steps if recorded.get(s) not in ("succeeded", "skipped")), self.order[-1])
 
     def screen_for(self, step: str) -> Screen[Any]:
         if not self.is_screen_installed(step):
@@ -353,6 +350,9 @@ class WizardApp(App[int]):
     # ----- lifecycle ------------------------------------------------------------------------------------
     def on_mount(self) -> None:
         if self.handle_hangup:
+            # NotImplementedError: no signal support in this event loop (not POSIX); ValueError/RuntimeError: the
+            # app does not run in the main thread. Then SIGHUP keeps its default (the process ends) and the
+            # journal simply has no note of the hang-up; nothing else depends on it.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
         self.goto(self.start_step if self.start_step in STEP_IDS else "welcome")

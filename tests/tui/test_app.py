@@ -373,3 +373,38 @@ async def test_confirmation_keeps_the_raw_change_one_key_away(make_app: Callable
         await pilot.press("d")
         await pilot.pause()
         assert "signed by: Red Hat" in screen_text(app)
+
+
+async def test_a_key_pressed_during_the_screens_own_read_waits_for_it(make_app: Callable[..., Any]) -> None:
+    """A screen that reads something by itself when it opens (start_read) does not refuse a key pressed
+    meanwhile: the key's action is carried out when the read is done. Any other running work still refuses."""
+    app = make_app(start_step="mhc-pause", live=False)
+    release = threading.Event()
+    shown: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StepScreen)
+        screen.start_read("Reading slowly", lambda ctx: release.wait(10) and "read", shown.append)
+        wait_until(lambda: screen.run.running, 5, what="the read to run")
+        assert screen.check_not_running("app.help") is False  # queued, not refused
+        assert not isinstance(app.screen, HelpModal)
+        release.set()
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if isinstance(app.screen, HelpModal):
+                break
+        assert shown == ["read"] and isinstance(app.screen, HelpModal)
+        await pilot.press("escape")
+        # work that is not the screen's own read is refused, not queued
+        block = threading.Event()
+        screen.start("Changing something", lambda ctx: block.wait(10))
+        wait_until(lambda: screen.run.running, 5, what="the work to run")
+        assert screen.check_not_running("app.help") is False
+        block.set()
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if not screen.run.running:
+                break
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, HelpModal)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from engine.journal import Journal
+from tests.helpers import wait_until
 from tests.procedures.test_upgrade import LAB_VERSIONS, admin, lab_plan, relax_drain_blocker, run_cli
 from tests.tui.test_e2e_tmux import Terminal, _exe, pytestmark  # noqa: F401  (the same requirements)
 
@@ -22,15 +22,6 @@ from tests.tui.test_e2e_tmux import Terminal, _exe, pytestmark  # noqa: F401  (t
 def _pids_running(pattern: str) -> list[int]:
     out = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True, check=False).stdout
     return [int(p) for p in out.split() if int(p) != os.getpid()]
-
-
-def _wait(predicate: Any, limit: float, what: str) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out: {what}")
 
 
 def test_closing_the_terminal_stops_the_demo_and_its_lab(tmp_path: Path) -> None:
@@ -44,11 +35,13 @@ def test_closing_the_terminal_stops_the_demo_and_its_lab(tmp_path: Path) -> None
         term.wait_for("Next: press r to continue", limit=120, what="the first screen")
         assert [n for n, s in status(lab).items() if s["alive"]], "the lab runs while the wizard is open"
         term.tmux("kill-server")  # the terminal is gone: SIGHUP
-        _wait(
-            lambda: not [n for n, s in status(lab).items() if s["alive"]], 30, "the lab's processes to stop"
+        wait_until(
+            lambda: not [n for n, s in status(lab).items() if s["alive"]],
+            30,
+            interval=0.1,
+            what="the lab's processes to stop",
         )
-        _wait(lambda: not _pids_running(f"demo --dir {lab}"), 30, "the demo to exit")
-        # a second demo on a folder whose lab runs is refused and leaves that lab alone: checked below
+        wait_until(lambda: not _pids_running(f"demo --dir {lab}"), 30, interval=0.1, what="the demo to exit")
     finally:
         term.tmux("kill-server")
         down(lab)
@@ -94,7 +87,7 @@ def test_hangup_mid_update_then_reopen_shows_the_true_state(sandbox_factory: Any
         term.wait_for("Watching the update to", limit=60, what="the wizard reattached to the running update")
         assert _pids_running(f"--plan {plan}"), "the wizard runs"
         term.tmux("kill-server")  # SIGHUP mid-update
-        _wait(lambda: not _pids_running(f"--plan {plan}"), 30, "the wizard to exit")
+        wait_until(lambda: not _pids_running(f"--plan {plan}"), 30, interval=0.1, what="the wizard to exit")
         notes = [r for r in Journal(journal_file).records if r.step == "wizard"]
         assert notes and "hung up" in notes[-1].data.get("text", ""), "the hang-up is journaled"
         # the update goes on without the wizard; reopening the plan finds the record and the true state
