@@ -240,6 +240,12 @@ class Plan:
             out.append(("mirroring.backend", "expected one of " + ", ".join(BACKENDS)))
         if mi.mode in ("to-media", "from-media") and not mi.media_path:
             out.append(("mirroring.media_path", f"required with mode {mi.mode}"))
+        if (
+            self.state_dir
+            and os.path.exists(self.resolve_path(self.state_dir))
+            and not os.path.isdir(self.resolve_path(self.state_dir))
+        ):
+            out.append(("state_dir", "expected a folder (the journals live there), found a file"))
         if not 1 <= mi.concurrency <= 64:
             out.append(("mirroring.concurrency", "expected a number from 1 to 64"))
         if not 0 <= mi.upload_chunk_mb <= 4096:
@@ -397,6 +403,8 @@ def _version_tuple(v: str) -> tuple[int, ...]:
 
 
 _FIX_HINTS = {
+    "state_dir": "Name a folder for 'state_dir' (created when missing), or remove it to keep the journals in the "
+    "user's state folder.",
     "release.digest": "Resolve it with 'ocp-airgap release --plan {plan} --write-plan' (the release step of the wizard does the same).",
     "release.version": "Set 'release.version' in the plan to the target release, e.g. 4.17.3.",
     "mirror.registry": "Set 'mirror.registry' in the plan to the mirror registry's host:port.",

@@ -135,3 +135,10 @@ def test_the_media_record_is_read_only_and_described(tmp_path: Path) -> None:
     assert rec is not None and rec.status == "succeeded" and rec.release == "4.17.3"
     assert "connected side: mirroring of 4.17.3 to the media succeeded" in rec.describe()
     assert on_media.path.read_bytes() == before
+
+
+def test_a_state_dir_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "to-media")
+    (tmp_path / "taken").write_text("x")
+    plan.state_dir = "taken"
+    assert ("state_dir", "expected a folder (the journals live there), found a file") in plan.problems()
