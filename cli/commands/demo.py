@@ -78,6 +78,11 @@ def _demo(args: argparse.Namespace) -> int:
             lang=getattr(args, "lang", None),
         )
     finally:
+        # A hang-up is rarely one signal (the kernel sends SIGHUP again when the terminal's session leader exits),
+        # and the wizard's own handler is gone once it has exited (asyncio resets it to the default: die). The
+        # teardown is bounded (SIGTERM, wait, SIGKILL), so it runs to its end with both signals ignored.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         # lab.up stops what it started when it fails; a lab that was already running here is not ours to stop
         if started and not args.keep:
             lab.down(directory)

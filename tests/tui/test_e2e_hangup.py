@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,17 @@ def test_closing_the_terminal_stops_the_demo_and_its_lab(tmp_path: Path) -> None
     try:
         term.wait_for("Next: press r to continue", limit=120, what="the first screen")
         assert [n for n, s in status(lab).items() if s["alive"]], "the lab runs while the wizard is open"
+        demo = _pids_running(f"demo --dir {lab}")
         term.tmux("kill-server")  # the terminal is gone: SIGHUP
+        # a real hang-up is rarely one signal: the kernel sends SIGHUP again when the session leader (the shell)
+        # exits, and an SSH server may send more. Each one after the first must not cut the lab's teardown short.
+        for _ in range(40):
+            for pid in demo:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+            if not [n for n, s in status(lab).items() if s["alive"]]:
+                break
+            threading.Event().wait(0.05)
         wait_until(
             lambda: not [n for n, s in status(lab).items() if s["alive"]],
             30,
