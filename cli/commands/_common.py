@@ -37,6 +37,7 @@ from engine.events import (
 from engine.plan import Plan
 from engine.redact import redact
 from engine.util import format_bytes, format_duration
+from tui.i18n import N_, _
 
 CommandFunc = Callable[[argparse.Namespace], int]
 
@@ -46,9 +47,13 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (give e.g. 30 or 2.5)") from None
+        raise argparse.ArgumentTypeError(
+            _("{text} is not a number (give e.g. 30 or 2.5)").format(text=repr(text))
+        ) from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a number greater than 0 (e.g. 30)")
+        raise argparse.ArgumentTypeError(
+            _("{text} must be a number greater than 0 (e.g. 30)").format(text=text)
+        )
     return value
 
 
@@ -57,25 +62,29 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (give e.g. 6)") from None
+        raise argparse.ArgumentTypeError(
+            _("{text} is not a whole number (give e.g. 6)").format(text=repr(text))
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be a whole number of at least 1 (e.g. 6)")
+        raise argparse.ArgumentTypeError(
+            _("{text} must be a whole number of at least 1 (e.g. 6)").format(text=text)
+        )
     return value
 
 
 def add_plan_arg(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
-        "--plan", required=required, metavar="P", help="the plan file (YAML), e.g. the sandbox's plan.yaml"
+        "--plan", required=required, metavar="P", help=_("the plan file (YAML), e.g. the sandbox's plan.yaml")
     )
 
 
 def add_output_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the engine's events as JSON lines")
+    parser.add_argument("--json", action="store_true", help=_("print the engine's events as JSON lines"))
 
 
 def add_change_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", "-y", action="store_true", help="confirm the change without asking")
-    parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    parser.add_argument("--yes", "-y", action="store_true", help=_("confirm the change without asking"))
+    parser.add_argument("--dry-run", action="store_true", help=_("show what would change, change nothing"))
     add_wait_arg(parser)
 
 
@@ -83,9 +92,28 @@ def add_wait_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait",
         action="store_true",
-        help="when another run is changing the same cluster (or mirror, or media), wait for it instead of "
-        "refusing (exit 3)",
+        help=_(
+            "when another run is changing the same cluster (or mirror, or media), wait for it instead of "
+            "refusing (exit 3)"
+        ),
     )
+
+
+def human(args: argparse.Namespace) -> Callable[[str], str]:
+    """The translation for what the command itself says: the user's language, except with ``--json``, where
+    every text that can reach the machine output (events, the error document) stays English."""
+    return (lambda message: message) if getattr(args, "json", False) else _
+
+
+STATUS_WORDS = {
+    "succeeded": N_("succeeded"),
+    "running": N_("running"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+    "cancelled": N_("cancelled"),
+    "pending": N_("pending"),
+}
+"""A step's outcome as a person reads it; the JSON keeps the English value."""
 
 
 def load_plan(args: argparse.Namespace) -> Plan:
@@ -131,7 +159,7 @@ class EventPrinter:
         if isinstance(event, LogLine):
             if event.level == Level.DEBUG and not self.verbose:
                 return
-            prefix = {Level.WARNING: "warning: ", Level.ERROR: "error: "}.get(event.level, "")
+            prefix = {Level.WARNING: _("warning: "), Level.ERROR: _("error: ")}.get(event.level, "")
             self._line(prefix + event.text)
         elif isinstance(event, Command):
             self._line(f"$ {event.shell}" + (f"    # {event.note}" if event.note else ""))
@@ -142,13 +170,14 @@ class EventPrinter:
             self._line(f"[{mark}] {event.name}: {event.detail}")
             if event.status != CheckStatus.PASS:
                 if event.why:
-                    self._line(f"       why: {event.why}")
+                    self._line("       " + _("why: ") + event.why)
                 if event.fix:
-                    self._line(f"       fix: {event.fix}")
+                    self._line("       " + _("fix: ") + event.fix)
         elif isinstance(event, Progress):
             self._progress(event)
         elif isinstance(event, StepResult):
-            self._line(f"{event.status.value}: {event.summary}")
+            word = STATUS_WORDS.get(event.status.value)
+            self._line(f"{_(word) if word else event.status.value}: {event.summary}")
 
     def _progress(self, event: Progress) -> None:
         now = time.monotonic()
@@ -201,30 +230,41 @@ def emitter(args: argparse.Namespace, step: str) -> Emitter:
     )
 
 
-def confirm(args: argparse.Namespace, question: str, preview: str = "") -> bool:
+def confirm(args: argparse.Namespace, question: str, preview: str = "", **fields: Any) -> bool:
     """Show ``preview`` and get a yes. Returns False for --dry-run (nothing must change).
 
+    ``question`` is an English message (marked with ``N_``), translated here (not with ``--json``) and then
+    filled with ``fields``.
+
     Raises :class:`ConfirmationRequired` with no terminal and no --yes, :class:`Cancelled` on a 'no'."""
+    tr = human(args)
+    question = tr(question).format(**fields) if fields else tr(question)
     out = sys.stdout if not getattr(args, "json", False) else sys.stderr
     if preview:
         out.write(redact(preview).rstrip("\n") + "\n")
         out.flush()
     if getattr(args, "dry_run", False):
-        out.write("dry run: nothing was changed.\n")
+        out.write(_("dry run: nothing was changed.") + "\n")
         return False
     if getattr(args, "yes", False):
         return True
     if not sys.stdin.isatty():
         raise ConfirmationRequired(
-            f"{question} — this needs confirmation and there is no terminal to ask on",
-            fix="Review the change above (or run with --dry-run) and run again with --yes.",
+            tr("{question} — this needs confirmation and there is no terminal to ask on").format(
+                question=question
+            ),
+            fix=tr("Review the change above (or run with --dry-run) and run again with --yes."),
         )
-    out.write(f"{question} [y/N] ")
+    out.write(_("{question} [y/N] ").format(question=question))
     out.flush()
     answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        raise Cancelled("Nothing was changed: the change was not confirmed.")
+    if answer not in YES_ANSWERS:
+        raise Cancelled(tr("Nothing was changed: the change was not confirmed."))
     return True
+
+
+YES_ANSWERS = ("y", "yes", "はい")
+"""What confirms at a prompt, whatever the language ('y' and 'yes' always)."""
 
 
 def handle_errors(func: CommandFunc) -> CommandFunc:
@@ -238,7 +278,7 @@ def handle_errors(func: CommandFunc) -> CommandFunc:
             report_error(args, exc)
             return exc.exit_code
         except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
+            sys.stderr.write(_("interrupted") + "\n")
             return EXIT_CANCELLED
         except BrokenPipeError:  # the reader of our output went away: end quietly
             silence_stdout()
@@ -253,9 +293,9 @@ def report_error(args: argparse.Namespace, exc: AirgapError) -> None:
         doc["exit_code"] = exc.exit_code
         sys.stdout.write(json.dumps(doc) + "\n")
         sys.stdout.flush()
-    sys.stderr.write(f"error: {exc.message}\n")
+    sys.stderr.write(_("error: ") + exc.message + "\n")
     if exc.fix:
-        sys.stderr.write(f"fix: {exc.fix}\n")
+        sys.stderr.write(_("fix: ") + exc.fix + "\n")
     sys.stderr.flush()
 
 
@@ -266,7 +306,9 @@ def run_wizard(args: argparse.Namespace) -> int:
     try:
         from tui.app import run_app
     except ImportError as exc:  # pragma: no cover - only while the wizard is being built
-        sys.stderr.write(f"error: the wizard is not available in this build ({exc})\n")
+        sys.stderr.write(
+            _("error: ") + _("the wizard is not available in this build ({reason})").format(reason=exc) + "\n"
+        )
         return 1
     code: int = run_app(
         plan_path=getattr(args, "plan", None),
@@ -289,6 +331,7 @@ __all__ = [
     "format_duration",
     "format_progress",
     "handle_errors",
+    "human",
     "load_plan",
     "positive_float",
     "positive_int",

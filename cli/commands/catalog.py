@@ -25,116 +25,130 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
     positive_float,
 )
 from engine.errors import EXIT_OK, EXIT_REFUSED
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("catalog", help="list, update or restore operator CatalogSources", description=__doc__)
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    ls = psub.add_parser("list", help="CatalogSources in openshift-marketplace with their images")
+    p = sub.add_parser(
+        "catalog", help=_("list, update or restore operator CatalogSources"), description=_(__doc__)
+    )
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
+    ls = psub.add_parser("list", help=_("CatalogSources in openshift-marketplace with their images"))
     add_plan_arg(ls)
     add_output_args(ls)
     ls.set_defaults(func=handle_errors(_list))
 
-    st = psub.add_parser("set", help="point a CatalogSource at a new index image (by digest)")
+    st = psub.add_parser("set", help=_("point a CatalogSource at a new index image (by digest)"))
     add_plan_arg(st)
-    st.add_argument("name", help="the CatalogSource name")
-    st.add_argument("image", help="the index image in the mirror, by digest (<registry>/<repo>@sha256:...)")
+    st.add_argument("name", help=_("the CatalogSource name"))
+    st.add_argument(
+        "image", help=_("the index image in the mirror, by digest (<registry>/<repo>@sha256:...)")
+    )
     _wait_args(st)
     add_change_args(st)
     add_output_args(st)
     st.set_defaults(func=handle_errors(_set))
 
-    rs = psub.add_parser("restore", help="put back the image a CatalogSource had before 'catalog set'")
+    rs = psub.add_parser("restore", help=_("put back the image a CatalogSource had before 'catalog set'"))
     add_plan_arg(rs)
-    rs.add_argument("name", help="the CatalogSource name")
+    rs.add_argument("name", help=_("the CatalogSource name"))
     _wait_args(rs)
     add_change_args(rs)
     add_output_args(rs)
     rs.set_defaults(func=handle_errors(_restore))
 
-    op = psub.add_parser("operators", help="installed operators: compatible with the target or blocking it")
+    op = psub.add_parser(
+        "operators", help=_("installed operators: compatible with the target or blocking it")
+    )
     add_plan_arg(op)
     op.add_argument(
         "--index",
         default="",
-        help="index image to look up updates in (default: the plan's, or the catalog read last)",
+        help=_("index image to look up updates in (default: the plan's, or the catalog read last)"),
     )
     op.add_argument(
-        "--offline", action="store_true", help="do not read the index image; use the catalog read last"
+        "--offline", action="store_true", help=_("do not read the index image; use the catalog read last")
     )
     add_output_args(op)
     op.set_defaults(func=handle_errors(_operators))
 
-    pk = psub.add_parser("packages", help="what an index image holds")
+    pk = psub.add_parser("packages", help=_("what an index image holds"))
     add_plan_arg(pk)
     pk.add_argument(
-        "--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)"
+        "--index", default="", help=_("index image (default: endpoints.operator_index:v<target minor>)")
     )
     add_output_args(pk)
     pk.set_defaults(func=handle_errors(_packages))
 
-    mi = psub.add_parser("mirror", help="mirror a filtered catalog and its images (direct, to or from media)")
+    mi = psub.add_parser(
+        "mirror", help=_("mirror a filtered catalog and its images (direct, to or from media)")
+    )
     add_plan_arg(mi)
     mi.add_argument(
-        "--index", default="", help="index image (default: endpoints.operator_index:v<target minor>)"
+        "--index", default="", help=_("index image (default: endpoints.operator_index:v<target minor>)")
     )
     mi.add_argument(
         "--package",
         action="append",
         default=[],
         metavar="NAME",
-        help="package to keep (repeat; default: the installed operators)",
+        help=_("package to keep (repeat; default: the installed operators)"),
     )
     mi.add_argument(
         "--channel",
         action="append",
         default=[],
         metavar="PACKAGE=CHANNEL",
-        help="channel to keep for a package (repeat; default: the subscribed one, plus the one to "
-        "update a blocking operator through)",
+        help=_(
+            "channel to keep for a package (repeat; default: the subscribed one, plus the one to "
+            "update a blocking operator through)"
+        ),
     )
-    mi.add_argument("--to-dir", default="", help="write to removable media (this folder)")
+    mi.add_argument("--to-dir", default="", help=_("write to removable media (this folder)"))
     mi.add_argument(
-        "--from-dir", default="", help="upload from removable media (the folder written by --to-dir)"
+        "--from-dir", default="", help=_("upload from removable media (the folder written by --to-dir)")
     )
-    mi.add_argument("--dry-run", action="store_true", help="show what would be copied, copy nothing")
-    mi.add_argument("--no-verify", action="store_true", help="do not verify the copy")
+    mi.add_argument("--dry-run", action="store_true", help=_("show what would be copied, copy nothing"))
+    mi.add_argument("--no-verify", action="store_true", help=_("do not verify the copy"))
     mi.add_argument(
-        "--output-dir", default="", help="where the ImageDigestMirrorSet/ImageTagMirrorSet files go"
+        "--output-dir", default="", help=_("where the ImageDigestMirrorSet/ImageTagMirrorSet files go")
     )
     add_output_args(mi)
     mi.set_defaults(func=handle_errors(_mirror))
 
-    ap = psub.add_parser("apply", help="point the cluster at the mirrored catalog")
+    ap = psub.add_parser("apply", help=_("point the cluster at the mirrored catalog"))
     add_plan_arg(ap)
     ap.add_argument(
-        "--image", default="", help="the mirrored index by digest (default: the last mirrored one)"
+        "--image", default="", help=_("the mirrored index by digest (default: the last mirrored one)")
     )
     ap.add_argument(
-        "--name", default="", help="CatalogSource to use (default: the ones the Subscriptions use)"
+        "--name", default="", help=_("CatalogSource to use (default: the ones the Subscriptions use)")
     )
     _wait_args(ap)
     add_change_args(ap)
     add_output_args(ap)
     ap.set_defaults(func=handle_errors(_apply))
 
-    rv = psub.add_parser("revert", help="undo what 'catalog apply' changed")
+    rv = psub.add_parser("revert", help=_("undo what 'catalog apply' changed"))
     add_plan_arg(rv)
     add_change_args(rv)
     add_output_args(rv)
     rv.set_defaults(func=handle_errors(_revert))
 
-    ch = psub.add_parser("channel", help="move an operator's Subscription to another channel and wait for it")
+    ch = psub.add_parser(
+        "channel", help=_("move an operator's Subscription to another channel and wait for it")
+    )
     add_plan_arg(ch)
-    ch.add_argument("subscription", help="NAMESPACE/NAME of the Subscription")
-    ch.add_argument("channel", help="the channel to move to")
+    ch.add_argument("subscription", help=_("NAMESPACE/NAME of the Subscription"))
+    ch.add_argument("channel", help=_("the channel to move to"))
     ch.add_argument(
-        "--until", default="", help="wait until this CSV is installed (default: the channel head)"
+        "--until", default="", help=_("wait until this CSV is installed (default: the channel head)")
     )
     _wait_args(ch)
     add_change_args(ch)
@@ -143,11 +157,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     ab = psub.add_parser(
         "accept-blocking",
-        help="accept, explicitly and journaled, that installed operators block "
-        "the target minor (the update step then starts anyway)",
+        help=_(
+            "accept, explicitly and journaled, that installed operators block "
+            "the target minor (the update step then starts anyway)"
+        ),
     )
     add_plan_arg(ab)
-    ab.add_argument("--reason", required=True, help="why (kept in the journal)")
+    ab.add_argument("--reason", required=True, help=_("why (kept in the journal)"))
     add_change_args(ab)
     add_output_args(ab)
     ab.set_defaults(func=handle_errors(_accept_blocking))
@@ -155,10 +171,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _wait_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--timeout", type=positive_float, default=300.0, help="seconds to wait for READY (default 300)"
+        "--timeout", type=positive_float, default=300.0, help=_("seconds to wait for READY (default 300)")
     )
-    p.add_argument("--interval", type=positive_float, default=2.0, help="seconds between two looks")
-    p.add_argument("--no-wait", action="store_true", help="do not wait for READY")
+    p.add_argument("--interval", type=positive_float, default=2.0, help=_("seconds between two looks"))
+    p.add_argument("--no-wait", action="store_true", help=_("do not wait for READY"))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -183,7 +199,9 @@ def _run(args: argparse.Namespace, restoring: bool) -> int:
     ctx = Context(load_plan(args), emitter(args, "catalog"), wait_for_lock=getattr(args, "wait", False))
     plan = prepare_restore(ctx, args.name) if restoring else prepare_set(ctx, args.name, args.image)
     if plan.change is not None:
-        if not confirm(args, f"Change CatalogSource {plan.name}?", render_changes(plan.changes)):
+        if not confirm(
+            args, N_("Change CatalogSource {name}?"), render_changes(plan.changes), name=plan.name
+        ):
             ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
             return EXIT_OK
         data = restore(ctx, plan) if restoring else set_image(ctx, plan)
@@ -339,7 +357,7 @@ def _apply(args: argparse.Namespace) -> int:
     plan = ap.prepare_apply(ctx, record, name=args.name)
     data: dict[str, object] = {"image": plan.image, "catalogs": plan.catalogs}
     if plan.steps:
-        if not confirm(args, "Point the cluster at the mirrored catalog?", render_changes(plan.changes)):
+        if not confirm(args, N_("Point the cluster at the mirrored catalog?"), render_changes(plan.changes)):
             ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed", data)
             return EXIT_OK
         data.update(ap.apply(ctx, plan, timeout=args.timeout, interval=args.interval))
@@ -368,7 +386,7 @@ def _revert(args: argparse.Namespace) -> int:
 
     ctx = Context(load_plan(args), emitter(args, "catalog"))
     plan = ap.prepare_restore(ctx)
-    if not confirm(args, "Undo the catalog changes?", render_changes(plan.changes)):
+    if not confirm(args, N_("Undo the catalog changes?"), render_changes(plan.changes)):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
         return EXIT_OK
     data = ap.restore(ctx, plan)
@@ -398,7 +416,13 @@ def _channel(args: argparse.Namespace) -> int:
         head = pkg.channel_head(args.channel) if pkg else None
         until = head.name if head else ""
     if change is not None:
-        if not confirm(args, f"Move {ns}/{name} to channel {args.channel}?", render_changes([change])):
+        if not confirm(
+            args,
+            N_("Move {subscription} to channel {channel}?"),
+            render_changes([change]),
+            subscription=f"{ns}/{name}",
+            channel=args.channel,
+        ):
             ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
             return EXIT_OK
         ap.set_channel(ctx, ns, name, args.channel, change)
@@ -428,10 +452,13 @@ def _accept_blocking(args: argparse.Namespace) -> int:
         ctx.emit.result(StepStatus.SUCCEEDED, f"no installed operator blocks {target}: nothing to accept")
         return EXIT_OK
     text = "\n".join(f"  {o.namespace}/{o.subscription or o.csv}: {o.why(target)}" for o in blocking)
+    tr = human(args)
     if not confirm(
         args,
-        f"Start the update to {target} although these operators block it?",
-        f"These operators block {target}; OLM reports Upgradeable=False for them:\n{text}\n",
+        N_("Start the update to {version} although these operators block it?"),
+        tr("These operators block {version}; OLM reports Upgradeable=False for them:").format(version=target)
+        + f"\n{text}\n",
+        version=target,
     ):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was recorded")
         return EXIT_OK

@@ -32,52 +32,61 @@ from cli.commands._common import (
 )
 from engine.errors import EXIT_OK, CredentialsError, InputError
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "credentials",
-        help="mirror registry credentials, pull secret and CA trust",
-        description=__doc__,
+        help=_("mirror registry credentials, pull secret and CA trust"),
+        description=_(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
     merge = psub.add_parser(
         "merge",
-        help="add the mirror registry's login to the pull secret and write the auth file",
-        description="Merge the mirror registry's credentials into the pull secret and write the auth file "
-        "(LOCAL_SECRET_JSON) atomically with mode 0600, keeping the previous one.",
+        help=_("add the mirror registry's login to the pull secret and write the auth file"),
+        description=_(
+            "Merge the mirror registry's credentials into the pull secret and write the auth file "
+            "(LOCAL_SECRET_JSON) atomically with mode 0600, keeping the previous one."
+        ),
     )
     add_plan_arg(merge)
     src = merge.add_mutually_exclusive_group()
-    src.add_argument("--pull-secret", metavar="F", default="", help="the pull secret to start from")
+    src.add_argument("--pull-secret", metavar="F", default="", help=_("the pull secret to start from"))
     src.add_argument(
-        "--from-cluster", action="store_true", help="start from the cluster's global pull secret"
+        "--from-cluster", action="store_true", help=_("start from the cluster's global pull secret")
     )
     merge.add_argument(
         "--auth-file",
         metavar="OUT",
         default="",
-        help="where to write (default: plan auth_file, $REGISTRY_AUTH_FILE, "
-        "$XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)",
+        help=_(
+            "where to write (default: plan auth_file, $REGISTRY_AUTH_FILE, "
+            "$XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)"
+        ),
     )
-    merge.add_argument("--registry", default="", help="mirror registry host[:port] (default: plan)")
-    merge.add_argument("--namespace", default="", help="key the login as host:port/NAMESPACE/")
-    merge.add_argument("--username", default="", help="mirror registry user (default: plan)")
-    merge.add_argument("--email", default="", help="e-mail to store with the login")
-    merge.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    merge.add_argument("--registry", default="", help=_("mirror registry host[:port] (default: plan)"))
+    merge.add_argument("--namespace", default="", help=_("key the login as host:port/NAMESPACE/"))
+    merge.add_argument("--username", default="", help=_("mirror registry user (default: plan)"))
+    merge.add_argument("--email", default="", help=_("e-mail to store with the login"))
+    merge.add_argument(
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
+    )
     merge.add_argument(
         "--update-cluster",
         action="store_true",
-        help="also add the login to the cluster's global pull secret (previous value kept for restore)",
+        help=_("also add the login to the cluster's global pull secret (previous value kept for restore)"),
     )
     merge.add_argument(
         "--accept-node-changes-during-update",
         dest="during_update",
         action="store_true",
-        help="change it even while an update or a pool rollout is in progress (nodes being rebooted may fail to "
-        "pull; journaled)",
+        help=_(
+            "change it even while an update or a pool rollout is in progress (nodes being rebooted may fail to "
+            "pull; journaled)"
+        ),
     )
     add_change_args(merge)
     add_output_args(merge)
@@ -85,44 +94,54 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     store = psub.add_parser(
         "store-password",
-        help="keep the mirror password in the system keyring",
-        description="Store the mirror registry password in the system keyring (service ocp-airgap:<registry>).",
+        help=_("keep the mirror password in the system keyring"),
+        description=_(
+            "Store the mirror registry password in the system keyring (service ocp-airgap:<registry>)."
+        ),
     )
     add_plan_arg(store)
-    store.add_argument("--registry", default="", help="mirror registry host[:port] (default: plan)")
-    store.add_argument("--username", default="", help="mirror registry user (default: plan)")
-    store.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    store.add_argument("--registry", default="", help=_("mirror registry host[:port] (default: plan)"))
+    store.add_argument("--username", default="", help=_("mirror registry user (default: plan)"))
+    store.add_argument(
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
+    )
     store.add_argument(
         "--plain-file",
         metavar="F",
         default="",
-        help="instead of the keyring, write the password in PLAIN TEXT to F (mode 0600); "
-        "set mirror.password_file: F in the plan to use it",
+        help=_(
+            "instead of the keyring, write the password in PLAIN TEXT to F (mode 0600); "
+            "set mirror.password_file: F in the plan to use it"
+        ),
     )
     add_output_args(store)
     store.set_defaults(func=handle_errors(_store))
 
     trust = psub.add_parser(
         "trust-ca",
-        help="trust the mirror registry's CA on this host and on the cluster",
-        description="Install the mirror CA into the host trust (root only; otherwise print the commands) and "
-        "into the cluster (ConfigMap in openshift-config + image.config.openshift.io/cluster).",
+        help=_("trust the mirror registry's CA on this host and on the cluster"),
+        description=_(
+            "Install the mirror CA into the host trust (root only; otherwise print the commands) and "
+            "into the cluster (ConfigMap in openshift-config + image.config.openshift.io/cluster)."
+        ),
     )
     add_plan_arg(trust)
     trust.add_argument(
-        "--ca", metavar="F", default="", help="CA file, PEM or DER (default: plan mirror.ca_file)"
+        "--ca", metavar="F", default="", help=_("CA file, PEM or DER (default: plan mirror.ca_file)")
     )
-    trust.add_argument("--registry", default="", help="mirror registry host[:port] (default: plan)")
+    trust.add_argument("--registry", default="", help=_("mirror registry host[:port] (default: plan)"))
     where = trust.add_mutually_exclusive_group()
-    where.add_argument("--host-only", action="store_true", help="only this host")
-    where.add_argument("--cluster-only", action="store_true", help="only the cluster")
+    where.add_argument("--host-only", action="store_true", help=_("only this host"))
+    where.add_argument("--cluster-only", action="store_true", help=_("only the cluster"))
     trust.add_argument("--root", metavar="DIR", default="/", help=argparse.SUPPRESS)
     trust.add_argument(
         "--accept-node-changes-during-update",
         dest="during_update",
         action="store_true",
-        help="change it even while an update or a pool rollout is in progress (nodes being rebooted may fail to "
-        "pull; journaled)",
+        help=_(
+            "change it even while an update or a pool rollout is in progress (nodes being rebooted may fail to "
+            "pull; journaled)"
+        ),
     )
     add_change_args(trust)
     add_output_args(trust)
@@ -130,15 +149,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     restore = psub.add_parser(
         "restore-pull-secret",
-        help="put back the global pull secret this tool replaced",
-        description="Restore the cluster's global pull secret from the backup recorded in the journal.",
+        help=_("put back the global pull secret this tool replaced"),
+        description=_("Restore the cluster's global pull secret from the backup recorded in the journal."),
     )
     add_plan_arg(restore)
     add_change_args(restore)
     add_output_args(restore)
     restore.set_defaults(func=handle_errors(_restore))
 
-    kr = psub.add_parser("keyring", help="show which keyring holds the mirror password")
+    kr = psub.add_parser("keyring", help=_("show which keyring holds the mirror password"))
     add_output_args(kr)
     kr.set_defaults(func=handle_errors(_keyring))
 
@@ -212,7 +231,7 @@ def _merge(args: argparse.Namespace) -> int:
         )
         changes.append(cluster_update.change)
     emit.warning(INSTALL_WARNING)
-    if not confirm(args, "Write these credentials?", render_changes(changes)):
+    if not confirm(args, N_("Write these credentials?"), render_changes(changes)):
         emit.result(StepStatus.SKIPPED, "dry run: nothing was written")
         return EXIT_OK
     backup = write_auth_file(ctx, update)
@@ -302,7 +321,13 @@ def _trust(args: argparse.Namespace) -> int:
     if not changes:
         emit.result(StepStatus.SUCCEEDED, f"the CA for {registry} is already trusted", {"changed": False})
         return EXIT_OK
-    if not confirm(args, f"Trust the CA {ca.subject} for {registry}?", render_changes(changes)):
+    if not confirm(
+        args,
+        N_("Trust the CA {subject} for {registry}?"),
+        render_changes(changes),
+        subject=ca.subject,
+        registry=registry,
+    ):
         emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
         return EXIT_OK
     host_changed = apply_host_trust(ctx, host_plan) if host_plan is not None else False
@@ -324,7 +349,7 @@ def _restore(args: argparse.Namespace) -> int:
     emit = emitter(args, "credentials")
     ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     change = restore_cluster_pull_secret(ctx, apply=False)
-    if not confirm(args, "Restore the cluster's global pull secret?", change.render()):
+    if not confirm(args, N_("Restore the cluster's global pull secret?"), change.render()):
         emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
         return EXIT_OK
     restore_cluster_pull_secret(ctx, apply=True)

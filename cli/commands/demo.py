@@ -20,30 +20,33 @@ from types import FrameType
 
 from cli.commands._common import handle_errors, positive_float
 from engine.errors import EXIT_OK
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="walk the whole flow in the wizard on the built-in sandbox lab",
-        description=__doc__,
+        help=_("walk the whole flow in the wizard on the built-in sandbox lab"),
+        description=_(__doc__),
     )
     p.add_argument(
         "--speed",
         type=positive_float,
         default=60.0,
         metavar="S",
-        help="simulated cluster seconds per real second (default 60: the update takes about a minute)",
+        help=_("simulated cluster seconds per real second (default 60: the update takes about a minute)"),
     )
-    p.add_argument("--keep", action="store_true", help="leave the lab running after the wizard exits")
-    p.add_argument("--dir", metavar="D", help="folder for the lab (default: a new temporary folder)")
+    p.add_argument("--keep", action="store_true", help=_("leave the lab running after the wizard exits"))
+    p.add_argument("--dir", metavar="D", help=_("folder for the lab (default: a new temporary folder)"))
     p.add_argument(
         "--ascii",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="plain ASCII drawing and no colour, for serial consoles",
+        help=_("plain ASCII drawing and no colour, for serial consoles"),
     )
-    p.add_argument("--lang", metavar="L", default=argparse.SUPPRESS, help="language of the wizard: en or ja")
+    p.add_argument(
+        "--lang", metavar="L", default=argparse.SUPPRESS, help=_("language of the wizard: en or ja")
+    )
     p.set_defaults(func=handle_errors(_demo))
 
 

@@ -28,6 +28,7 @@ from cli.commands._common import (
 )
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 if TYPE_CHECKING:
     from engine.context import Context
@@ -36,12 +37,12 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "fix", help="apply (and restore) fixes for blocking preflight findings", description=__doc__
+        "fix", help=_("apply (and restore) fixes for blocking preflight findings"), description=_(__doc__)
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
     ls = psub.add_parser(
-        "list", help="list the fixes that apply now", description="List the fixes that apply now."
+        "list", help=_("list the fixes that apply now"), description=_("List the fixes that apply now.")
     )
     add_plan_arg(ls)
     add_output_args(ls)
@@ -49,15 +50,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     ap = psub.add_parser(
         "apply",
-        help="apply one fix (shown and confirmed first)",
-        description="Apply one fix by its id (see 'ocp-airgap fix list'), after showing the change.",
+        help=_("apply one fix (shown and confirmed first)"),
+        description=_("Apply one fix by its id (see 'ocp-airgap fix list'), after showing the change."),
     )
-    ap.add_argument("id", metavar="ID", help="the fix id, e.g. pdb/payments/payments-api-pdb")
+    ap.add_argument("id", metavar="ID", help=_("the fix id, e.g. pdb/payments/payments-api-pdb"))
     add_plan_arg(ap)
     ap.add_argument(
         "--acknowledge",
         action="store_true",
-        help="state that the cloud provider credentials were updated for the target release (journaled)",
+        help=_("state that the cloud provider credentials were updated for the target release (journaled)"),
     )
     add_change_args(ap)
     add_output_args(ap)
@@ -65,9 +66,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     rs = psub.add_parser(
         "restore",
-        help="put back what ocp-airgap relaxed (PodDisruptionBudgets)",
-        description="Restore the exact previous spec of every PodDisruptionBudget ocp-airgap relaxed, unless "
-        "someone changed it since.",
+        help=_("put back what ocp-airgap relaxed (PodDisruptionBudgets)"),
+        description=_(
+            "Restore the exact previous spec of every PodDisruptionBudget ocp-airgap relaxed, unless "
+            "someone changed it since."
+        ),
     )
     add_plan_arg(rs)
     add_change_args(rs)
@@ -135,7 +138,7 @@ def _apply(args: argparse.Namespace) -> int:
             out = sys.stdout if not args.json else sys.stderr
             out.write(preview + "\n")
             raise acknowledgement_required(fix)
-    if not confirm(args, f"Apply {fix.id}?", preview):
+    if not confirm(args, N_("Apply {fix}?"), preview, fix=fix.id):
         ctx.emit.result(StepStatus.SKIPPED, f"dry run: {fix.id} was not applied", {"fix": fix.id})
         return EXIT_OK
     apply_fix(ctx, fix.id, acknowledge=args.acknowledge)
@@ -158,7 +161,7 @@ def _restore(args: argparse.Namespace) -> int:
         restore_fixes(ctx, plan)
         return EXIT_OK
     preview = render_changes(plan.changes) + ("\n" + notes if notes else "")
-    if not confirm(args, f"Restore {len(plan.changes)} PodDisruptionBudget(s)?", preview):
+    if not confirm(args, N_("Restore {n} PodDisruptionBudget(s)?"), preview, n=len(plan.changes)):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was restored", {})
         return EXIT_OK
     restore_fixes(ctx, plan)

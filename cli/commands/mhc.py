@@ -19,10 +19,12 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
 )
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 if TYPE_CHECKING:
     from engine.context import Context
@@ -30,14 +32,14 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "mhc", help="pause or resume MachineHealthChecks around the update", description=__doc__
+        "mhc", help=_("pause or resume MachineHealthChecks around the update"), description=_(__doc__)
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
     for name, helptext, func in (
-        ("pause", "pause every MachineHealthCheck (journaled)", _pause),
-        ("resume", "resume exactly the ones ocp-airgap paused", _resume),
+        ("pause", N_("pause every MachineHealthCheck (journaled)"), _pause),
+        ("resume", N_("resume exactly the ones ocp-airgap paused"), _resume),
     ):
-        a = psub.add_parser(name, help=helptext, description=helptext)
+        a = psub.add_parser(name, help=_(helptext), description=_(helptext))
         add_plan_arg(a)
         add_change_args(a)
         add_output_args(a)
@@ -46,22 +48,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 "--accept-remediation-during-update",
                 dest="during_update",
                 action="store_true",
-                help="resume even while the update or a pool rollout is in progress (rebooting nodes may be "
-                "replaced by remediation; journaled)",
+                help=_(
+                    "resume even while the update or a pool rollout is in progress (rebooting nodes may be "
+                    "replaced by remediation; journaled)"
+                ),
             )
         a.set_defaults(func=handle_errors(func))
-    st = psub.add_parser("status", help="show each MachineHealthCheck and who paused it")
+    st = psub.add_parser("status", help=_("show each MachineHealthCheck and who paused it"))
     add_plan_arg(st)
     add_output_args(st)
     st.set_defaults(func=handle_errors(_status))
     skip = psub.add_parser(
         "skip",
-        help="record the decision to update without pausing the MachineHealthChecks",
-        description="Record, in the journal, the explicit decision to run the update with MachineHealthChecks "
-        "active (a rebooting node may then be remediated).",
+        help=_("record the decision to update without pausing the MachineHealthChecks"),
+        description=_(
+            "Record, in the journal, the explicit decision to run the update with MachineHealthChecks "
+            "active (a rebooting node may then be remediated)."
+        ),
     )
     add_plan_arg(skip)
-    skip.add_argument("--reason", default="", help="why (kept in the journal)")
+    skip.add_argument("--reason", default="", help=_("why (kept in the journal)"))
     add_change_args(skip)
     add_output_args(skip)
     skip.set_defaults(func=handle_errors(_skip))
@@ -84,7 +90,7 @@ def _pause(args: argparse.Namespace) -> int:
         ctx.emit.result(StepStatus.SKIPPED, plan.not_applicable, data)
         return EXIT_OK
     if plan.changes and not confirm(
-        args, f"Pause {len(plan.changes)} MachineHealthCheck(s)?", render_changes(plan.changes)
+        args, N_("Pause {n} MachineHealthCheck(s)?"), render_changes(plan.changes), n=len(plan.changes)
     ):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: no MachineHealthCheck was paused")
         return EXIT_OK
@@ -109,7 +115,7 @@ def _resume(args: argparse.Namespace) -> int:
         ctx.emit.result(StepStatus.SKIPPED, plan.not_applicable, data)
         return EXIT_OK
     if plan.changes and not confirm(
-        args, f"Resume {len(plan.changes)} MachineHealthCheck(s)?", render_changes(plan.changes)
+        args, N_("Resume {n} MachineHealthCheck(s)?"), render_changes(plan.changes), n=len(plan.changes)
     ):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: no MachineHealthCheck was resumed")
         return EXIT_OK
@@ -149,12 +155,15 @@ def _skip(args: argparse.Namespace) -> int:
     from engine.mhc import record_skip
 
     ctx = _context(args)
+    tr = human(args)
     reason = args.reason.strip() or "update without pausing MachineHealthChecks"
     if not confirm(
         args,
-        "Update without pausing the MachineHealthChecks?",
-        "The documented procedure pauses every MachineHealthCheck before updating: during the update nodes "
-        "reboot, and an active MachineHealthCheck may replace their machines.",
+        N_("Update without pausing the MachineHealthChecks?"),
+        tr(
+            "The documented procedure pauses every MachineHealthCheck before updating: during the update nodes "
+            "reboot, and an active MachineHealthCheck may replace their machines."
+        ),
     ):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing recorded")
         return EXIT_OK

@@ -29,13 +29,14 @@ from cli.commands._common import (
     positive_int,
 )
 from engine.errors import EXIT_FAILED, EXIT_OK
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "mirror",
-        help="mirror the release (direct, to media, from media) or verify the mirror",
-        description=__doc__,
+        help=_("mirror the release (direct, to media, from media) or verify the mirror"),
+        description=_(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -43,38 +44,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         nargs="?",
         choices=("run", "verify"),
         default="run",
-        help="'verify' checks the mirror instead of copying (default: run)",
+        help=_("'verify' checks the mirror instead of copying (default: run)"),
     )
     add_plan_arg(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument(
-        "--to-dir", metavar="DIR", default="", help="write the release to removable media in DIR"
+        "--to-dir", metavar="DIR", default="", help=_("write the release to removable media in DIR")
     )
-    where.add_argument("--from-dir", metavar="DIR", default="", help="upload the release from media in DIR")
-    p.add_argument("--dry-run", action="store_true", help="show what would be copied; write nothing")
+    where.add_argument(
+        "--from-dir", metavar="DIR", default="", help=_("upload the release from media in DIR")
+    )
+    p.add_argument("--dry-run", action="store_true", help=_("show what would be copied; write nothing"))
     p.add_argument(
         "--hop-only",
         action="store_true",
-        help="mirror only release.version even when the plan holds a whole update path (release.path)",
+        help=_("mirror only release.version even when the plan holds a whole update path (release.path)"),
     )
     p.add_argument(
         "--backend",
         choices=("builtin", "oc", "oc-mirror"),
         default=None,
-        help="who copies: ocp-airgap itself (default, the plan's mirroring.backend), oc, or oc-mirror v2",
+        help=_("who copies: ocp-airgap itself (default, the plan's mirroring.backend), oc, or oc-mirror v2"),
     )
     p.add_argument(
-        "--concurrency", type=positive_int, default=0, metavar="N", help="images/blobs copied at once"
+        "--concurrency", type=positive_int, default=0, metavar="N", help=_("images/blobs copied at once")
     )
-    p.add_argument("--no-verify", action="store_true", help="do not verify after copying")
+    p.add_argument("--no-verify", action="store_true", help=_("do not verify after copying"))
     p.add_argument(
         "--no-signature",
         action="store_true",
-        help="to media: do not fetch the release signature (not advised)",
+        help=_("to media: do not fetch the release signature (not advised)"),
     )
-    p.add_argument("--deep", action="store_true", help="verify: read every blob and check its digest")
-    p.add_argument("--no-graph", action="store_true", help="oc-mirror: do not build the graph-data image")
-    p.add_argument("--verbose", "-v", action="store_true", help="show debug lines")
+    p.add_argument("--deep", action="store_true", help=_("verify: read every blob and check its digest"))
+    p.add_argument("--no-graph", action="store_true", help=_("oc-mirror: do not build the graph-data image"))
+    p.add_argument("--verbose", "-v", action="store_true", help=_("show debug lines"))
     add_wait_arg(p)
     add_output_args(p)
     p.set_defaults(func=handle_errors(_run))

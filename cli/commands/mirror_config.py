@@ -26,6 +26,7 @@ from cli.commands._common import (
 )
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 if TYPE_CHECKING:
     from engine.context import Context
@@ -35,17 +36,17 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "mirror-config",
-        help="ImageDigestMirrorSet / ImageContentSourcePolicy for the mirror",
-        description=__doc__,
+        help=_("ImageDigestMirrorSet / ImageContentSourcePolicy for the mirror"),
+        description=_(__doc__),
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    show = psub.add_parser("show", help="show the mirror set and its difference with the cluster")
-    apply = psub.add_parser("apply", help="apply the mirror set and follow the pools rolling it out")
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
+    show = psub.add_parser("show", help=_("show the mirror set and its difference with the cluster"))
+    apply = psub.add_parser("apply", help=_("apply the mirror set and follow the pools rolling it out"))
     for a in (show, apply):
         add_plan_arg(a)
         a.add_argument("--scope", choices=("repository", "registry"), default="repository")
         a.add_argument(
-            "--name", default="ocp-airgap-release", help="object name (default ocp-airgap-release)"
+            "--name", default="ocp-airgap-release", help=_("object name (default ocp-airgap-release)")
         )
         add_output_args(a)
     add_change_args(apply)
@@ -53,19 +54,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--accept-node-changes-during-update",
         dest="during_update",
         action="store_true",
-        help="apply even while an update or a pool rollout is in progress (a new rollout on top of it; journaled)",
+        help=_(
+            "apply even while an update or a pool rollout is in progress (a new rollout on top of it; journaled)"
+        ),
     )
-    apply.add_argument("--no-watch", action="store_true", help="do not follow the MachineConfigPools")
+    apply.add_argument("--no-watch", action="store_true", help=_("do not follow the MachineConfigPools"))
     apply.add_argument(
         "--settle",
         type=positive_float,
         default=60.0,
-        help="seconds to wait for a rollout to start (default 60)",
+        help=_("seconds to wait for a rollout to start (default 60)"),
     )
     apply.add_argument(
-        "--timeout", type=positive_float, default=1800.0, help="give up on the rollout after (s)"
+        "--timeout", type=positive_float, default=1800.0, help=_("give up on the rollout after (s)")
     )
-    apply.add_argument("--interval", type=positive_float, default=2.0, help="seconds between two looks")
+    apply.add_argument("--interval", type=positive_float, default=2.0, help=_("seconds between two looks"))
     show.set_defaults(func=handle_errors(_show))
     apply.set_defaults(func=handle_errors(_apply))
 
@@ -106,7 +109,13 @@ def _apply(args: argparse.Namespace) -> int:
     if plan.change is None:
         ctx.emit.result(StepStatus.SUCCEEDED, f"{plan.kind.kind}: nothing to apply", {"applied": False})
         return EXIT_OK
-    if not confirm(args, f"Apply the {plan.kind.kind} {plan.name}?", render_changes(plan.changes)):
+    if not confirm(
+        args,
+        N_("Apply the {kind} {name}?"),
+        render_changes(plan.changes),
+        kind=plan.kind.kind,
+        name=plan.name,
+    ):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was applied")
         return EXIT_OK
     data = apply(ctx, plan)

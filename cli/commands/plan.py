@@ -9,35 +9,40 @@ import sys
 from cli.commands._common import handle_errors
 from engine.errors import EXIT_OK, InputError
 from engine.plan import ARCHITECTURES, MIRROR_MODES, Plan
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="create, check or show a plan file", description=__doc__)
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    p = sub.add_parser("plan", help=_("create, check or show a plan file"), description=_(__doc__))
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
-    new = psub.add_parser("new", help="write a new plan file with the given choices")
-    new.add_argument("path", help="where to write the plan (YAML)")
+    new = psub.add_parser("new", help=_("write a new plan file with the given choices"))
+    new.add_argument("path", help=_("where to write the plan (YAML)"))
     new.add_argument(
-        "--kubeconfig", default="", help="kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)"
+        "--kubeconfig",
+        default="",
+        help=_("kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)"),
     )
     new.add_argument("--context", default="")
-    new.add_argument("--registry", default="", help="mirror registry host[:port] (LOCAL_REGISTRY)")
+    new.add_argument("--registry", default="", help=_("mirror registry host[:port] (LOCAL_REGISTRY)"))
     new.add_argument(
-        "--repository", default="ocp4/openshift4", help="repository on the mirror (LOCAL_REPOSITORY)"
+        "--repository", default="ocp4/openshift4", help=_("repository on the mirror (LOCAL_REPOSITORY)")
     )
-    new.add_argument("--version", dest="release_version", default="", help="target release, e.g. 4.17.3")
+    new.add_argument("--version", dest="release_version", default="", help=_("target release, e.g. 4.17.3"))
     new.add_argument("--architecture", default="x86_64", choices=ARCHITECTURES)
     new.add_argument("--mode", default="direct", choices=MIRROR_MODES)
     new.add_argument("--media-path", default="")
     new.add_argument("--auth-file", default="")
-    new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    new.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     new.set_defaults(func=handle_errors(_new))
 
-    check = psub.add_parser("check", help="validate a plan file (exit 2 with file:line:column on an error)")
+    check = psub.add_parser(
+        "check", help=_("validate a plan file (exit 2 with file:line:column on an error)")
+    )
     check.add_argument("path")
     check.set_defaults(func=handle_errors(_check))
 
-    show = psub.add_parser("show", help="print a plan with every default filled in")
+    show = psub.add_parser("show", help=_("print a plan with every default filled in"))
     show.add_argument("path")
     show.set_defaults(func=handle_errors(_show))
 

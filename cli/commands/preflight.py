@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
 from engine.errors import EXIT_NOT_READY, EXIT_OK, InputError
 from engine.events import StepStatus
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "preflight",
-        help="check the cluster, mirror registry and release before updating",
-        description=__doc__,
+        help=_("check the cluster, mirror registry and release before updating"),
+        description=_(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_plan_arg(p)
@@ -36,15 +37,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--etcd-backup-at",
         metavar="WHEN",
         default="",
-        help="when the last etcd backup was taken: 'now', an ISO time (UTC unless given), or an age like 3h / 2d",
+        help=_(
+            "when the last etcd backup was taken: 'now', an ISO time (UTC unless given), or an age like 3h / 2d"
+        ),
     )
-    p.add_argument("--graph-file", metavar="F", default="", help="a saved update graph (disconnected side)")
+    p.add_argument(
+        "--graph-file", metavar="F", default="", help=_("a saved update graph (disconnected side)")
+    )
     p.add_argument(
         "--accept-blocking-pdbs",
         metavar="REASON",
         default="",
-        help="update although PodDisruptionBudgets allow no disruption (the drain of their nodes will wait); "
-        "the decision and REASON are journaled",
+        help=_(
+            "update although PodDisruptionBudgets allow no disruption (the drain of their nodes will wait); "
+            "the decision and REASON are journaled"
+        ),
     )
     add_output_args(p)
     p.set_defaults(func=handle_errors(_run))

@@ -13,23 +13,26 @@ import sys
 from cli.commands._common import add_output_args, emitter, handle_errors
 from engine.errors import EXIT_OK, EXIT_USAGE, InputError
 from engine.events import StepStatus
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "pull-secret",
-        help="check a pull secret or auth file",
-        description=__doc__,
+        help=_("check a pull secret or auth file"),
+        description=_(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
     check = psub.add_parser(
         "check",
-        help="validate a pull secret file (exit 0 valid, 2 invalid with line/column)",
-        description="Validate a pull secret / registry auth file: JSON syntax (with line and column), the "
-        "'auths' object, every 'auth' being base64 of 'user:password', the registry names.",
+        help=_("validate a pull secret file (exit 0 valid, 2 invalid with line/column)"),
+        description=_(
+            "Validate a pull secret / registry auth file: JSON syntax (with line and column), the "
+            "'auths' object, every 'auth' being base64 of 'user:password', the registry names."
+        ),
     )
-    check.add_argument("file", metavar="FILE", help="the pull secret JSON file, or - for standard input")
+    check.add_argument("file", metavar="FILE", help=_("the pull secret JSON file, or - for standard input"))
     add_output_args(check)
     check.set_defaults(func=handle_errors(_check))
 

@@ -20,32 +20,33 @@ import argparse
 from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "release",
-        help="update path and target release digest",
-        description=__doc__,
+        help=_("update path and target release digest"),
+        description=_(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_plan_arg(p)
-    p.add_argument("--graph-file", metavar="F", default="", help="read the update graph from a saved file")
+    p.add_argument("--graph-file", metavar="F", default="", help=_("read the update graph from a saved file"))
     p.add_argument(
-        "--save-graph", metavar="F", default="", help="save the fetched graph to F (connected side)"
+        "--save-graph", metavar="F", default="", help=_("save the fetched graph to F (connected side)")
     )
     p.add_argument(
-        "--current", metavar="V", default="", help="current version, when the cluster is not reachable"
+        "--current", metavar="V", default="", help=_("current version, when the cluster is not reachable")
     )
     p.add_argument(
         "--allow-no-path",
         action="store_true",
-        help="continue although the graph has no path to the target (unsupported; explicit override)",
+        help=_("continue although the graph has no path to the target (unsupported; explicit override)"),
     )
-    p.add_argument("--no-resolve", action="store_true", help="do not contact the release source registry")
-    p.add_argument("--write-plan", action="store_true", help="store the target digest in the plan")
+    p.add_argument("--no-resolve", action="store_true", help=_("do not contact the release source registry"))
+    p.add_argument("--write-plan", action="store_true", help=_("store the target digest in the plan"))
     p.add_argument(
-        "--next-hop", action="store_true", help="with --write-plan: target the first update of the path"
+        "--next-hop", action="store_true", help=_("with --write-plan: target the first update of the path")
     )
     add_output_args(p)
     p.set_defaults(func=handle_errors(_run))

@@ -9,26 +9,27 @@ import sys
 
 from cli.commands._common import handle_errors, positive_float, positive_int
 from engine.errors import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
+from tui.i18n import _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sandbox",
-        help="start, stop or inspect the local lab (registries, releases, simulated OpenShift)",
-        description=__doc__,
+        help=_("start, stop or inspect the local lab (registries, releases, simulated OpenShift)"),
+        description=_(__doc__),
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
-    up = psub.add_parser("up", help="start the lab in the background and return when it is ready")
+    up = psub.add_parser("up", help=_("start the lab in the background and return when it is ready"))
     up.add_argument(
-        "--dir", required=True, metavar="D", help="folder for the lab's files (created if missing)"
+        "--dir", required=True, metavar="D", help=_("folder for the lab's files (created if missing)")
     )
     up.add_argument(
         "--components",
         type=positive_int,
         default=24,
         metavar="N",
-        help="component images per release (default 24)",
+        help=_("component images per release (default 24)"),
     )
     up.add_argument(
         "--size-mb",
@@ -37,47 +38,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=positive_float,
         default=20.0,
         metavar="M",
-        help="approximate total size of all release images in MB (default 20)",
+        help=_("approximate total size of all release images in MB (default 20)"),
     )
     up.add_argument(
         "--speed",
         type=positive_float,
         default=60.0,
         metavar="S",
-        help="simulated seconds per real second for the cluster (default 60: an update takes about a minute)",
+        help=_(
+            "simulated seconds per real second for the cluster (default 60: an update takes about a minute)"
+        ),
     )
     up.add_argument(
         "--versions",
         default="",
         metavar="V1,V2,...",
-        help="releases to build, oldest first = the cluster's version (default 4.16.18,4.16.20,4.17.3)",
+        help=_("releases to build, oldest first = the cluster's version (default 4.16.18,4.16.20,4.17.3)"),
     )
     up.add_argument(
         "--profile",
         default="default",
         metavar="NAME",
-        help="the shape of cluster the lab plays (see 'ocp-airgap sandbox profiles'; default: default)",
+        help=_("the shape of cluster the lab plays (see 'ocp-airgap sandbox profiles'; default: default)"),
     )
     up.add_argument(
         "--token-seconds",
         type=int,
         default=60,
         metavar="S",
-        help="lifetime of the upstream registry's bearer tokens (default 60)",
+        help=_("lifetime of the upstream registry's bearer tokens (default 60)"),
     )
-    up.add_argument("--no-api", action="store_true", help="leave out the simulated OpenShift API")
-    up.add_argument("--json", action="store_true", help="print sandbox.json instead of a summary")
+    up.add_argument("--no-api", action="store_true", help=_("leave out the simulated OpenShift API"))
+    up.add_argument("--json", action="store_true", help=_("print sandbox.json instead of a summary"))
     up.set_defaults(func=handle_errors(_up))
 
-    down = psub.add_parser("down", help="stop every process the lab started (safe to run twice)")
+    down = psub.add_parser("down", help=_("stop every process the lab started (safe to run twice)"))
     down.add_argument("--dir", required=True, metavar="D")
     down.add_argument("--json", action="store_true")
     down.set_defaults(func=handle_errors(_down))
 
-    profiles = psub.add_parser("profiles", help="list the lab profiles (shapes of cluster the lab can play)")
+    profiles = psub.add_parser(
+        "profiles", help=_("list the lab profiles (shapes of cluster the lab can play)")
+    )
     profiles.set_defaults(func=handle_errors(_profiles))
 
-    status = psub.add_parser("status", help="show which of the lab's processes are running")
+    status = psub.add_parser("status", help=_("show which of the lab's processes are running"))
     status.add_argument("--dir", required=True, metavar="D")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=handle_errors(_status))

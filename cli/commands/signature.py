@@ -24,56 +24,65 @@ from cli.commands._common import (
 )
 from engine.errors import EXIT_OK, InputError
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "signature", help="verify, fetch or apply the release image signature", description=__doc__
+        "signature", help=_("verify, fetch or apply the release image signature"), description=_(__doc__)
     )
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
     verify = psub.add_parser(
         "verify",
-        help="verify a signature file locally (exit 0 when valid)",
-        description="Verify a release signature (raw signature-N or a signature ConfigMap file) against a "
-        "keyring and a digest. Exit 0 and print signer, identity and digest when valid; non-zero with the reason.",
+        help=_("verify a signature file locally (exit 0 when valid)"),
+        description=_(
+            "Verify a release signature (raw signature-N or a signature ConfigMap file) against a "
+            "keyring and a digest. Exit 0 and print signer, identity and digest when valid; non-zero with the reason."
+        ),
     )
     verify.add_argument(
-        "file", metavar="FILE", help="signature-1 from a store, or signature ConfigMap .json/.yaml"
+        "file", metavar="FILE", help=_("signature-1 from a store, or signature ConfigMap .json/.yaml")
     )
     verify.add_argument(
-        "--keyring", metavar="K", default="", help="OpenPGP public key file (armored or binary)"
+        "--keyring", metavar="K", default="", help=_("OpenPGP public key file (armored or binary)")
     )
-    verify.add_argument("--digest", metavar="D", default="", help="the release digest, sha256:<64 hex>")
+    verify.add_argument("--digest", metavar="D", default="", help=_("the release digest, sha256:<64 hex>"))
     add_plan_arg(verify, required=False)
     add_output_args(verify)
     verify.set_defaults(func=handle_errors(_verify))
 
     fetch = psub.add_parser(
         "fetch",
-        help="fetch the target's signature from the store (connected side)",
-        description="Fetch the target release's signatures from endpoints.signature_store and, with --out, "
-        "write the ConfigMap (as the documentation shows it) to carry on the media.",
+        help=_("fetch the target's signature from the store (connected side)"),
+        description=_(
+            "Fetch the target release's signatures from endpoints.signature_store and, with --out, "
+            "write the ConfigMap (as the documentation shows it) to carry on the media."
+        ),
     )
     add_plan_arg(fetch)
-    fetch.add_argument("--out", metavar="F", default="", help="write the ConfigMap here (.yaml or .json)")
-    fetch.add_argument("--keyring", metavar="K", default="", help="verify against this key file too")
+    fetch.add_argument("--out", metavar="F", default="", help=_("write the ConfigMap here (.yaml or .json)"))
+    fetch.add_argument("--keyring", metavar="K", default="", help=_("verify against this key file too"))
     add_output_args(fetch)
     fetch.set_defaults(func=handle_errors(_fetch))
 
     apply = psub.add_parser(
         "apply",
-        help="verify and apply the signature ConfigMap to the cluster",
-        description="Verify the target's signature (from --file, else from the signature store) against the keys "
-        "the cluster trusts (always), then create or update the ConfigMap in openshift-config-managed.",
+        help=_("verify and apply the signature ConfigMap to the cluster"),
+        description=_(
+            "Verify the target's signature (from --file, else from the signature store) against the keys "
+            "the cluster trusts (always), then create or update the ConfigMap in openshift-config-managed."
+        ),
     )
     add_plan_arg(apply)
-    apply.add_argument("--file", metavar="F", default="", help="signature ConfigMap file saved on the media")
+    apply.add_argument(
+        "--file", metavar="F", default="", help=_("signature ConfigMap file saved on the media")
+    )
     apply.add_argument(
         "--keyring",
         metavar="K",
         default="",
-        help="verify against this key file as well (the keys the cluster trusts are always checked)",
+        help=_("verify against this key file as well (the keys the cluster trusts are always checked)"),
     )
     add_change_args(apply)
     add_output_args(apply)
@@ -143,7 +152,10 @@ def _apply(args: argparse.Namespace) -> int:
     ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     prepared = prepare(ctx, file=args.file, keyring_path=args.keyring)
     if prepared.changes and not confirm(
-        args, f"Apply the signature ConfigMap {prepared.name}?", render_changes(prepared.changes)
+        args,
+        N_("Apply the signature ConfigMap {name}?"),
+        render_changes(prepared.changes),
+        name=prepared.name,
     ):
         emit.result(StepStatus.SKIPPED, "dry run: the signature ConfigMap was not applied")
         return EXIT_OK

@@ -27,25 +27,28 @@ from cli.commands._common import (
 )
 from engine.errors import EXIT_OK, Cancelled, PreconditionFailed
 from engine.events import StepStatus
+from tui.i18n import N_, _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("upgrade", help="start the cluster update and watch it", description=__doc__)
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    p = sub.add_parser("upgrade", help=_("start the cluster update and watch it"), description=_(__doc__))
+    psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
     start = psub.add_parser(
         "start",
-        help="start the update to the plan's release, by digest",
-        description="Start the update to <mirror.registry>/<mirror.repository>@<release.digest> as "
-        "'oc adm upgrade --allow-explicit-upgrade --to-image' does, with its guards.",
+        help=_("start the update to the plan's release, by digest"),
+        description=_(
+            "Start the update to <mirror.registry>/<mirror.repository>@<release.digest> as "
+            "'oc adm upgrade --allow-explicit-upgrade --to-image' does, with its guards."
+        ),
     )
     add_plan_arg(start)
     start.add_argument(
         "--accept-not-recommended",
         action="store_true",
-        help="accept the risks of a conditional update that is not recommended (journaled)",
+        help=_("accept the risks of a conditional update that is not recommended (journaled)"),
     )
-    start.add_argument("--watch", action="store_true", help="watch the update to completion afterwards")
+    start.add_argument("--watch", action="store_true", help=_("watch the update to completion afterwards"))
     _watch_args(start)
     add_change_args(start)
     add_output_args(start)
@@ -53,15 +56,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     watch = psub.add_parser(
         "watch",
-        help="follow the update until it completes (exit 0 when complete)",
-        description="Follow the update (re-attaching to one already in progress) until it is complete.",
+        help=_("follow the update until it completes (exit 0 when complete)"),
+        description=_("Follow the update (re-attaching to one already in progress) until it is complete."),
     )
     add_plan_arg(watch)
     _watch_args(watch)
     watch.add_argument(
         "--resume-mhc",
         action="store_true",
-        help="when complete, resume the MachineHealthChecks ocp-airgap paused (asks unless --yes)",
+        help=_("when complete, resume the MachineHealthChecks ocp-airgap paused (asks unless --yes)"),
     )
     add_change_args(watch)
     add_output_args(watch)
@@ -69,23 +72,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     run_path = psub.add_parser(
         "run-path",
-        help="update along the plan's whole path (release.path), hop by hop",
-        description="Apply every hop's signature up front, pause the MachineHealthChecks once, then for each "
-        "hop: set its channel, check the gates that need the admin (exit 4 with the reason), start it by digest "
-        "and follow it until Completed and the pools are updated; resume the MachineHealthChecks once at the "
-        "end. Run it again after an interruption or a gate: it continues at the right hop.",
+        help=_("update along the plan's whole path (release.path), hop by hop"),
+        description=_(
+            "Apply every hop's signature up front, pause the MachineHealthChecks once, then for each "
+            "hop: set its channel, check the gates that need the admin (exit 4 with the reason), start it by digest "
+            "and follow it until Completed and the pools are updated; resume the MachineHealthChecks once at the "
+            "end. Run it again after an interruption or a gate: it continues at the right hop."
+        ),
     )
     add_plan_arg(run_path)
     run_path.add_argument(
         "--control-plane-only",
         action="store_true",
-        help="EUS-to-EUS: pause the worker pools for the whole path and unpause them at the end "
-        "(one worker reboot instead of one per minor)",
+        help=_(
+            "EUS-to-EUS: pause the worker pools for the whole path and unpause them at the end "
+            "(one worker reboot instead of one per minor)"
+        ),
     )
     run_path.add_argument(
         "--accept-not-recommended",
         action="store_true",
-        help="accept the risks of conditional edges on the path (journaled)",
+        help=_("accept the risks of conditional edges on the path (journaled)"),
     )
     _watch_args(run_path)
     add_change_args(run_path)
@@ -95,22 +102,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _watch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--timeout", type=positive_float, default=0.0, help="give up after this many seconds (default: never)"
+        "--timeout",
+        type=positive_float,
+        default=0.0,
+        help=_("give up after this many seconds (default: never)"),
     )
     p.add_argument(
-        "--interval", type=positive_float, default=2.0, help="seconds between two looks (default 2)"
+        "--interval", type=positive_float, default=2.0, help=_("seconds between two looks (default 2)")
     )
     p.add_argument(
         "--no-wait-pools",
         action="store_true",
-        help="end when the cluster version is Completed, without waiting for worker pools to finish rolling",
+        help=_(
+            "end when the cluster version is Completed, without waiting for worker pools to finish rolling"
+        ),
     )
     p.add_argument(
         "--fail-after",
         type=positive_float,
         default=120.0,
         metavar="SECONDS",
-        help="exit with the reason when the cluster has refused the release this long (default 120)",
+        help=_("exit with the reason when the cluster has refused the release this long (default 120)"),
     )
 
 
@@ -133,7 +145,7 @@ def _start(args: argparse.Namespace) -> int:
             {"image": plan.image, "already": True},
         )
         return _watch(args) if args.watch else EXIT_OK
-    if not confirm(args, "Start the update?", render_changes(plan.changes)):
+    if not confirm(args, N_("Start the update?"), render_changes(plan.changes)):
         ctx.emit.result(StepStatus.SKIPPED, "dry run: the update was not started")
         return EXIT_OK
     data = start(ctx, plan)
@@ -176,7 +188,10 @@ def _watch(args: argparse.Namespace) -> int:
             return EXIT_OK
         try:
             go = bool(plan.changes) and confirm(
-                args, f"Resume {len(plan.changes)} MachineHealthCheck(s) now?", render_changes(plan.changes)
+                args,
+                N_("Resume {n} MachineHealthCheck(s) now?"),
+                render_changes(plan.changes),
+                n=len(plan.changes),
             )
         except Cancelled:
             go = False
