@@ -155,6 +155,16 @@ class HelpFormatter(argparse.HelpFormatter):
         return "\n".join(out)
 
 
+class RawDescriptionHelpFormatter(HelpFormatter):
+    """The description and epilog as written (an English layout of columns and lists); translated text is
+    filled as :class:`HelpFormatter` does (its paragraphs and items kept)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if not _wide(text):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
     """The parser of ``ocp-airgap`` and of each of its commands (subparsers inherit the class)."""
 
@@ -163,4 +173,13 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-__all__ = ["ARGPARSE_MESSAGES", "HelpFormatter", "Parser", "cells", "install", "peek_language", "wrap"]
+__all__ = [
+    "ARGPARSE_MESSAGES",
+    "HelpFormatter",
+    "Parser",
+    "RawDescriptionHelpFormatter",
+    "cells",
+    "install",
+    "peek_language",
+    "wrap",
+]

@@ -202,7 +202,7 @@ def _run(args: argparse.Namespace, restoring: bool) -> int:
         if not confirm(
             args, N_("Change CatalogSource {name}?"), render_changes(plan.changes), name=plan.name
         ):
-            ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+            ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was changed")))
             return EXIT_OK
         data = restore(ctx, plan) if restoring else set_image(ctx, plan)
     else:
@@ -318,8 +318,10 @@ def _mirror(args: argparse.Namespace) -> int:
     for c in args.channel:
         pkg, sep, ch = c.partition("=")
         if not sep or not pkg or not ch:
+            tr = human(args)
             raise InputError(
-                f"--channel {c!r}: expected PACKAGE=CHANNEL", fix="e.g. --channel cluster-logging=stable-5.9"
+                tr("--channel {value}: expected PACKAGE=CHANNEL").format(value=repr(c)),
+                fix=tr("e.g. --channel cluster-logging=stable-5.9"),
             )
         channels.setdefault(pkg, []).append(ch)
     ctx = Context(load_plan(args), emitter(args, "catalog"))
@@ -358,7 +360,7 @@ def _apply(args: argparse.Namespace) -> int:
     data: dict[str, object] = {"image": plan.image, "catalogs": plan.catalogs}
     if plan.steps:
         if not confirm(args, N_("Point the cluster at the mirrored catalog?"), render_changes(plan.changes)):
-            ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed", data)
+            ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was changed")), data)
             return EXIT_OK
         data.update(ap.apply(ctx, plan, timeout=args.timeout, interval=args.interval))
     else:
@@ -387,7 +389,7 @@ def _revert(args: argparse.Namespace) -> int:
     ctx = Context(load_plan(args), emitter(args, "catalog"))
     plan = ap.prepare_restore(ctx)
     if not confirm(args, N_("Undo the catalog changes?"), render_changes(plan.changes)):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was changed")))
         return EXIT_OK
     data = ap.restore(ctx, plan)
     ctx.emit.result(StepStatus.SUCCEEDED, f"{data['reverted']} change(s) undone", data)
@@ -402,8 +404,10 @@ def _channel(args: argparse.Namespace) -> int:
 
     ns, sep, name = args.subscription.partition("/")
     if not sep or not ns or not name:
+        tr = human(args)
         raise InputError(
-            f"{args.subscription!r}: expected NAMESPACE/NAME", fix="e.g. openshift-logging/cluster-logging"
+            tr("{value}: expected NAMESPACE/NAME").format(value=repr(args.subscription)),
+            fix=tr("e.g. openshift-logging/cluster-logging"),
         )
     ctx = Context(load_plan(args), emitter(args, "catalog"))
     sub, change = ap.prepare_channel(ctx, ns, name, args.channel)
@@ -423,7 +427,7 @@ def _channel(args: argparse.Namespace) -> int:
             subscription=f"{ns}/{name}",
             channel=args.channel,
         ):
-            ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+            ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was changed")))
             return EXIT_OK
         ap.set_channel(ctx, ns, name, args.channel, change)
     data = {"subscription": f"{ns}/{name}", "channel": args.channel}
@@ -460,7 +464,7 @@ def _accept_blocking(args: argparse.Namespace) -> int:
         + f"\n{text}\n",
         version=target,
     ):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was recorded")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was recorded")))
         return EXIT_OK
     gate.accept(ctx, [o.csv for o in blocking], args.reason)
     ctx.emit.result(

@@ -21,6 +21,7 @@ import getpass
 import sys
 from pathlib import Path
 
+from cli import helptext
 from cli.commands._common import (
     add_change_args,
     add_output_args,
@@ -28,6 +29,7 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
 )
 from engine.errors import EXIT_OK, CredentialsError, InputError
@@ -40,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "credentials",
         help=_("mirror registry credentials, pull secret and CA trust"),
         description=_(__doc__),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=helptext.RawDescriptionHelpFormatter,
     )
     psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
 
@@ -203,9 +205,10 @@ def _merge(args: argparse.Namespace) -> int:
     registry = args.registry or plan.mirror.registry
     username = args.username or plan.mirror.username
     if not registry or not username:
+        tr = human(args)
         raise InputError(
-            "the mirror registry and user are not known",
-            fix="Set mirror.registry and mirror.username in the plan.",
+            tr("the mirror registry and user are not known"),
+            fix=tr("Set mirror.registry and mirror.username in the plan."),
         )
     password = (
         _read_stdin_password() if args.password_stdin else mirror_password(ctx, _ask, username=username)
@@ -232,7 +235,7 @@ def _merge(args: argparse.Namespace) -> int:
         changes.append(cluster_update.change)
     emit.warning(INSTALL_WARNING)
     if not confirm(args, N_("Write these credentials?"), render_changes(changes)):
-        emit.result(StepStatus.SKIPPED, "dry run: nothing was written")
+        emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was written")))
         return EXIT_OK
     backup = write_auth_file(ctx, update)
     data: dict[str, object] = {
@@ -254,9 +257,10 @@ def _store(args: argparse.Namespace) -> int:
     registry = args.registry or plan.mirror.registry
     username = args.username or plan.mirror.username
     if not registry or not username:
+        tr = human(args)
         raise InputError(
-            "the mirror registry and user are not known",
-            fix="Set mirror.registry and mirror.username in the plan.",
+            tr("the mirror registry and user are not known"),
+            fix=tr("Set mirror.registry and mirror.username in the plan."),
         )
     password = (
         _read_stdin_password()
@@ -299,9 +303,10 @@ def _trust(args: argparse.Namespace) -> int:
     registry = args.registry or plan.mirror.registry
     ca_path = args.ca or plan.resolve_path(plan.mirror.ca_file)
     if not registry or not ca_path:
+        tr = human(args)
         raise InputError(
-            "the mirror registry or its CA file is not known",
-            fix="Give --ca FILE, or set mirror.registry and mirror.ca_file in the plan.",
+            tr("the mirror registry or its CA file is not known"),
+            fix=tr("Give --ca FILE, or set mirror.registry and mirror.ca_file in the plan."),
         )
     ca = load_ca(ca_path)
     if not ca.is_ca:
@@ -328,7 +333,7 @@ def _trust(args: argparse.Namespace) -> int:
         subject=ca.subject,
         registry=registry,
     ):
-        emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+        emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was changed")))
         return EXIT_OK
     host_changed = apply_host_trust(ctx, host_plan) if host_plan is not None else False
     if cluster_steps:
@@ -350,7 +355,7 @@ def _restore(args: argparse.Namespace) -> int:
     ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
     change = restore_cluster_pull_secret(ctx, apply=False)
     if not confirm(args, N_("Restore the cluster's global pull secret?"), change.render()):
-        emit.result(StepStatus.SKIPPED, "dry run: nothing was changed")
+        emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was changed")))
         return EXIT_OK
     restore_cluster_pull_secret(ctx, apply=True)
     emit.result(StepStatus.SUCCEEDED, "the global pull secret is restored")

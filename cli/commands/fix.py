@@ -24,6 +24,7 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
 )
 from engine.errors import EXIT_OK
@@ -139,7 +140,11 @@ def _apply(args: argparse.Namespace) -> int:
             out.write(preview + "\n")
             raise acknowledgement_required(fix)
     if not confirm(args, N_("Apply {fix}?"), preview, fix=fix.id):
-        ctx.emit.result(StepStatus.SKIPPED, f"dry run: {fix.id} was not applied", {"fix": fix.id})
+        ctx.emit.result(
+            StepStatus.SKIPPED,
+            human(args)(N_("dry run: {fix} was not applied")).format(fix=fix.id),
+            {"fix": fix.id},
+        )
         return EXIT_OK
     apply_fix(ctx, fix.id, acknowledge=args.acknowledge)
     return EXIT_OK
@@ -156,13 +161,13 @@ def _restore(args: argparse.Namespace) -> int:
         if notes and not args.json:
             sys.stdout.write(notes + "\n")
         if args.dry_run:
-            ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing to restore", {})
+            ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing to restore")), {})
             return EXIT_OK
         restore_fixes(ctx, plan)
         return EXIT_OK
     preview = render_changes(plan.changes) + ("\n" + notes if notes else "")
     if not confirm(args, N_("Restore {n} PodDisruptionBudget(s)?"), preview, n=len(plan.changes)):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was restored", {})
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was restored")), {})
         return EXIT_OK
     restore_fixes(ctx, plan)
     return EXIT_OK

@@ -92,7 +92,7 @@ def _pause(args: argparse.Namespace) -> int:
     if plan.changes and not confirm(
         args, N_("Pause {n} MachineHealthCheck(s)?"), render_changes(plan.changes), n=len(plan.changes)
     ):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: no MachineHealthCheck was paused")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: no MachineHealthCheck was paused")))
         return EXIT_OK
     data = pause(ctx, plan)
     ctx.emit.result(
@@ -117,7 +117,7 @@ def _resume(args: argparse.Namespace) -> int:
     if plan.changes and not confirm(
         args, N_("Resume {n} MachineHealthCheck(s)?"), render_changes(plan.changes), n=len(plan.changes)
     ):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: no MachineHealthCheck was resumed")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: no MachineHealthCheck was resumed")))
         return EXIT_OK
     data = resume(ctx, plan)
     ctx.emit.result(StepStatus.SUCCEEDED, f"resumed {len(data['resumed'])}", data)
@@ -165,7 +165,7 @@ def _skip(args: argparse.Namespace) -> int:
             "reboot, and an active MachineHealthCheck may replace their machines."
         ),
     ):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing recorded")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing recorded")))
         return EXIT_OK
     record_skip(ctx, reason)
     ctx.emit.result(

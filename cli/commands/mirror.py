@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli import helptext
 from cli.commands._common import (
     add_output_args,
     add_plan_arg,
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "mirror",
         help=_("mirror the release (direct, to media, from media) or verify the mirror"),
         description=_(__doc__),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=helptext.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "action",

@@ -21,6 +21,7 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
     positive_float,
 )
@@ -116,7 +117,7 @@ def _apply(args: argparse.Namespace) -> int:
         kind=plan.kind.kind,
         name=plan.name,
     ):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: nothing was applied")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: nothing was applied")))
         return EXIT_OK
     data = apply(ctx, plan)
     if not args.no_watch:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from cli.commands._common import handle_errors
+from cli.commands._common import handle_errors, human
 from engine.errors import EXIT_OK, InputError
 from engine.plan import ARCHITECTURES, MIRROR_MODES, Plan
 from tui.i18n import _
@@ -49,8 +49,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _new(args: argparse.Namespace) -> int:
     if os.path.exists(args.path) and not args.force:
+        tr = human(args)
         raise InputError(
-            f"{args.path} exists already", fix="Choose another path or add --force to overwrite it."
+            tr("{path} exists already").format(path=args.path),
+            fix=tr("Choose another path or add --force to overwrite it."),
         )
     plan = Plan()
     plan.cluster.kubeconfig = args.kubeconfig

@@ -19,6 +19,7 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 
+from cli import helptext
 from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
 from engine.errors import EXIT_NOT_READY, EXIT_OK, InputError
 from engine.events import StepStatus
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "preflight",
         help=_("check the cluster, mirror registry and release before updating"),
         description=_(__doc__),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=helptext.RawDescriptionHelpFormatter,
     )
     add_plan_arg(p)
     p.add_argument(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.commands._common import add_output_args, emitter, handle_errors
+from cli import helptext
+from cli.commands._common import add_output_args, emitter, handle_errors, human
 from engine.errors import EXIT_OK, EXIT_USAGE, InputError
 from engine.events import StepStatus
 from tui.i18n import _
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "pull-secret",
         help=_("check a pull secret or auth file"),
         description=_(__doc__),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=helptext.RawDescriptionHelpFormatter,
     )
     psub = p.add_subparsers(title=_("actions"), metavar="ACTION", required=True)
     check = psub.add_parser(
@@ -41,6 +42,7 @@ def _check(args: argparse.Namespace) -> int:
     from engine.pullsecret import check
 
     emit = emitter(args, "pull-secret")
+    tr = human(args)
     if args.file == "-":
         text = sys.stdin.read()
         source = "<stdin>"
@@ -51,11 +53,13 @@ def _check(args: argparse.Namespace) -> int:
                 text = f.read()
         except FileNotFoundError:
             raise InputError(
-                f"{args.file} does not exist", fix="Give the path of the pull secret file."
+                tr("{path} does not exist").format(path=args.file),
+                fix=tr("Give the path of the pull secret file."),
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(
-                f"cannot read {args.file}: {exc}", fix="Give a readable JSON text file."
+                tr("cannot read {path}: {reason}").format(path=args.file, reason=exc),
+                fix=tr("Give a readable JSON text file."),
             ) from None
     emit.command(["jq", ".", args.file], note="the same syntax check by hand")
     secret, problems = check(text, source)

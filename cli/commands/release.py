@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli import helptext
 from cli.commands._common import add_output_args, add_plan_arg, emitter, handle_errors, load_plan
 from engine.errors import EXIT_OK
 from engine.events import StepStatus
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "release",
         help=_("update path and target release digest"),
         description=_(__doc__),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=helptext.RawDescriptionHelpFormatter,
     )
     add_plan_arg(p)
     p.add_argument("--graph-file", metavar="F", default="", help=_("read the update graph from a saved file"))

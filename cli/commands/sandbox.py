@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from cli.commands._common import handle_errors, positive_float, positive_int
+from cli.commands._common import handle_errors, human, positive_float, positive_int
 from engine.errors import EXIT_FAILED, EXIT_NOT_READY, EXIT_OK
 from tui.i18n import _
 
@@ -101,10 +101,17 @@ def _up(args: argparse.Namespace) -> int:
     from sandbox.lab import describe, up
     from sandbox.registry import SandboxError
 
+    tr = human(args)
     if args.size_mb <= 0:
-        raise SandboxError(f"--size-mb {args.size_mb:g} must be positive", fix="Give a size in MB, e.g. 20.")
+        raise SandboxError(
+            tr("--size-mb {value} must be positive").format(value=f"{args.size_mb:g}"),
+            fix=tr("Give a size in MB, e.g. 20."),
+        )
     if args.speed <= 0:
-        raise SandboxError(f"--speed {args.speed:g} must be positive", fix="Give e.g. 60 (or 600 for tests).")
+        raise SandboxError(
+            tr("--speed {value} must be positive").format(value=f"{args.speed:g}"),
+            fix=tr("Give e.g. 60 (or 600 for tests)."),
+        )
     versions = [v.strip() for v in args.versions.split(",") if v.strip()] or list(DEFAULT_VERSIONS)
 
     def progress(message: str) -> None:

@@ -20,6 +20,7 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
 )
 from engine.errors import EXIT_OK, InputError
@@ -93,11 +94,13 @@ def _verify(args: argparse.Namespace) -> int:
     from engine.signatures import Keyring, cluster_keyrings, load_keyring, report_warnings, verify_file
 
     emit = emitter(args, "signature")
+    tr = human(args)
     plan = load_plan(args) if args.plan else None
     digest = args.digest or (plan.release.digest if plan else "")
     if not digest:
         raise InputError(
-            "no digest to verify against", fix="Give --digest sha256:<hex> (or --plan with release.digest)."
+            tr("no digest to verify against"),
+            fix=tr("Give --digest sha256:<hex> (or --plan with release.digest)."),
         )
     keyrings: list[Keyring]
     if args.keyring:
@@ -108,8 +111,8 @@ def _verify(args: argparse.Namespace) -> int:
         keyrings = cluster_keyrings(Context(plan, emit, wait_for_lock=getattr(args, "wait", False)).cluster)
     else:
         raise InputError(
-            "no keyring to verify with",
-            fix="Give --keyring K (or --plan P to use the keys the cluster trusts).",
+            tr("no keyring to verify with"),
+            fix=tr("Give --keyring K (or --plan P to use the keys the cluster trusts)."),
         )
     verified = verify_file(args.file, digest, keyrings)
     report_warnings(emit, keyrings, verified)
@@ -157,7 +160,7 @@ def _apply(args: argparse.Namespace) -> int:
         render_changes(prepared.changes),
         name=prepared.name,
     ):
-        emit.result(StepStatus.SKIPPED, "dry run: the signature ConfigMap was not applied")
+        emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: the signature ConfigMap was not applied")))
         return EXIT_OK
     data = apply(ctx, prepared)
     emit.result(

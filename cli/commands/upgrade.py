@@ -22,6 +22,7 @@ from cli.commands._common import (
     confirm,
     emitter,
     handle_errors,
+    human,
     load_plan,
     positive_float,
 )
@@ -146,7 +147,7 @@ def _start(args: argparse.Namespace) -> int:
         )
         return _watch(args) if args.watch else EXIT_OK
     if not confirm(args, N_("Start the update?"), render_changes(plan.changes)):
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: the update was not started")
+        ctx.emit.result(StepStatus.SKIPPED, human(args)(N_("dry run: the update was not started")))
         return EXIT_OK
     data = start(ctx, plan)
     ctx.emit.result(StepStatus.SUCCEEDED, f"requested update to release image {plan.image}", data)
@@ -227,7 +228,9 @@ def _run_path(args: argparse.Namespace) -> int:
     except InputError:
         if not getattr(args, "dry_run", False):
             raise
-        ctx.emit.result(StepStatus.SKIPPED, "dry run: stopped at the first change; nothing was changed")
+        ctx.emit.result(
+            StepStatus.SKIPPED, human(args)(N_("dry run: stopped at the first change; nothing was changed"))
+        )
         return EXIT_OK
     ctx.emit.result(
         StepStatus.SUCCEEDED,

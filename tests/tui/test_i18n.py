@@ -60,6 +60,28 @@ def test_every_message_has_a_japanese_translation_with_the_same_placeholders() -
     for msgid in wanted:
         for form in by_id[msgid].split("\0"):
             assert set(re.findall(r"\{\w*\}", form)) == set(re.findall(r"\{\w*\}", msgid)), msgid
+            percent = r"%(?:\(\w+\))?[sdr]"  # argparse's own messages and help texts
+            assert sorted(re.findall(percent, form)) == sorted(re.findall(percent, msgid)), msgid
+
+
+def test_the_template_holds_the_headless_commands_messages() -> None:
+    """The catalogue covers the CLI too: help texts, descriptions taken from a command's docstring, argparse's
+    own words, prompts and labels (so the completeness test above fails when one lacks Japanese)."""
+    import cli.commands.upgrade
+    from cli.helptext import ARGPARSE_MESSAGES
+
+    wanted = _msgids(POT.read_text(encoding="utf-8"))
+    for msgid in (
+        "start the update to the plan's release, by digest",
+        cli.commands.upgrade.__doc__,
+        "Start the update?",
+        "{question} [y/N] ",
+        "error: ",
+        "fix: ",
+        "{n} step(s) done",
+        *ARGPARSE_MESSAGES,
+    ):
+        assert msgid in wanted, msgid
 
 
 def test_shipped_catalogue_is_compiled_from_its_source() -> None:
