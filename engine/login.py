@@ -55,6 +55,8 @@ class CredentialsRequest:
 
 @dataclass
 class PreparedCredentials:
+    registry: str
+    username: str
     key: str
     update: pullsecret.AuthFileUpdate
     password: str = field(repr=False)
@@ -126,7 +128,9 @@ def prepare(ctx: Context, req: CredentialsRequest, ask: Ask | None = None) -> Pr
     update = pullsecret.prepare_merge(
         pullsecret.auth_file_path(plan, req.auth_file), base, key, username, password, email=req.email
     )
-    prepared = PreparedCredentials(key, update, password, remember=req.remember and bool(req.password))
+    prepared = PreparedCredentials(
+        registry, username, key, update, password, remember=req.remember and bool(req.password)
+    )
     if base is None and update.before is None:
         prepared.started_empty = True
         emit.warning(
@@ -153,9 +157,8 @@ def apply(ctx: Context, prep: PreparedCredentials) -> CredentialsOutcome:
     if prep.trust_steps:
         trust.apply_cluster_trust(ctx, prep.trust_steps)
     if prep.remember:
-        plan = ctx.plan
         try:
-            credentials.store_password(plan.mirror.registry, plan.mirror.username, prep.password, ctx.emit)
+            credentials.store_password(prep.registry, prep.username, prep.password, ctx.emit)
         except KeyringUnavailable as exc:
             ctx.emit.warning(f"{exc.message} {exc.fix}")
     return outcome
