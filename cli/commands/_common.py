@@ -37,7 +37,7 @@ from engine.events import (
 from engine.plan import Plan
 from engine.redact import redact
 from engine.util import format_bytes, format_duration
-from tui.i18n import N_, _
+from tui.i18n import N_, _, ngettext
 
 CommandFunc = Callable[[argparse.Namespace], int]
 
@@ -209,7 +209,8 @@ def format_progress(event: Progress) -> str:
 
     text = f"{event.label + ': ' if event.label else ''}{amount(event.done)}"
     if event.total:
-        text += f" of {amount(event.total)} {'' if event.unit == 'bytes' else event.unit}".rstrip()
+        total = f"{amount(event.total)} {'' if event.unit == 'bytes' else event.unit}".rstrip()
+        text += " " + _("of {total}").format(total=total)
         frac = event.fraction
         if frac is not None:
             text += f" ({frac * 100:.0f}%)"
@@ -218,9 +219,9 @@ def format_progress(event: Progress) -> str:
     if event.rate:
         text += f", {format_bytes(event.rate)}/s" if event.unit == "bytes" else f", {event.rate:.1f}/s"
     if event.eta_seconds is not None:
-        text += f", ETA {format_duration(event.eta_seconds)}"
+        text += ", " + _("ETA {time}").format(time=format_duration(event.eta_seconds))
     if event.retries:
-        text += f", {event.retries} retr{'y' if event.retries == 1 else 'ies'}"
+        text += ", " + ngettext("{n} retry", "{n} retries", event.retries).format(n=event.retries)
     return text
 
 

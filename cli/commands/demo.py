@@ -63,7 +63,10 @@ def _demo(args: argparse.Namespace) -> int:
     started = False
     try:
         sys.stdout.write(
-            f"Starting the sandbox lab in {directory} (registries, releases, simulated cluster)...\n"
+            _("Starting the sandbox lab in {path} (registries, releases, simulated cluster)...").format(
+                path=directory
+            )
+            + "\n"
         )
         sys.stdout.flush()
         info = lab.up(
@@ -94,11 +97,18 @@ def _demo(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
             if started and args.keep:
                 sys.stdout.write(
-                    f"The lab is still running in {directory}.\n"
-                    f"  reopen the wizard: ocp-airgap --plan {directory / 'plan.yaml'}\n"
-                    f"  stop the lab:      ocp-airgap sandbox down --dir {directory}\n"
+                    _("The lab is still running in {path}.").format(path=directory)
+                    + "\n"
+                    + _("  reopen the wizard: {command}").format(
+                        command=f"ocp-airgap --plan {directory / 'plan.yaml'}"
+                    )
+                    + "\n"
+                    + _("  stop the lab:      {command}").format(
+                        command=f"ocp-airgap sandbox down --dir {directory}"
+                    )
+                    + "\n"
                 )
             elif started:
-                sys.stdout.write("Sandbox lab stopped.\n")
+                sys.stdout.write(_("Sandbox lab stopped.") + "\n")
             sys.stdout.flush()
     return code if code is not None else EXIT_OK

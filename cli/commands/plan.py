@@ -67,15 +67,15 @@ def _new(args: argparse.Namespace) -> int:
     problems = plan.problems()
     if problems:
         field, what = problems[0]
-        raise InputError(f"{field}: {what}", fix="Correct the option and run again.")
+        raise InputError(f"{field}: {what}", fix=human(args)("Correct the option and run again."))
     plan.save(args.path)
-    sys.stdout.write(f"wrote {args.path}\n")
+    sys.stdout.write(_("wrote {path}").format(path=args.path) + "\n")
     return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
     Plan.load(args.path)
-    sys.stdout.write(f"{args.path}: valid\n")
+    sys.stdout.write(_("{path}: valid").format(path=args.path) + "\n")
     return EXIT_OK
 
 

@@ -94,7 +94,9 @@ def test_english_stays_english(argv: tuple[str, ...], lang_env: str) -> None:
     assert not _wide(out.stdout)
 
 
-def _parsers(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def _parsers(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     yield path, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -123,7 +125,9 @@ def test_every_command_help_is_japanese_and_fits_80_columns(
             assert _wide(parser.description), f"{path}: description not translated"
         for action in parser._actions:
             if action.help and action.help != argparse.SUPPRESS:
-                assert _wide(action.help), f"{path} {action.option_strings}: help not translated: {action.help}"
+                assert _wide(action.help), (
+                    f"{path} {action.option_strings}: help not translated: {action.help}"
+                )
         for sub in parser._actions:
             if isinstance(sub, argparse._SubParsersAction):
                 for choice in sub._choices_actions:
@@ -170,9 +174,7 @@ def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     plan = tmp_path / "p.yaml"
     text = plan.read_text()
     text = text.replace("state_dir: ''", f"state_dir: {tmp_path / 'state'}")
-    lines = [
-        "  username: admin" if line.startswith("  username:") else line for line in text.splitlines()
-    ]
+    lines = ["  username: admin" if line.startswith("  username:") else line for line in text.splitlines()]
     plan.write_text("\n".join(lines) + "\n")
     (tmp_path / "ps.json").write_text('{"auths": {"quay.io": {"auth": "dXNlcjpwdw=="}}}')
     return tmp_path
@@ -184,8 +186,13 @@ MERGE = ("credentials", "merge", "--plan", "p.yaml", "--pull-secret", "ps.json",
 def test_a_refused_change_is_framed_in_japanese_and_keeps_exit_3(plan_dir: Path) -> None:
     ja = run("--lang", "ja", *MERGE, "--password-stdin", stdin="pw-for-test\n", cwd=plan_dir)
     assert ja.returncode == EXIT_REFUSED == 3, ja.stderr
-    assert "エラー: この認証情報を書き込みますか? — 確認が必要ですが、確認を求める端末がありません" in ja.stderr
-    assert "対処: 上の変更内容を確認し (または --dry-run で実行し)、--yes を付けて再実行してください。" in ja.stderr
+    assert (
+        "エラー: この認証情報を書き込みますか? — 確認が必要ですが、確認を求める端末がありません" in ja.stderr
+    )
+    assert (
+        "対処: 上の変更内容を確認し (または --dry-run で実行し)、--yes を付けて再実行してください。"
+        in ja.stderr
+    )
     assert not (plan_dir / "out.json").exists()
     dry = run("--lang", "ja", *MERGE, "--password-stdin", "--dry-run", stdin="pw-for-test\n", cwd=plan_dir)
     assert dry.returncode == 0, dry.stderr
@@ -244,7 +251,10 @@ def test_prompt_says_which_key_and_accepts_y_and_yes(
     monkeypatch.setattr(sys, "stdin", _Terminal(answer + "\n"))
     args = argparse.Namespace(json=False, yes=False, dry_run=False)
     assert confirm(args, "Pause {n} MachineHealthCheck(s)?", n=2) is True
-    assert "2 個の MachineHealthCheck を一時停止しますか? [y/N] (y または yes で実行) " in capsys.readouterr().out
+    assert (
+        "2 個の MachineHealthCheck を一時停止しますか? [y/N] (y または yes で実行) "
+        in capsys.readouterr().out
+    )
 
 
 def test_prompt_refuses_anything_else(japanese: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,3 +263,17 @@ def test_prompt_refuses_anything_else(japanese: None, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
     with pytest.raises(Cancelled, match="何も変更していません"):
         confirm(argparse.Namespace(json=False, yes=False, dry_run=False), "Start the update?")
+
+
+def test_progress_words_follow_the_language(japanese: None) -> None:
+    from datetime import UTC, datetime
+
+    from cli.commands._common import format_progress
+    from engine.events import Progress
+
+    event = Progress(
+        seq=1, ts=datetime.now(UTC), step="mirror", done=3, total=5, unit="images", eta_seconds=7, retries=2
+    )
+    assert format_progress(event) == "3 / 5 images (60%), 残り 7s, 再試行 2 回"
+    i18n.setup("en")
+    assert format_progress(event) == "3 of 5 images (60%), ETA 7s, 2 retries"
