@@ -7,6 +7,8 @@
   the change and makes none.
 - Every :class:`~engine.errors.AirgapError` becomes one ``error:`` line (the cause) and one ``fix:`` line, and its
   exit code. No traceback reaches the user.
+- What the commands themselves say (labels, prompts, outcome words, their own refusals) is in the user's language
+  (:mod:`tui.i18n`); the engine's messages stay English, and so does everything ``--json`` prints (:func:`human`).
 """
 
 from __future__ import annotations
