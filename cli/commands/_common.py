@@ -236,11 +236,13 @@ def emitter(args: argparse.Namespace, step: str) -> Emitter:
 def confirm(args: argparse.Namespace, question: str, preview: str = "", **fields: Any) -> bool:
     """Show ``preview`` and get a yes. Returns False for --dry-run (nothing must change).
 
-    ``question`` is an English message (marked with ``N_``), translated here (not with ``--json``) and then
-    filled with ``fields``.
+    ``question`` is an English message (marked with ``N_``), translated here and then filled with ``fields``. The
+    prompt (on a terminal) is always in the user's language; the refusal stays English with ``--json``, as it is
+    also in the JSON error document.
 
     Raises :class:`ConfirmationRequired` with no terminal and no --yes, :class:`Cancelled` on a 'no'."""
     tr = human(args)
+    asked = _(question).format(**fields) if fields else _(question)
     question = tr(question).format(**fields) if fields else tr(question)
     out = sys.stdout if not getattr(args, "json", False) else sys.stderr
     if preview:
@@ -258,7 +260,7 @@ def confirm(args: argparse.Namespace, question: str, preview: str = "", **fields
             ),
             fix=tr("Review the change above (or run with --dry-run) and run again with --yes."),
         )
-    out.write(_("{question} [y/N] ").format(question=question))
+    out.write(_("{question} [y/N] ").format(question=asked))
     out.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer not in YES_ANSWERS:

@@ -277,3 +277,16 @@ def test_progress_words_follow_the_language(japanese: None) -> None:
     assert format_progress(event) == "3 / 5 images (60%), 残り 7s, 再試行 2 回"
     i18n.setup("en")
     assert format_progress(event) == "3 of 5 images (60%), ETA 7s, 2 retries"
+
+
+def test_with_json_the_prompt_is_translated_and_the_refusal_stays_english(
+    japanese: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.commands._common import confirm
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    with pytest.raises(Cancelled, match="^Nothing was changed: the change was not confirmed.$"):
+        confirm(argparse.Namespace(json=True, yes=False, dry_run=False), "Start the update?")
+    captured = capsys.readouterr()
+    assert captured.out == ""  # the machine output holds no prompt
+    assert "更新を開始しますか? [y/N] (y または yes で実行)" in captured.err
