@@ -252,7 +252,7 @@ def test_prompt_says_which_key_and_accepts_y_and_yes(
     args = argparse.Namespace(json=False, yes=False, dry_run=False)
     assert confirm(args, "Pause {n} MachineHealthCheck(s)?", n=2) is True
     assert (
-        "2 個の MachineHealthCheck を一時停止しますか? [y/N] (y または yes で実行) "
+        "2 個のマシンヘルスチェックを一時停止しますか? [y/N] (y または yes で実行) "
         in capsys.readouterr().out
     )
 
