@@ -96,26 +96,37 @@ def _tokens(text: str) -> list[str]:
 
 def wrap(text: str, width: int) -> list[str]:
     """Greedy wrapping by cells; breaks at spaces and between wide characters (never before 、。 and the like).
-    A run of narrow characters (an option, a command, a file name) is never split."""
+    A run of narrow characters (an option, a command, a file name) is never split, and a paragraph does not end
+    on a line holding a single Japanese character (the one before it moves down with it)."""
     text = re.sub(r"\s+", " ", text).strip()
     width = max(width, 10)
-    lines: list[str] = []
-    line = ""
+    lines: list[list[tuple[str, str]]] = []  # each line: (separator, token) pairs
+    line: list[tuple[str, str]] = []
     space = False
+
+    def length(parts: list[tuple[str, str]]) -> int:
+        return sum(cells(sep) + cells(tok) for sep, tok in parts) - (cells(parts[0][0]) if parts else 0)
+
     for tok in _tokens(text):
         if tok == " ":
             space = bool(line)
             continue
         sep = " " if space else ""
-        if line and cells(line) + cells(sep) + cells(tok) > width:
+        if line and length(line) + cells(sep) + cells(tok) > width:
             lines.append(line)
-            line = tok
+            line = [("", tok)]
         else:
-            line += sep + tok
+            line.append((sep, tok))
         space = False
     if line:
         lines.append(line)
-    return lines
+    if len(lines) > 1 and length(lines[-1]) <= 2 and len(lines[-2]) > 2 and lines[-1][0][0] == "":
+        moved = lines[-2].pop()
+        if moved[0] == "" and _wide(moved[1]):
+            lines[-1].insert(0, ("", moved[1]))
+        else:
+            lines[-2].append(moved)
+    return ["".join(sep + tok for sep, tok in parts).strip() for parts in lines]
 
 
 def _wide(text: str) -> bool:

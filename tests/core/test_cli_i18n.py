@@ -147,6 +147,8 @@ def test_wrap_counts_cells_and_keeps_names_and_punctuation() -> None:
     assert "Completed" in " ".join(lines).split()  # a name is never split
     assert not any(line[0] in "、。)" for line in lines)  # no line starts with closing punctuation
     assert not any(line.endswith("(") for line in lines)
+    assert wrap("あいうえおかきくけこさ", 10) == ["あいうえお", "かきくけ", "こさ"]  # no lone last character
+    assert wrap("plain English words stay whole", 12) == ["plain", "English", "words stay", "whole"]
 
 
 def test_lang_is_peeked_before_parsing() -> None:
