@@ -121,7 +121,6 @@ class UpdateScreen(StepScreen):
                 "Control plane only (p): off - every pool updates at each hop: {n} worker reboots"
             ).format(n=n)
         mode.update(escape(text))
-        self.show_planned_commands()
 
     def show_planned_commands(self) -> None:
         if not self.mode_offered():
@@ -160,6 +159,7 @@ class UpdateScreen(StepScreen):
             else _("Control plane only: off (every pool updates at each hop).")
         )
         self.show_mode()
+        self.show_planned_commands()
         self.sync()
 
     def maybe_reattach(self) -> None:
