@@ -14,7 +14,10 @@ from textual.widgets import Static
 from engine import upgrade
 from engine.changes import Change, render_changes
 from engine.context import Context
+from engine.upgrade_path import choose_mode, chosen_mode, crosses_intermediate_minor
+from engine.workflow import path_run
 from screens.base import StepScreen
+from screens.steps import update_path_cmds
 from tui.i18n import _
 from tui.widgets.modals import ConfirmModal
 
@@ -55,10 +58,17 @@ class UpdateScreen(StepScreen):
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("r", "primary", "Start update"),
         Binding("f", "follow", "Follow"),
+        Binding("p", "mode", "Control plane only"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cpo = False
+        """The mode chosen in this session when there is no journal to keep it."""
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="target")
+        yield Static("", id="mode")
         yield Static("", id="state")
 
     def on_mount(self) -> None:
@@ -82,6 +92,75 @@ class UpdateScreen(StepScreen):
         else:
             text = _("Target: not chosen yet (Release step)")
         self.query_one("#target", Static).update(escape(text))
+        self.show_mode()
+
+    # ----- the control-plane-only mode (EUS to EUS) ------------------------------------------------------
+    def mode_offered(self) -> bool:
+        """A path through an intermediate minor (e.g. 4.16 -> 4.17 -> 4.18): the worker pools may skip it."""
+        return crosses_intermediate_minor(self.wizard.plan.path_versions)
+
+    def control_plane_only(self) -> bool:
+        """The mode of the next path run: an open path run keeps its own; else the admin's journaled choice."""
+        journal = self.wizard.journal
+        if journal is None:
+            return self._cpo
+        return chosen_mode(journal)
+
+    def show_mode(self) -> None:
+        mode = self.query_one("#mode", Static)
+        mode.display = self.mode_offered()
+        if not mode.display:
+            return
+        n = len(self.wizard.plan.path_versions)
+        if self.control_plane_only():
+            text = _(
+                "Control plane only (p): ON - worker pools paused for the path: one worker reboot instead of {n}"
+            ).format(n=n)
+        else:
+            text = _(
+                "Control plane only (p): off - every pool updates at each hop: {n} worker reboots"
+            ).format(n=n)
+        mode.update(escape(text))
+
+    def show_planned_commands(self) -> None:
+        if not self.mode_offered():
+            super().show_planned_commands()
+            return
+        if self.command_pane.count == 0:
+            self.command_pane.display = True
+            self.command_pane.show_planned(update_path_cmds(self.wizard.plan, self.control_plane_only()))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mode":
+            return self.is_mounted and self.mode_offered()
+        return super().check_action(action, parameters)
+
+    def action_mode(self) -> None:
+        """p: choose (or leave) the control-plane-only mode; journaled, so a restarted wizard keeps it."""
+        if not self.mode_offered() or not self.check_not_running():
+            return
+        journal = self.wizard.journal
+        run = path_run(journal.records, "upgrade") if journal is not None else None
+        if run is not None and run["status"] == "running" and run["path"] == self.wizard.plan.path_versions:
+            self.notify(
+                _("This path run began in control-plane-only mode: it continues in that mode.")
+                if run["control_plane_only"]
+                else _("This path run began with every pool updating at each hop: it continues that way."),
+                severity="warning",
+            )
+            return
+        value = not self.control_plane_only()
+        self._cpo = value
+        if journal is not None:
+            choose_mode(journal, value, operator=self.wizard.operator)
+        self.run.add_line(
+            _("Control plane only: ON (worker pools paused for the whole path, unpaused at its end).")
+            if value
+            else _("Control plane only: off (every pool updates at each hop).")
+        )
+        self.show_mode()
+        self.show_planned_commands()
+        self.sync()
 
     def maybe_reattach(self) -> None:
         """An update recorded as running (e.g. before a crash or a dropped SSH session): follow it again."""
@@ -139,6 +218,8 @@ class UpdateScreen(StepScreen):
         worker thread; the question waits for the answer in the modal."""
         from engine.upgrade_path import run_path
 
+        cpo = self.control_plane_only()
+
         def ask(ctx: Context) -> Any:
             def confirm(question: str, changes: list[Change]) -> bool:
                 answered = threading.Event()
@@ -156,7 +237,13 @@ class UpdateScreen(StepScreen):
                     ctx.check_cancel()
                 return answer[0]
 
-            return run_path(ctx, confirm, accept_not_recommended=accept, interval=self.wizard.watch_interval)
+            return run_path(
+                ctx,
+                confirm,
+                control_plane_only=cpo,
+                accept_not_recommended=accept,
+                interval=self.wizard.watch_interval,
+            )
 
         def finished(result: Any) -> None:
             self.query_one("#state", Static).update(
