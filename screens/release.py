@@ -17,7 +17,7 @@ from engine.context import Context
 from engine.plan import is_semver
 from engine.workflow import CONNECTED, role_of
 from screens.base import PlanValidator, StepScreen
-from tui.i18n import _
+from tui.i18n import N_, _
 from tui.widgets.modals import ConfirmModal
 
 
@@ -43,21 +43,21 @@ class ReleaseScreen(StepScreen):
             _("Target"),
             "version",
             plan.release.target or plan.release.version,
-            PlanValidator(is_semver, "expected a version such as 4.17.3"),
+            PlanValidator(is_semver, N_("expected a version such as 4.17.3")),
         )
         if role_of(plan) == CONNECTED:  # no cluster here: its version comes from the admin
             yield self.field(
-                "Current",
+                _("Current"),
                 "current",
                 "",
-                PlanValidator(is_semver, "expected the cluster's version, e.g. 4.16.18"),
-                placeholder="the cluster's version (oc get clusterversion)",
+                PlanValidator(is_semver, N_("expected the cluster's version, e.g. 4.16.18")),
+                placeholder=_("the cluster's version (oc get clusterversion)"),
             )
         yield self.field(
             _("Channel"),
             "channel",
             plan.release.channel,
-            PlanValidator(_channel_ok, "expected e.g. stable-4.17"),
+            PlanValidator(_channel_ok, N_("expected e.g. stable-4.17")),
         )
         yield self.field(_("Graph file"), "graph-file", "", placeholder=_("(empty: fetch the graph)"))
         yield Static("", classes="field-error -empty", id="field-error")
