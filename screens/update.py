@@ -166,9 +166,30 @@ class UpdateScreen(StepScreen):
         """An update recorded as running (e.g. before a crash or a dropped SSH session): follow it again."""
         if not self.wizard.live or self.run.running:
             return
-        if self.wizard.recorded_status(self.STEP) == "running":
-            self.run.add_line(_("An update is in progress: reattaching."))
-            self.action_follow()
+        if self.wizard.recorded_status(self.STEP) != "running":
+            return
+        if self.path_run_open():
+            # the path goes on where it stands: the engine records the hops done meanwhile, follows the hop under
+            # way, and asks before each change still to make
+            self.run.add_line(
+                _("An update along the path {path} is in progress: reattaching.").format(
+                    path=" -> ".join(self.wizard.plan.path_versions)
+                )
+            )
+            self._run_path(self.wizard.accepted_risks)
+            return
+        self.run.add_line(_("An update is in progress: reattaching."))
+        self.action_follow()
+
+    def path_run_open(self) -> bool:
+        """A run along the plan's path was started and has not finished (a crash, a closed terminal)."""
+        journal = self.wizard.journal
+        if journal is None or len(self.wizard.plan.path_versions) < 2:
+            return False
+        run = path_run(journal.records, self.STEP)
+        return (
+            run is not None and run["status"] == "running" and run["path"] == self.wizard.plan.path_versions
+        )
 
     def primary_hint(self) -> str:
         return _("press r to check the prerequisites and preview the update")
@@ -230,7 +251,7 @@ class UpdateScreen(StepScreen):
                         answer.append(bool(yes))
                         answered.set()
 
-                    self.app.push_screen(ConfirmModal(question, render_changes(changes), "Apply?"), done)
+                    self.app.push_screen(ConfirmModal(question, render_changes(changes), _("Apply?")), done)
 
                 self.app.call_from_thread(show)
                 while not answered.wait(0.1):
@@ -247,12 +268,16 @@ class UpdateScreen(StepScreen):
 
         def finished(result: Any) -> None:
             self.query_one("#state", Static).update(
-                escape(f"Update path {' -> '.join(result.path)} complete: the cluster is at {result.final}")
+                escape(
+                    _("Update path {path} complete: the cluster is at {version}").format(
+                        path=" -> ".join(result.path), version=result.final
+                    )
+                )
             )
             self.wizard.mark_step(self.STEP, "succeeded", f"update path to {result.final} completed")
             self.refresh_state()
 
-        self.start("Updating along the path", ask, finished, changes_cluster=True)
+        self.start(_("Updating along the path"), ask, finished, changes_cluster=True)
 
     def action_follow(self) -> None:
         if not self.check_not_running():
@@ -265,5 +290,16 @@ class UpdateScreen(StepScreen):
 
     def _complete(self, snap: upgrade.Snapshot) -> None:
         self.query_one("#state", Static).update(escape("\n".join(snapshot_lines(snap))))
+        versions = self.wizard.plan.path_versions
+        if len(versions) > 1 and snap.target_version in versions[:-1]:
+            # one hop of the path is done, not the update: the MachineHealthChecks stay paused
+            rest = versions[versions.index(snap.target_version) + 1 :]
+            self.run.add_line(
+                _(
+                    "The update to {version} is complete; the path goes on to {rest}: press r to continue it."
+                ).format(version=snap.target_version, rest=" -> ".join(rest))
+            )
+            self.refresh_state()
+            return
         self.wizard.mark_step(self.STEP, "succeeded", f"update to {snap.target_version} completed")
         self.refresh_state()

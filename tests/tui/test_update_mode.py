@@ -87,3 +87,52 @@ async def test_no_mode_key_without_an_intermediate_minor(make_app: Callable[...,
             await pilot.press("p")
             await pilot.pause()
         assert app.journal.decision("upgrade", MODE_KEY) is None
+
+
+async def test_a_finished_hop_is_not_the_finished_update(make_app: Callable[..., Any]) -> None:
+    """Following the update (f, or a reattach) ends when the hop under way completes: for a path that is one hop,
+    not the update; the step stays open (the MachineHealthChecks stay paused) and r continues the path."""
+    from engine import upgrade
+
+    app = make_app(_plan(EUS_PATH), start_step="upgrade", live=False)
+    marked: list[tuple[str, str]] = []
+    app.mark_step = lambda step, status, summary="": marked.append((step, status))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        snap = upgrade.Snapshot(
+            target="mirror/ocp@" + EUS_PATH[0]["digest"], target_version="4.17.5", generation_observed=True,
+            desired_image="", desired_version="4.17.5", history_head={"state": "Completed", "version": "4.17.5"},
+            progressing={"status": "False"}, available={"status": "True"}, failing={}, release_accepted={},
+            upgradeable={}, progress=upgrade.Progress(None, None), operators={}, pools={}, nodes={}, machines={},
+        )  # fmt: skip
+        app.screen._complete(snap)
+        await pilot.pause()
+        assert ("upgrade", "succeeded") not in marked
+        lines = [e.text for e in app.run_for("upgrade").log]
+        assert any("the path goes on to 4.18.2: press r to continue it" in t for t in lines), lines
+        app.screen._complete(
+            upgrade.Snapshot(**{**snap.__dict__, "target_version": "4.18.2", "desired_version": "4.18.2"})
+        )
+        await pilot.pause()
+        assert ("upgrade", "succeeded") in marked
+
+
+async def test_an_open_path_run_is_reattached_as_a_path(
+    make_app: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """Reopened while a path run is recorded as running, the Update step continues the path (the engine records
+    the hops done meanwhile and asks before each change), instead of following one hop."""
+    from screens.update import UpdateScreen
+
+    calls: list[str] = []
+    monkeypatch.setattr(UpdateScreen, "_run_path", lambda self, accept: calls.append("path"))
+    monkeypatch.setattr(UpdateScreen, "action_follow", lambda self: calls.append("follow"))
+    app = make_app(_plan(EUS_PATH), start_step="upgrade", live=True)
+    app.journal.step_started(
+        "upgrade", path=[h["version"] for h in EUS_PATH], control_plane_only=False, at="4.16.20"
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert calls and set(calls) == {"path"}, calls  # (the fake starts nothing, so mount and resume both ask)
+        lines = [e.text for e in app.run_for("upgrade").log]
+        assert "An update along the path 4.17.5 -> 4.18.2 is in progress: reattaching." in lines, lines
