@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -34,6 +35,7 @@ from engine.mirror.core import Copier, ImageJob, _journals, _registries
 from engine.mirror.media import STATE_DIR, DirStore, check_free_space, check_media, write_checksums
 from engine.mirror.verify import _verify_jobs
 from engine.oci.registry import ImageStore, Reference, Registries, RetryPolicy, TransientError
+from engine.plan import Plan
 from engine.util import format_bytes, minor_of
 
 STEP = "catalog"
@@ -60,6 +62,32 @@ class CatalogOptions:
     @property
     def mode(self) -> str:
         return "to-media" if self.to_dir else "from-media" if self.from_dir else "direct"
+
+    def follow_plan(self, plan: Plan) -> CatalogOptions:
+        """With no media folder given, the plan's ``mirroring.mode`` decides (as for the release): to-media writes
+        ``<mirroring.media_path>/catalog``, from-media uploads from it, direct copies registry to registry."""
+        if self.to_dir or self.from_dir or plan.mirroring.mode == "direct":
+            return self
+        folder = media_folder(plan)
+        if plan.mirroring.mode == "to-media":
+            self.to_dir = folder
+        elif plan.mirroring.mode == "from-media":
+            self.from_dir = folder
+        return self
+
+
+MEDIA_FOLDER = "catalog"
+
+
+def media_folder(plan: Plan) -> str:
+    """Where the filtered catalog goes on the media: ``<mirroring.media_path>/catalog``, beside the release's
+    ``mirror`` folder (each has its own ``v2/`` and checksum manifest)."""
+    if not plan.mirroring.media_path:
+        raise InputError(
+            f"mirroring.mode is {plan.mirroring.mode} but no media folder is set",
+            fix="Set mirroring.media_path in the plan, or give --to-dir/--from-dir.",
+        )
+    return os.path.join(plan.resolve_path(plan.mirroring.media_path), MEDIA_FOLDER)
 
 
 @dataclass
@@ -144,6 +172,35 @@ def read_catalog(ctx: Context, regs: Registries, index: str) -> tuple[Any, fbc.C
         f"{sum(len(p.bundles) for p in cat.packages.values())} bundle(s)"
     )
     return idx, cat
+
+
+def read_operators(
+    ctx: Context, index: str = "", *, offline: bool = False
+) -> tuple[str, fbc.Catalog | None, list[inst.Operator]]:
+    """The installed operators assessed against the target, with the catalog to look compatible versions up in:
+    the index image when it can be read (not ``offline``, nor on the disconnected side of the media, which
+    cannot reach it), else the catalog read last on this host (a from-media upload saves the media's).
+    Returns (where the catalog came from, the catalog or None, the operators)."""
+    cat: fbc.Catalog | None = None
+    source = ""
+    if not offline and ctx.plan.mirroring.mode != "from-media":
+        try:
+            ref = default_index(ctx, index)
+            regs = _registries_with_index(ctx, 2, ref)
+            try:
+                idx, cat = read_catalog(ctx, regs, ref)
+                source = f"{ref}@{idx.digest}"
+            finally:
+                regs.close()
+        except AirgapError as exc:
+            ctx.emit.warning(
+                f"the index image could not be read ({exc.message}); using the catalog read last"
+            )
+    if cat is None:
+        saved = inst.load_saved_catalog()
+        if saved:
+            source, cat = saved
+    return source, cat, inst.assess(ctx, ctx.plan.release.version, cat)
 
 
 def selections(
