@@ -89,7 +89,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="package to keep (repeat; default: the installed operators)",
+        help="package to keep (repeat; default: the installed operators); NAME>=VERSION keeps the versions "
+        "from VERSION to the head (what the cluster runs, when this host cannot read it)",
     )
     mi.add_argument(
         "--channel",

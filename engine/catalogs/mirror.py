@@ -48,7 +48,9 @@ class CatalogOptions:
     index: str = ""
     """The source index image; default: ``endpoints.operator_index:v<target minor>``."""
     packages: list[str] = field(default_factory=list)
-    """Packages to keep; empty: the installed ones (read from the cluster)."""
+    """Packages to keep; empty: the installed ones (read from the cluster). ``NAME>=VERSION`` keeps the versions
+    from VERSION to each channel head (oc-mirror's ``minVersion``): what the disconnected cluster runs, for a
+    host that cannot read it (the connected side); plain ``NAME`` keeps the heads only unless it is installed."""
     channels: dict[str, list[str]] = field(default_factory=dict)
     to_dir: str = ""
     from_dir: str = ""
@@ -174,6 +176,18 @@ def read_catalog(ctx: Context, regs: Registries, index: str) -> tuple[Any, fbc.C
     return idx, cat
 
 
+def split_package(text: str) -> tuple[str, str]:
+    """``NAME`` or ``NAME>=VERSION`` (the version to keep from) as (name, version)."""
+    name, sep, version = text.partition(">=")
+    name, version = name.strip(), version.strip()
+    if not name or (sep and not version):
+        raise InputError(
+            f"{text!r}: expected a package name, or NAME>=VERSION",
+            fix="e.g. cluster-logging, or cluster-logging>=5.8.1 to keep every version from 5.8.1 to the head",
+        )
+    return name, version
+
+
 def read_operators(
     ctx: Context, index: str = "", *, offline: bool = False
 ) -> tuple[str, fbc.Catalog | None, list[inst.Operator]]:
@@ -220,7 +234,8 @@ def selections(
             ) from None
         notes.append(f"installed operators not read ({exc.message}); only the given packages are kept")
     by_pkg = {o.package: o for o in installed if o.subscription}
-    wanted = options.packages or sorted(by_pkg)
+    min_versions = dict(split_package(p) for p in options.packages)
+    wanted = list(min_versions) or sorted(by_pkg)
     if not options.packages:
         elsewhere = [p for p in wanted if p not in cat.packages]
         if (
@@ -251,7 +266,7 @@ def selections(
                         f"{name}: channel {sug['channel']} kept too: {op.csv} blocks {target} and "
                         f"{sug['bundle']} there does not"
                     )
-        out.append(fbc.Selection(name, chans, op.version if op else ""))
+        out.append(fbc.Selection(name, chans, min_versions.get(name) or (op.version if op else "")))
     return out, notes
 
 
