@@ -67,10 +67,20 @@ class CatalogScreen(StepScreen):
 
     def load(self) -> None:
         cat = catalog
-        if self.wizard.live and not self.run.running:
-            self.start("Listing the CatalogSources", cat.list_catalogs, self._listed)
+        if self.mode == "to-media":  # this host does not reach the cluster: the admin names what to keep
+            self.query_one("#operators", Static).update(
+                escape(
+                    _(
+                        "This host does not reach the cluster: give the packages as installed there "
+                        "(NAME>=VERSION, from 'ocp-airgap catalog operators' on the disconnected side) and "
+                        "the channels, then press m."
+                    )
+                )
+            )
+        elif self.wizard.live and not self.run.running:
+            self.start(_("Listing the CatalogSources"), cat.list_catalogs, self._listed)
         elif not self.wizard.live:
-            self.query_one("#operators", Static).update("Press o to read the installed operators.")
+            self.query_one("#operators", Static).update(_("Press o to read the installed operators."))
 
     # ----- operators end to end (engine.catalogs) -----
     def _options(self, **kw: Any) -> Any:
@@ -185,6 +195,7 @@ class CatalogScreen(StepScreen):
         self.run.add_line(f"{', '.join(data.get('catalogs') or [])} serve {data.get('image')}")
         self.wizard.mark_step(self.STEP, "succeeded", f"mirrored catalog {data.get('image')} applied")
         self.refresh_state()
+        self.action_operators()  # what to update to, from the catalog just mirrored (or uploaded)
 
     def action_update_operators(self) -> None:
         if not self.check_not_running():
@@ -308,14 +319,16 @@ class CatalogScreen(StepScreen):
     def primary_hint(self) -> str:
         # one short line: at 80x24 the next action must stay visible (every key is in the key bar and '?')
         ops = getattr(self, "_ops", None)
+        if self.mode == "to-media":
+            return _("packages and channels, then m writes the filtered catalog onto the media")
         if ops is None:
             return _("s skips this optional step; o lists the installed operators")
         target = self.wizard.plan.release.version
         if not any(o.blocks(target) for o in ops):
             return _("no operator blocks the target: s skips this step")
-        if self.mode == "to-media":
-            return _("m writes the filtered catalog onto the media")
         if self.wizard.recorded_status(self.STEP) != "succeeded":
+            if self.mode == "from-media":
+                return _("m uploads the catalog from the media and applies it, then u updates the operators")
             return _("m mirrors and applies the catalog, then u updates the blocking operators")
         return _("u moves the blocking operators to their compatible channel")
 

@@ -24,6 +24,7 @@ from engine.plan import Plan
 from screens.base import StepScreen
 from tests.catalogs.test_catalog_lab import VERSIONS, _ok, _olm_upgradeable
 from tests.helpers import wait_until
+from tests.procedures.test_handoff import _side
 from tests.procedures.test_upgrade import admin, cv_condition, lab_plan, relax_drain_blocker, run_cli
 from tests.tui.conftest import FIXED_NOW, screen_text
 from tests.tui.test_wizard_sandbox import act
@@ -86,13 +87,8 @@ async def _catalog_then_update(pilot: Any, app: WizardApp, info: Any, *, media: 
     op = checks["Installed operators"]
     assert op.status == "fail", op
     assert "openshift-logging/cluster-logging (cluster-logging 5.8.1)" in op.detail, op
-    # the version to update to comes from a catalog read on this host: through the media, the uploaded one
-    want = (
-        "update cluster-logging to 5.9.1 in channel stable-5.9 first"
-        if media
-        else "find the version of cluster-logging to update to: ocp-airgap catalog operators"
-    )
-    assert want in op.fix, op
+    # no catalog read on this host yet: the fix says how to find the version to update to
+    assert "find the version of cluster-logging to update to: ocp-airgap catalog operators" in op.fix, op
     # the first failure selected is the CVO's Upgradeable (it quotes OLM); the arrows reach the operator's row,
     # whose detail is on the 80x24 screen
     for _ in range(40):
@@ -125,13 +121,20 @@ async def _catalog_then_update(pilot: Any, app: WizardApp, info: Any, *, media: 
     await pilot.pause()
     await act(pilot, app, "o")
     text = _pane(app)
-    assert f"{BLOCKS} -> update to 5.9.1 (stable-5.9)" in text, screen_text(app)
     assert "openshift-operators/openshift-pipelines-operator-rh 1.14.1 [latest] compatible" in text, text
-    assert "Next: m mirrors and applies the catalog, then u updates the blocking operators" in text, text
+    if media:  # nothing uploaded yet: the version to update to is not known on this side
+        assert BLOCKS in text, screen_text(app)
+        assert (
+            "Next: m uploads the catalog from the media and applies it, then u updates the operators" in text
+        )
+    else:  # read from the index image
+        assert f"{BLOCKS} -> update to 5.9.1 (stable-5.9)" in text, screen_text(app)
+        assert "Next: m mirrors and applies the catalog, then u updates the blocking operators" in text, text
     await act(pilot, app, "m", limit=180)
     assert app.recorded_status("catalog") == "succeeded"
+    assert f"{BLOCKS} -> update to 5.9.1 (stable-5.9)" in _pane(app), screen_text(app)
     if media:
-        assert any("from the media" in e.text or "from-media" in e.text for e in app.run_for("catalog").log)
+        assert any("Checking the media in" in e.text for e in app.run_for("catalog").log)
     assert "Next: u moves the blocking operators to their compatible channel" in _pane(app), screen_text(app)
     await act(pilot, app, "u", limit=180)
     wait_until(
@@ -191,3 +194,38 @@ async def test_wizard_direct_preflight_catalog_then_minor_update(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await _catalog_then_update(pilot, app, info, media=False)
+
+
+async def test_wizard_through_media_writes_then_uploads_the_catalog_then_minor_update(
+    sandbox_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = sandbox_factory(versions=VERSIONS, components=4, size_mb=1, profile="operators")
+    media = tmp_path / "usb"
+    connected = _side(info, tmp_path, "connected", "to-media", media)
+    disconnected = _side(info, tmp_path, "disconnected", "from-media", media)
+    near, far = tmp_path / "near-host", tmp_path / "far-host"
+    _ok(run_cli("mirror", "--plan", str(connected), state=near, timeout=600), "release to media")
+
+    # the connected side's wizard: no cluster here; the admin names the package as installed and the channels
+    app = _wizard(connected, near, monkeypatch, "catalog")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.role == "connected" and _step(app) == "catalog"
+        assert "Next: packages and channels, then m writes the filtered catalog onto the media" in _pane(app)
+        app.screen.query_one("#catalog-packages").focus()
+        await pilot.press(
+            *"cluster-logging>=5.8.1", "tab", *"cluster-logging=stable-5.8,cluster-logging=stable-5.9"
+        )
+        await pilot.press("escape")
+        text = await act(pilot, app, "m", limit=180)
+        assert app.recorded_status("catalog") == "succeeded", text
+    assert (media / "catalog" / "ocp-airgap" / "catalog.json").is_file()
+    assert not any(p.name == "catalog.json" for p in (media / "mirror").rglob("*"))
+
+    # the disconnected side: its own state; the release uploaded headless, the rest in its wizard
+    _prepared(info, disconnected, far, from_media=True)
+    app = _wizard(disconnected, far, monkeypatch, "preflight")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.role == "disconnected"
+        await _catalog_then_update(pilot, app, info, media=True)
