@@ -24,7 +24,7 @@ from tui.i18n import _
 class CatalogScreen(StepScreen):
     STEP = "catalog"
     # at 80x24 the operator list and the next action come first: the CatalogSources shrink to one summary line
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     DEFAULT_CSS = """
     CatalogScreen #operators { height: auto; }
     CatalogScreen.-short #catalogs { max-height: 1; }
