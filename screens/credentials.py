@@ -3,8 +3,6 @@ the system keyring, and make the cluster trust the mirror registry's CA."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -12,24 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from engine import credentials, pullsecret, trust
-from engine.changes import Change
+from engine import login
 from engine.context import Context
-from engine.errors import CredentialsError, KeyringUnavailable
 from engine.workflow import CONNECTED, role_of
 from screens.base import StepScreen
 from tui.i18n import _
-
-
-@dataclass
-class PreparedCredentials:
-    update: pullsecret.AuthFileUpdate
-    trust_steps: list[trust.ClusterTrustStep] = field(default_factory=list)
-    password: str = ""
-    remember: bool = True
-
-    def changes(self) -> list[Change]:
-        return [self.update.change, *(s.change for s in self.trust_steps)]
 
 
 class CredentialsScreen(StepScreen):
@@ -89,63 +74,27 @@ class CredentialsScreen(StepScreen):
 
     # ----- worker side ----------------------------------------------------------------------------------
     @staticmethod
-    def _prepare(ctx: Context, source: str, typed: str) -> PreparedCredentials:
+    def _prepare(ctx: Context, source: str, typed: str) -> login.PreparedCredentials:
         plan = ctx.plan
-        plan.require("mirror.registry", "mirror.username")
-        if source:
-            base = pullsecret.load_file(plan.resolve_path(source))
-            ctx.emit.info(f"Read the pull secret from {source}.")
-        else:
-            ctx.emit.command(
-                ["oc", "extract", "secret/pull-secret", "-n", "openshift-config", "--confirm", "--to=."]
-            )
-            base = pullsecret.load_from_cluster(ctx)
-            ctx.emit.info("Read the cluster's global pull secret.")
-        password = typed
-        remember = bool(typed)
-        if not password:
-            try:
-                password = credentials.lookup_password(plan.mirror.registry, plan.mirror.username) or ""
-            except KeyringUnavailable as exc:
-                ctx.emit.warning(exc.message)
-            if password:
-                ctx.emit.info("Using the mirror password from the system keyring.")
-        if not password and plan.mirror.password_file:
-            password = Path(plan.resolve_path(plan.mirror.password_file)).read_text(encoding="utf-8").strip()
-            ctx.emit.info("Using the mirror password from the plan's password file.")
-        if not password:
-            raise CredentialsError(
-                f"no password for {plan.mirror.username} on {plan.mirror.registry}",
-                fix=_("Type it in the Password field; it is kept in the system keyring, never in the plan."),
-            )
-        from engine.redact import register_credentials
-
-        register_credentials(plan.mirror.username, password)
-        update = pullsecret.prepare_merge(
-            pullsecret.auth_file_path(plan), base, plan.mirror.registry, plan.mirror.username, password
+        request = login.CredentialsRequest(
+            pull_secret_file=source,
+            from_cluster=not source,
+            password=typed,
+            remember=bool(typed),
+            # the connected side has no cluster to change
+            trust_ca=bool(plan.mirror.ca_file) and role_of(plan) != CONNECTED,
+            missing_fix=_(
+                "Type it in the Password field; it is kept in the system keyring, never in the plan."
+            ),
         )
-        prepared = PreparedCredentials(update, password=password, remember=remember)
-        if plan.mirror.ca_file and role_of(plan) != CONNECTED:  # the connected side has no cluster to change
-            ca = trust.load_ca(plan.resolve_path(plan.mirror.ca_file))
-            prepared.trust_steps = list(trust.plan_cluster_trust(ctx, plan.mirror.registry, ca))
-        return prepared
+        return login.prepare(ctx, request)
 
     @staticmethod
-    def _apply(ctx: Context, prep: PreparedCredentials) -> str:
-        plan = ctx.plan
-        pullsecret.write_auth_file(ctx, prep.update)
-        if prep.trust_steps:
-            trust.apply_cluster_trust(ctx, prep.trust_steps)
-        if prep.remember:
-            try:
-                credentials.store_password(
-                    plan.mirror.registry, plan.mirror.username, prep.password, ctx.emit
-                )
-            except KeyringUnavailable as exc:
-                ctx.emit.warning(f"{exc.message} {exc.fix}")
-        if not plan.auth_file:
-            plan.auth_file = str(prep.update.path)
-        return f"auth file {prep.update.path} holds {len(prep.update.after.auths)} registries"
+    def _apply(ctx: Context, prep: login.PreparedCredentials) -> str:
+        outcome = login.apply(ctx, prep)
+        if not ctx.plan.auth_file:
+            ctx.plan.auth_file = str(outcome.auth_file)
+        return outcome.summary()
 
     def _done(self, summary: str) -> None:
         self.wizard.save_plan()

@@ -163,67 +163,40 @@ def _ask(prompt: str) -> str:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from engine import login
     from engine.changes import render_changes
     from engine.context import Context
-    from engine.credentials import mirror_password
-    from engine.pullsecret import (
-        INSTALL_WARNING,
-        apply_cluster_update,
-        auth_file_path,
-        load_file,
-        load_from_cluster,
-        prepare_cluster_update,
-        prepare_merge,
-        registry_key,
-        write_auth_file,
-    )
+    from engine.pullsecret import INSTALL_WARNING
 
     plan = load_plan(args)
     emit = emitter(args, "credentials")
     ctx = Context(plan, emit, wait_for_lock=getattr(args, "wait", False))
-    registry = args.registry or plan.mirror.registry
-    username = args.username or plan.mirror.username
-    if not registry or not username:
-        raise InputError(
-            "the mirror registry and user are not known",
-            fix="Set mirror.registry and mirror.username in the plan.",
-        )
-    password = (
-        _read_stdin_password() if args.password_stdin else mirror_password(ctx, _ask, username=username)
+    request = login.CredentialsRequest(
+        pull_secret_file=str(Path(args.pull_secret).absolute()) if args.pull_secret else "",  # from the cwd
+        from_cluster=args.from_cluster,
+        auth_file=args.auth_file,
+        registry=args.registry,
+        username=args.username,
+        namespace=args.namespace,
+        email=args.email,
+        password=_read_stdin_password() if args.password_stdin else "",
+        update_cluster=args.update_cluster,
+        during_update=args.during_update,
     )
-    base = None
-    if args.pull_secret:
-        base = load_file(args.pull_secret)
-    elif args.from_cluster:
-        base = load_from_cluster(ctx)
-    path = auth_file_path(plan, args.auth_file)
-    key = registry_key(registry, args.namespace)
-    update = prepare_merge(path, base, key, username, password, email=args.email)
-    if base is None and update.before is None:
-        emit.warning(
-            "Starting from an empty auth file: it holds only the mirror login. To mirror from quay.io, start "
-            "from your pull secret (--pull-secret F or --from-cluster)."
-        )
-    changes = [update.change]
-    cluster_update = None
-    if args.update_cluster:
-        cluster_update = prepare_cluster_update(
-            ctx, key, username, password, email=args.email, during_update=args.during_update
-        )
-        changes.append(cluster_update.change)
+    prepared = login.prepare(ctx, request, _ask)
     emit.warning(INSTALL_WARNING)
-    if not confirm(args, "Write these credentials?", render_changes(changes)):
+    if not confirm(args, "Write these credentials?", render_changes(prepared.changes())):
         emit.result(StepStatus.SKIPPED, "dry run: nothing was written")
         return EXIT_OK
-    backup = write_auth_file(ctx, update)
+    outcome = login.apply(ctx, prepared)
     data: dict[str, object] = {
-        "auth_file": str(update.path),
-        "previous": str(backup) if backup else "",
-        "registries": update.after.registries,
+        "auth_file": str(outcome.auth_file),
+        "previous": str(outcome.previous) if outcome.previous else "",
+        "registries": outcome.registries,
     }
-    if cluster_update is not None:
-        data["cluster_backup"] = str(apply_cluster_update(ctx, cluster_update))
-    emit.result(StepStatus.SUCCEEDED, f"{update.path} holds the login for {key}", data)
+    if outcome.cluster_backup is not None:
+        data["cluster_backup"] = str(outcome.cluster_backup)
+    emit.result(StepStatus.SUCCEEDED, f"{outcome.auth_file} holds the login for {prepared.key}", data)
     return EXIT_OK
 
 

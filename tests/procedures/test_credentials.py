@@ -19,7 +19,7 @@ from keyrings.alt.file import PlaintextKeyring
 
 from engine import credentials
 from engine.context import Context
-from engine.errors import CredentialsError, KeyringUnavailable
+from engine.errors import CredentialsError, InputError, KeyringUnavailable
 from engine.events import Emitter, Recorder
 from engine.plan import Plan
 
@@ -243,3 +243,37 @@ def test_real_secret_service_in_private_dbus_session(tmp_path):
     assert result["lookup"] and result["mirror_password"] and result["secret_tool"], result
     assert result["plaintext_files"] == [], "the Secret Service must not keep the password in plain text"
     assert result["deleted"] is True and result["after_delete"] is None
+
+
+def test_the_credentials_step_reads_the_password_file_as_the_cli_does(isolated_keyring, tmp_path):
+    """The wizard and ``credentials merge`` share one use case: a password file readable by others is refused in
+    both (the wizard once read it without that check), a typed password wins, and with no password and no one to
+    ask the error names the wizard's field."""
+    from engine import login
+
+    keyring.set_keyring(fail.Keyring())
+    path = credentials.write_password_file(tmp_path / "mirror.pw", PASSWORD)
+    ctx, rec = make_ctx(tmp_path, password_file=str(path))
+    ctx.plan.auth_file = str(tmp_path / "auth.json")
+    prepared = login.prepare(ctx, login.CredentialsRequest())
+    assert prepared.password == PASSWORD and prepared.started_empty and not prepared.remember
+    assert prepared.changes() == [prepared.update.change]
+    assert not (tmp_path / "auth.json").exists(), "prepare writes nothing"
+    os.chmod(path, 0o644)
+    with pytest.raises(CredentialsError) as exc:
+        login.prepare(ctx, login.CredentialsRequest(missing_fix="Type it in the Password field."))
+    assert "chmod 600" in exc.value.fix
+    typed = login.prepare(ctx, login.CredentialsRequest(password="typed-pw-1234", remember=True))
+    assert typed.password == "typed-pw-1234" and typed.remember
+    ctx.plan.mirror.password_file = ""
+    with pytest.raises(CredentialsError) as exc:
+        login.prepare(ctx, login.CredentialsRequest(missing_fix="Type it in the Password field."))
+    assert exc.value.fix == "Type it in the Password field."
+    assert any("no system keyring" in t.lower() for t in rec.texts())
+    with pytest.raises(InputError) as bad:
+        login.prepare(ctx, login.CredentialsRequest(password="x", trust_ca=True))
+    assert "mirror.ca_file" in (bad.value.fix or "")
+    outcome = login.apply(ctx, typed)
+    assert outcome.auth_file == tmp_path / "auth.json"
+    assert stat.S_IMODE(outcome.auth_file.stat().st_mode) == 0o600
+    assert outcome.registries == [REGISTRY]

@@ -408,3 +408,52 @@ async def test_a_key_pressed_during_the_screens_own_read_waits_for_it(make_app: 
                 break
         await pilot.pause(0.2)
         assert not isinstance(app.screen, HelpModal)
+
+
+async def test_preflight_selection_stays_in_view_when_checks_arrive_one_by_one(
+    make_app: Callable[..., Any],
+) -> None:
+    """The checks stream in while the preflight runs (each one redraws the table); when they are done the first
+    failure is selected: it must be in the table's visible rows and be the check the detail pane describes."""
+    from engine.events import CheckStatus
+    from tui.widgets.checks import CheckTable
+
+    def streamed(ctx: Context) -> list[Any]:
+        results = []
+        for i in range(14):
+            status = CheckStatus.FAIL if i == 11 else CheckStatus.PASS
+            results.append(
+                ctx.emit.check(f"check-{i:02d}", status, f"detail {i}", "a fix" if i == 11 else "")
+            )
+            threading.Event().wait(0.03)  # the pace of real checks: each one reaches the screen on its own
+        return results
+
+    app = make_app(start_step="preflight", live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        worker = app.run_operation(
+            "preflight", "Running the preflight checks", streamed, app.screen.show_results
+        )
+        table = app.screen.query_one(CheckTable)
+        grid = table.table
+        seen_while_running = 0
+        while worker.is_running:
+            await pilot.pause(0.01)
+            if "check-11" in [c.name for c in table.checks]:
+                # from the moment the failure is listed, it is the selected check
+                assert table.selected() is not None and table.selected().name == "check-11"
+                seen_while_running += 1
+        await worker.wait()
+        assert seen_while_running, "the test did not see the table while the checks arrived"
+
+        def in_view() -> bool:
+            visible = grid.size.height - grid.header_height
+            return int(grid.scroll_y) <= grid.cursor_row < int(grid.scroll_y) + visible
+
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if table.selected() is not None and table.selected().name == "check-11" and in_view():
+                break
+        assert table.selected() is not None and table.selected().name == "check-11"
+        assert in_view(), (grid.cursor_row, grid.scroll_y, grid.size.height)
+        text = screen_text(app)
+        assert "FAIL  check-11" in text and "FAIL check-11: detail 11" in text, text

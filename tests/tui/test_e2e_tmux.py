@@ -213,15 +213,14 @@ def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> N
     term.run_step("r", t["checked"], limit=90)
     screen = term.screen()
     if t["fix offered"] in term.next_line():
-        # a failure is listed in the table and the detail pane below it describes a check. (Known issue, left
-        # open: under load the pane can describe a row the table has scrolled away from; this check does not
-        # insist on the selected row until that race is fixed.)
+        # the first failure is listed in the table, selected, and described by the detail pane below it
         row = re.search(r" FAIL  (\S+)", screen)
         assert row is not None, screen
         detail = re.search(
             r"(?:PASS|WARN|FAIL) [^ :\n][^:\n]*:", screen
         )  # the pane: one space after the status
         assert detail is not None and screen.index(row.group(0)) < screen.index(detail.group(0)), screen
+        assert detail.group(0).startswith(f"FAIL {row.group(1)}"), screen
     # preflight names what would block the update (the PodDisruptionBudget that allows no disruption would stop
     # the drain forever): apply each offered fix (its change is shown first); the checks run again each time
     for _ in range(4):

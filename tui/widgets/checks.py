@@ -41,6 +41,8 @@ class CheckTable(Vertical):
     ) -> None:
         super().__init__(id=id)
         self._checks: list[CheckResult] = []
+        self._auto_row = 0
+        """The row this widget selected itself; a cursor elsewhere was put there by the user."""
         self.fixable = fixable or (lambda c: False)
         """Whether ocp-airgap offers a fix for a check (the detail pane then names the key)."""
 
@@ -72,18 +74,24 @@ class CheckTable(Vertical):
         previous = self.selected()
         self._checks = list(checks)
         table = self.table
+        cursor = table.cursor_row
         table.clear()
         for c in checks:
             table.add_row(Text(MARK[c.status], style=COLOR[c.status]), c.name, c.detail)
         if checks:
             names = [c.name for c in checks]
-            row = names.index(previous.name) if previous is not None and previous.name in names else 0
-            self.select(row)
+            chosen = previous is not None and cursor != self._auto_row and previous.name in names
+            # the user's choice is kept; else the first problem is selected as soon as it is listed, so the
+            # table, the detail pane and the next action agree at every moment while the checks arrive
+            self.select(
+                names.index(previous.name) if chosen and previous is not None else self.first_problem()
+            )
         self._detail(table.cursor_row)
 
     def select(self, row: int) -> None:
         """Highlight ``row`` and keep it in view (also once the table has its final size)."""
         table = self.table
+        self._auto_row = row
         table.move_cursor(row=row, scroll=False)
         self.centre_selection()
         self.call_after_refresh(self.centre_selection)
@@ -91,12 +99,28 @@ class CheckTable(Vertical):
     def centre_selection(self) -> None:
         """Scroll so the selected row is in the middle of the visible rows (clamped): the same picture whatever
         the table was showing before, so a refresh or a resize never leaves the selection out of view."""
+        self._centre(attempts=20)
+
+    def _centre(self, attempts: int) -> None:
         table = self.table
         if not self._checks:
+            return
+        if table.virtual_size.height < len(self._checks) + table.header_height and attempts > 0:
+            # the table measures its new rows when it is next idle (DataTable._on_idle); scrolling before that
+            # is clamped to the old height and can leave the selection out of view: try again shortly
+            self.set_timer(0.05, lambda: self._centre(attempts - 1))
             return
         visible = max(1, table.size.height - table.header_height)
         top = max(0, min(table.cursor_row - (visible - 1) // 2, len(self._checks) - visible))
         table.scroll_to(y=top, animate=False, immediate=True)
+
+    def first_problem(self) -> int:
+        """The row of the first failure, else of the first warning, else the first row."""
+        for status in (CheckStatus.FAIL, CheckStatus.WARN):
+            for i, c in enumerate(self._checks):
+                if c.status is status:
+                    return i
+        return 0
 
     def select_first(self, status: CheckStatus) -> bool:
         for i, c in enumerate(self._checks):
