@@ -88,6 +88,45 @@ def position(path: Sequence[str], cv: dict[str, Any]) -> PathPosition:
 
 
 # ----- worker pools (control-plane-only) ---------------------------------------------------------------------
+MODE_KEY = "control-plane-only"
+"""The journal decision (step ``upgrade``) holding the admin's choice of the control-plane-only mode."""
+
+
+def crosses_intermediate_minor(path: Sequence[str]) -> bool:
+    """The path passes through a minor version on the way to the target's (e.g. 4.16 → 4.17 → 4.18): the case of
+    the documented EUS-to-EUS control-plane-only update, where the worker pools can skip the intermediate minor."""
+    if len(path) < 2:
+        return False
+    final = minor_of(path[-1])
+    return any(minor_of(v) != final for v in path[:-1])
+
+
+def chosen_mode(journal: Journal | None) -> bool:
+    """Whether the next path run is control-plane-only: a path run still open keeps the mode it began in;
+    otherwise the admin's latest recorded choice (:func:`choose_mode`); off by default."""
+    if journal is None:
+        return False
+    run = path_run(journal.records, STEP)
+    if run is not None and run["status"] == "running":
+        return bool(run["control_plane_only"])
+    return bool(journal.decision(STEP, MODE_KEY))
+
+
+def choose_mode(journal: Journal, control_plane_only: bool, *, operator: str = "") -> None:
+    """Record the admin's choice of mode for the path run (the wizard's key; kept across restarts)."""
+    journal.record_decision(
+        STEP,
+        MODE_KEY,
+        control_plane_only,
+        reason=(
+            "worker pools paused for the whole path: one worker reboot instead of one per minor"
+            if control_plane_only
+            else "every pool updates at each hop"
+        )
+        + (f" (chosen by {operator})" if operator else ""),
+    )
+
+
 def pool_states(journal: Journal) -> dict[str, str]:
     """machineconfigpool/<name> → 'pausing' | 'paused' | 'unpausing' for pools this tool paused and has not
     unpaused yet (intent before the patch, outcome after)."""
@@ -486,8 +525,12 @@ def _record_hop_target(ctx: Context, version: str, hop: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "MODE_KEY",
     "PathPosition",
     "PathResult",
+    "choose_mode",
+    "chosen_mode",
+    "crosses_intermediate_minor",
     "gates",
     "pool_states",
     "position",

@@ -18,7 +18,7 @@ from engine import catalog, workflow
 from engine.context import Context
 from engine.util import BY_DIGEST
 from screens.base import PlanValidator, StepScreen
-from tui.i18n import _
+from tui.i18n import N_, _
 
 
 class CatalogScreen(StepScreen):
@@ -55,7 +55,9 @@ class CatalogScreen(StepScreen):
             "Index image",
             "catalog-image",
             "",
-            PlanValidator(lambda v: bool(BY_DIGEST.match(v)), "expected <registry>/<repo>@sha256:<64 hex>"),
+            PlanValidator(
+                lambda v: bool(BY_DIGEST.match(v)), N_("expected <registry>/<repo>@sha256:<64 hex>")
+            ),
             placeholder="mirrored index image by digest",
         )
         yield Static("", classes="field-error -empty", id="field-error")

@@ -23,6 +23,7 @@ class WizardHost(Protocol):
     plan: Plan
     journal: Journal | None
     clock: Callable[[], datetime]
+    operator: str
     live: bool
     ascii_only: bool
     cursor_blink: bool

@@ -17,7 +17,7 @@ from engine.changes import render_changes
 from engine.context import Context
 from engine.events import CheckResult, CheckStatus, StepResult
 from screens.base import PlanValidator, StepScreen
-from tui.i18n import _, ngettext
+from tui.i18n import N_, _, ngettext
 from tui.widgets.checks import CheckTable
 from tui.widgets.modals import ConfirmModal
 
@@ -73,7 +73,7 @@ class PreflightScreen(StepScreen):
             _("etcd backup"),
             "etcd-backup",
             "",
-            PlanValidator(_valid_when, "expected a date and time, e.g. 2025-03-14 08:00 (UTC)"),
+            PlanValidator(_valid_when, N_("expected a date and time, e.g. 2025-03-14 08:00 (UTC)")),
             placeholder=_("when was it taken? e.g. 2025-03-14 08:00"),
         )
         yield Static("", classes="field-error -empty", id="field-error")

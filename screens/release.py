@@ -17,7 +17,7 @@ from engine.context import Context
 from engine.plan import is_semver
 from engine.workflow import CONNECTED, role_of
 from screens.base import PlanValidator, StepScreen
-from tui.i18n import _
+from tui.i18n import N_, _
 from tui.widgets.modals import ConfirmModal
 
 
@@ -43,21 +43,21 @@ class ReleaseScreen(StepScreen):
             _("Target"),
             "version",
             plan.release.target or plan.release.version,
-            PlanValidator(is_semver, "expected a version such as 4.17.3"),
+            PlanValidator(is_semver, N_("expected a version such as 4.17.3")),
         )
         if role_of(plan) == CONNECTED:  # no cluster here: its version comes from the admin
             yield self.field(
-                "Current",
+                _("Current"),
                 "current",
                 "",
-                PlanValidator(is_semver, "expected the cluster's version, e.g. 4.16.18"),
-                placeholder="the cluster's version (oc get clusterversion)",
+                PlanValidator(is_semver, N_("expected the cluster's version, e.g. 4.16.18")),
+                placeholder=_("the cluster's version (oc get clusterversion)"),
             )
         yield self.field(
             _("Channel"),
             "channel",
             plan.release.channel,
-            PlanValidator(_channel_ok, "expected e.g. stable-4.17"),
+            PlanValidator(_channel_ok, N_("expected e.g. stable-4.17")),
         )
         yield self.field(_("Graph file"), "graph-file", "", placeholder=_("(empty: fetch the graph)"))
         yield Static("", classes="field-error -empty", id="field-error")
@@ -142,18 +142,23 @@ class ReleaseScreen(StepScreen):
         self.query_one("#path", Static).update(escape("\n".join(lines)))
         risks = chosen.risks if chosen is not None else []
         multi = chosen is not None and len(chosen.hops) > 1
-        hop = chosen.hops[0].to if multi and chosen is not None else selection.target
 
         def store() -> None:
             def work(ctx: Context) -> Path:
-                return release.store_in_plan(ctx, selection, next_hop=multi)
+                # as 'ocp-airgap release --write-plan': the whole path (release.path) when it takes more than
+                # one update, so one mirroring run and one media trip carry every release of it
+                return release.store_in_plan(ctx, selection)
 
             self.start(_("Storing the target in the plan"), work, self._stored)
 
-        # the whole path is shown and the admin is asked before the plan changes (a longer path stores the
-        # next hop for this pass and keeps the final target)
+        # the whole path is shown and the admin is asked before the plan changes
         path_text = " -> ".join(chosen.versions) if chosen is not None else selection.target
-        text = f"Path: {path_text}\nThis pass updates to {hop}; the plan keeps the target {selection.target}."
+        text = _("Path: {hop}").format(hop=path_text)
+        if multi:
+            text += "\n" + _(
+                "The plan stores the whole path: one mirroring run carries every release of it, and the Update "
+                "step updates hop by hop."
+            )
         if risks:
             text += "\n\nKnown risks:\n\n" + "\n\n".join(r.describe() for r in risks)
         self.wizard.accepted_risks = False
@@ -181,5 +186,8 @@ class ReleaseScreen(StepScreen):
         self.wizard.mark_step(self.STEP, "succeeded", f"target {target} at {plan.release.digest}")
         hop = "" if target == plan.release.version else f"; this pass: {plan.release.version}"
         self.run.add_line(f"The plan now targets {target}{hop} ({plan.release.digest}).")
-        self.query_one("#path", Static).update(escape(f"In the plan: {target}{hop} at {plan.release.digest}"))
+        shown = f"In the plan: {target}{hop} at {plan.release.digest}"
+        if len(plan.path_versions) > 1:
+            shown += "\n" + _("Update path: {path} (hop by hop)").format(path=" -> ".join(plan.path_versions))
+        self.query_one("#path", Static).update(escape(shown))
         self.refresh_state()

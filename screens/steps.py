@@ -118,7 +118,34 @@ def _mhc_pause_cmds(plan: Plan) -> list[str]:
     ]
 
 
+def update_path_cmds(plan: Plan, control_plane_only: bool) -> list[str]:
+    """The equivalent commands of an update along the plan's whole path (``upgrade run-path``), in the chosen
+    mode: the worker pools paused before the first hop and unpaused after the last in control-plane-only mode."""
+    run = "ocp-airgap upgrade run-path --plan P --yes" + (
+        " --control-plane-only" if control_plane_only else ""
+    )
+    out = [run]
+    pause = 'oc patch mcp/worker --type merge --patch \'{{"spec":{{"paused":{0}}}}}\''
+    if control_plane_only:
+        out.append(pause.format("true"))
+    channel = ""
+    for hop in plan.release.path:
+        if hop.get("channel") and hop["channel"] != channel:
+            channel = str(hop["channel"])
+            out.append(f"oc adm upgrade channel {channel}")
+        digest = str(hop.get("digest") or "<digest>")
+        repo = plan.mirror_repository if plan.mirror.registry else "${LOCAL_REGISTRY}/${LOCAL_REPOSITORY}"
+        out.append(
+            f"oc adm upgrade --allow-explicit-upgrade --to-image {repo}@{digest}   # {hop.get('version')}"
+        )
+    if control_plane_only:
+        out.append(pause.format("false"))
+    return out
+
+
 def _update_cmds(plan: Plan) -> list[str]:
+    if len(plan.path_versions) > 1:
+        return update_path_cmds(plan, False)
     reg = _v(plan.mirror.registry, "${LOCAL_REGISTRY}")
     repo = _v(plan.mirror.repository, "${LOCAL_REPOSITORY}")
     digest = _v(plan.release.digest, "<digest>")
@@ -267,9 +294,13 @@ STEPS: tuple[StepInfo, ...] = (
         "Starts the update by digest from the mirror (never forced) and follows it; quitting does not stop it.",
         "'oc adm upgrade --allow-explicit-upgrade --to-image <mirror>@<digest>' sets spec.desiredUpdate of "
         "ClusterVersion 'version'. The wizard then follows the progress, the operators, the pools and the "
-        "nodes; start it again after a dropped session and it reattaches.\n\n"
+        "nodes; start it again after a dropped session and it reattaches. A path through an intermediate minor "
+        "(EUS to EUS) offers p, control plane only: the worker pools stay paused for the whole path, so each "
+        "worker reboots once instead of once per minor; the pause is journaled and undone at the end, or by "
+        "the next run after an interruption.\n\n"
         "Needs: Mirror config, Signature and Pause MHCs done; the digest in the plan.\n\n"
-        "Changes: spec.desiredUpdate of the ClusterVersion: the cluster updates itself from there.",
+        "Changes: spec.desiredUpdate of the ClusterVersion: the cluster updates itself from there; with p, "
+        "spec.paused of the worker MachineConfigPools until the path is done.",
         commands=_update_cmds,
         engine="upgrade",
     ),

@@ -80,7 +80,7 @@ class WelcomeScreen(StepScreen):
             _("Mirror"),
             "registry",
             plan.mirror.registry,
-            PlanValidator(is_host_port, "expected host or host:port"),
+            PlanValidator(is_host_port, N_("expected host or host:port")),
         )
         yield self.field(
             _("Media path"),

@@ -130,8 +130,10 @@ def _refuse_giant_hop(run: _Run, graph: Graph | None, current: str) -> None:
         FAIL,
         f"{giant_hop(current, target)}: update to {first} first, then to {target}",
         fix=(
-            f"Target {first} now (ocp-airgap release --plan P --write-plan --next-hop, or set release.version to "
-            f"{via}), update, then run the steps again for {target}."
+            "Store the whole path in the plan (ocp-airgap release --plan P --write-plan, or the wizard's Release "
+            "step; on the disconnected side, the plan the media carries holds it) and update along it hop by hop "
+            f"(ocp-airgap upgrade run-path, or the Update step). Or target {first} now (--write-plan --next-hop, "
+            f"or set release.version to {via}), update, then run the steps again for {target}."
             if via
             else f"Choose {first} as the target first (ocp-airgap release --plan P)."
         ),
