@@ -9,7 +9,8 @@ states from here, so they can never disagree. Every engine operation journals it
 
 - ``direct`` — the host reaches the internet and the mirror registry (and the cluster): every step;
 - ``connected`` — the host reaches the internet but not the cluster: credentials (the pull secret, from a file),
-  release selection and mirroring *to removable media*. It never needs the cluster;
+  release selection, mirroring *to removable media* and, optionally, the filtered operator catalog onto the same
+  media. It never needs the cluster;
 - ``disconnected`` — the host reaches the mirror registry and the cluster but not the internet: every step, with
   mirroring *from the media* and the release signature read from the media.
 
@@ -128,8 +129,7 @@ STEPS: tuple[Step, ...] = (
         "operator catalog pointed at the mirrored index image (optional)",
         "ocp-airgap catalog set --plan P NAME IMAGE",
         requires=("mirror",),
-        roles=(DIRECT, DISCONNECTED),
-        optional=True,
+        optional=True,  # on the connected side it writes the filtered catalog onto the media
     ),
     Step(
         "mhc-pause",

@@ -23,6 +23,13 @@ from tui.i18n import N_, _
 
 class CatalogScreen(StepScreen):
     STEP = "catalog"
+    # at 80x24 the operator list and the next action come first: the CatalogSources shrink to one summary line
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    DEFAULT_CSS = """
+    CatalogScreen #operators { height: auto; }
+    CatalogScreen.-short #catalogs { max-height: 1; }
+    CatalogScreen #catalogs { height: auto; max-height: 5; color: $text-muted; }
+    """
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("o", "operators", "Operators"),
         Binding("d", "size", "Size"),
@@ -53,7 +60,7 @@ class CatalogScreen(StepScreen):
             ),
             placeholder="mirrored index image by digest",
         )
-        yield Static("", classes="field-error", id="field-error")
+        yield Static("", classes="field-error -empty", id="field-error")
         yield Static("", id="catalogs")
 
     def on_mount(self) -> None:
@@ -62,13 +69,25 @@ class CatalogScreen(StepScreen):
 
     def load(self) -> None:
         cat = catalog
-        if self.wizard.live and not self.run.running:
-            self.start("Listing the CatalogSources", cat.list_catalogs, self._listed)
+        if self.mode == "to-media":  # this host does not reach the cluster: the admin names what to keep
+            self.query_one("#operators", Static).update(
+                escape(
+                    _(
+                        "This host does not reach the cluster: give the packages as installed there "
+                        "(NAME>=VERSION, from 'ocp-airgap catalog operators' on the disconnected side) and "
+                        "the channels, then press m."
+                    )
+                )
+            )
+        elif self.wizard.live and not self.run.running:
+            self.start(_("Listing the CatalogSources"), cat.list_catalogs, self._listed)
         elif not self.wizard.live:
-            self.query_one("#operators", Static).update("Press o to read the installed operators.")
+            self.query_one("#operators", Static).update(_("Press o to read the installed operators."))
 
     # ----- operators end to end (engine.catalogs) -----
     def _options(self, **kw: Any) -> Any:
+        """The packages and channels typed in; the media folder from the plan's mirroring.mode (to-media writes
+        <media_path>/catalog, from-media uploads from it)."""
         from engine.catalogs.mirror import CatalogOptions
 
         pkgs = [p.strip() for p in self.query_one("#catalog-packages", Input).value.split(",") if p.strip()]
@@ -77,34 +96,20 @@ class CatalogScreen(StepScreen):
             pkg, sep, ch = item.strip().partition("=")
             if sep and pkg and ch:
                 channels.setdefault(pkg.strip(), []).append(ch.strip())
-        return CatalogOptions(packages=pkgs, channels=channels, **kw)
+        return CatalogOptions(packages=pkgs, channels=channels, **kw).follow_plan(self.wizard.plan)
+
+    @property
+    def mode(self) -> str:
+        return self.wizard.plan.mirroring.mode
 
     def action_operators(self) -> None:
         if not self.check_not_running():
             return
+        from engine.catalogs.mirror import read_operators
 
-        def work(ctx: Context) -> Any:
-            from engine.catalogs import installed as inst
-            from engine.catalogs.mirror import _registries_with_index, default_index, read_catalog
-            from engine.errors import AirgapError
-
-            cat = None
-            try:
-                index = default_index(ctx)
-                regs = _registries_with_index(ctx, 2, index)
-                try:
-                    cat = read_catalog(ctx, regs, index)[1]
-                finally:
-                    regs.close()
-            except AirgapError as exc:
-                ctx.emit.warning(
-                    f"the index image could not be read ({exc.message}); using the catalog read last"
-                )
-                saved = inst.load_saved_catalog()
-                cat = saved[1] if saved else None
-            return inst.assess(ctx, ctx.plan.release.version, cat)
-
-        self.start("Reading the installed operators", work, self._operators_listed)
+        self.start(
+            _("Reading the installed operators"), lambda ctx: read_operators(ctx)[2], self._operators_listed
+        )
 
     def _operators_listed(self, ops: list[Any]) -> None:
         target = self.wizard.plan.release.version
@@ -116,7 +121,10 @@ class CatalogScreen(StepScreen):
                 f" -> update to {o.update_to['version']} ({o.update_to['channel']})" if o.update_to else ""
             )
             lines.append(f"{o.namespace}/{o.subscription or o.csv} {o.version} [{o.channel}] {state}{extra}")
-        self.query_one("#operators", Static).update(escape("\n".join(lines) or "No operator is installed."))
+        self.query_one("#operators", Static).update(
+            escape("\n".join(lines) or _("No operator is installed."))
+        )
+        self.update_next()
 
     def action_size(self) -> None:
         if not self.check_not_running():  # the operator catalog does not need the release mirrored
@@ -142,21 +150,20 @@ class CatalogScreen(StepScreen):
         if not self.check_not_running():  # the operator catalog does not need the release mirrored
             return
         from engine.catalogs import apply as ap
-        from engine.catalogs.mirror import mirror_catalog
+        from engine.catalogs.mirror import load_last_mirror, mirror_catalog
 
         opts = self._options()
+        if opts.mode == "to-media":
+            self.start(
+                _("Writing the filtered catalog onto the media"),
+                lambda ctx: mirror_catalog(ctx, opts),
+                self._written,
+            )
+            return
 
         def prepare(ctx: Context) -> Any:
-            result = mirror_catalog(ctx, opts)
-            return ap.prepare_apply(
-                ctx,
-                {
-                    "mirrored_index": result.mirrored_index,
-                    "idms": result.idms,
-                    "itms": result.itms,
-                    "packages": [p["package"] for p in result.packages],
-                },
-            )
+            mirror_catalog(ctx, opts)  # direct, or uploaded from the media; recorded on this host
+            return ap.prepare_apply(ctx, load_last_mirror())
 
         def apply(ctx: Context, plan: Any) -> Any:
             data = ap.apply(ctx, plan) if plan.steps else {"image": plan.image, "catalogs": plan.catalogs}
@@ -166,18 +173,31 @@ class CatalogScreen(StepScreen):
             return data
 
         self.prepare_then_apply(
-            "mirror the filtered catalog and point the cluster at it",
+            _("upload the filtered catalog from the media and point the cluster at it")
+            if opts.mode == "from-media"
+            else _("mirror the filtered catalog and point the cluster at it"),
             prepare,
             lambda plan: list(plan.changes),
             apply,
             self._applied,
-            confirm_title="Point the cluster at the mirrored catalog?",
+            confirm_title=_("Point the cluster at the mirrored catalog?"),
         )
+
+    def _written(self, result: Any) -> None:
+        folder = result.target.removeprefix("file://")
+        self.run.add_line(
+            _(
+                "Filtered catalog written to {folder}: on the disconnected side, the catalog step uploads it"
+            ).format(folder=folder)
+        )
+        self.wizard.mark_step(self.STEP, "succeeded", f"filtered catalog written to {folder}")
+        self.refresh_state()
 
     def _applied(self, data: dict[str, Any]) -> None:
         self.run.add_line(f"{', '.join(data.get('catalogs') or [])} serve {data.get('image')}")
         self.wizard.mark_step(self.STEP, "succeeded", f"mirrored catalog {data.get('image')} applied")
         self.refresh_state()
+        self.action_operators()  # what to update to, from the catalog just mirrored (or uploaded)
 
     def action_update_operators(self) -> None:
         if not self.check_not_running():
@@ -261,7 +281,13 @@ class CatalogScreen(StepScreen):
         )
 
     def _listed(self, catalogs: list[Any]) -> None:
-        lines = [f"{c.name}: {c.state or '?'}  {c.image}" for c in catalogs[:4]] or ["No CatalogSource."]
+        # the first line sums them up (all that shows at 80x24); one line each below
+        head = _("CatalogSources: {list}").format(
+            list=", ".join(f"{c.name} {c.state or '?'}" for c in catalogs)
+        )
+        lines = (
+            [head, *(f"{c.name}: {c.image}" for c in catalogs[:4])] if catalogs else [_("No CatalogSource.")]
+        )
         self.query_one("#catalogs", Static).update(escape("\n".join(lines)))
 
     @on(Input.Changed, "#catalog-image")
@@ -269,16 +295,44 @@ class CatalogScreen(StepScreen):
         error = self.query_one("#field-error", Static)
         if event.validation_result is not None and not event.validation_result.is_valid:
             error.update(escape("; ".join(event.validation_result.failure_descriptions)))
+            error.remove_class("-empty")
         else:
             error.update("")
+            error.add_class("-empty")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.set_focus(None)
 
+    def update_next(self) -> None:
+        ops = getattr(self, "_ops", None)
+        target = self.wizard.plan.release.version
+        if (
+            ops
+            and not self.run.running
+            and self.mode != "to-media"
+            and any(o.blocks(target) for o in ops)
+            and self.wizard.step_states().get(self.STEP) != "blocked"
+        ):
+            self.set_next(self.primary_hint())  # done or not, a blocking operator is still to be updated
+        else:
+            super().update_next()
+
     def primary_hint(self) -> str:
         # one short line: at 80x24 the next action must stay visible (every key is in the key bar and '?')
-        return _("s skips this optional step; o lists the installed operators")
+        ops = getattr(self, "_ops", None)
+        if self.mode == "to-media":
+            return _("packages and channels, then m writes the filtered catalog onto the media")
+        if ops is None:
+            return _("s skips this optional step; o lists the installed operators")
+        target = self.wizard.plan.release.version
+        if not any(o.blocks(target) for o in ops):
+            return _("no operator blocks the target: s skips this step")
+        if self.wizard.recorded_status(self.STEP) != "succeeded":
+            if self.mode == "from-media":
+                return _("m uploads the catalog from the media and applies it, then u updates the operators")
+            return _("m mirrors and applies the catalog, then u updates the blocking operators")
+        return _("u moves the blocking operators to their compatible channel")
 
     def action_primary(self) -> None:
         cat = catalog

@@ -7,7 +7,8 @@
 - ``operators``: the installed operators, compatible or blocking the target minor, and what to update them to.
 - ``packages``: what an index image holds (packages, channels, heads, versions).
 - ``mirror``: mirror a filtered catalog (installed packages by default) with every bundle and related image;
-  ``--to-dir``/``--from-dir`` for removable media; ``--dry-run``; validated before anything is copied.
+  ``--to-dir``/``--from-dir`` for removable media (by default the plan's ``mirroring.mode`` decides, with
+  ``<mirroring.media_path>/catalog``); ``--dry-run``; validated before anything is copied.
 - ``apply``: point the cluster at the mirrored catalog (OperatorHub, CatalogSource by digest, IDMS, ITMS,
   ClusterCatalog on 4.18+) and wait until it serves and the Subscriptions resolve.
 - ``revert``: undo what ``apply`` changed.
@@ -98,7 +99,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help=_("package to keep (repeat; default: the installed operators)"),
+        help=_(
+            "package to keep (repeat; default: the installed operators); NAME>=VERSION keeps the versions "
+            "from VERSION to the head (what the cluster runs, when this host cannot read it)"
+        ),
     )
     mi.add_argument(
         "--channel",
@@ -110,9 +114,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "update a blocking operator through)"
         ),
     )
-    mi.add_argument("--to-dir", default="", help=_("write to removable media (this folder)"))
     mi.add_argument(
-        "--from-dir", default="", help=_("upload from removable media (the folder written by --to-dir)")
+        "--to-dir",
+        default="",
+        help=_(
+            "write to removable media (this folder; default with mirroring.mode to-media: "
+            "<mirroring.media_path>/catalog)"
+        ),
+    )
+    mi.add_argument(
+        "--from-dir",
+        default="",
+        help=_(
+            "upload from removable media (the folder written by --to-dir; default with mirroring.mode "
+            "from-media: <mirroring.media_path>/catalog)"
+        ),
+    )
+    mi.add_argument(
+        "--direct", action="store_true", help=_("registry to registry, whatever the plan's mirroring.mode")
     )
     mi.add_argument("--dry-run", action="store_true", help=_("show what would be copied, copy nothing"))
     mi.add_argument("--no-verify", action="store_true", help=_("do not verify the copy"))
@@ -223,33 +242,12 @@ def _restore(args: argparse.Namespace) -> int:
 
 # ----- operator catalogs end to end ---------------------------------------------------------------------------
 def _operators(args: argparse.Namespace) -> int:
-    from engine.catalogs import installed as inst
-    from engine.catalogs.mirror import _registries_with_index, default_index, read_catalog
+    from engine.catalogs.mirror import read_operators
     from engine.context import Context
-    from engine.errors import AirgapError
 
     ctx = Context(load_plan(args), emitter(args, "catalog"))
     target = ctx.plan.release.version
-    cat = None
-    source = ""
-    if not args.offline:
-        try:
-            index = default_index(ctx, args.index)
-            regs = _registries_with_index(ctx, 2, index)
-            try:
-                idx, cat = read_catalog(ctx, regs, index)
-                source = f"{index}@{idx.digest}"
-            finally:
-                regs.close()
-        except AirgapError as exc:
-            ctx.emit.warning(
-                f"the index image could not be read ({exc.message}); using the catalog read last"
-            )
-    if cat is None:
-        saved = inst.load_saved_catalog()
-        if saved:
-            source, cat = saved
-    ops = inst.assess(ctx, target, cat)
+    source, cat, ops = read_operators(ctx, args.index, offline=args.offline)
     blocking = [o for o in ops if o.blocks(target)]
     for o in ops:
         state = "BLOCKS " + target if o.blocks(target) else "ok"
@@ -335,6 +333,8 @@ def _mirror(args: argparse.Namespace) -> int:
         verify=not args.no_verify,
         output_dir=args.output_dir,
     )
+    if not args.direct:
+        opts.follow_plan(ctx.plan)
     mirror_catalog(ctx, opts)
     return EXIT_OK
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -34,6 +35,7 @@ from engine.mirror.core import Copier, ImageJob, _journals, _registries
 from engine.mirror.media import STATE_DIR, DirStore, check_free_space, check_media, write_checksums
 from engine.mirror.verify import _verify_jobs
 from engine.oci.registry import ImageStore, Reference, Registries, RetryPolicy, TransientError
+from engine.plan import Plan
 from engine.util import format_bytes, minor_of
 
 STEP = "catalog"
@@ -46,7 +48,9 @@ class CatalogOptions:
     index: str = ""
     """The source index image; default: ``endpoints.operator_index:v<target minor>``."""
     packages: list[str] = field(default_factory=list)
-    """Packages to keep; empty: the installed ones (read from the cluster)."""
+    """Packages to keep; empty: the installed ones (read from the cluster). ``NAME>=VERSION`` keeps the versions
+    from VERSION to each channel head (oc-mirror's ``minVersion``): what the disconnected cluster runs, for a
+    host that cannot read it (the connected side); plain ``NAME`` keeps the heads only unless it is installed."""
     channels: dict[str, list[str]] = field(default_factory=dict)
     to_dir: str = ""
     from_dir: str = ""
@@ -60,6 +64,32 @@ class CatalogOptions:
     @property
     def mode(self) -> str:
         return "to-media" if self.to_dir else "from-media" if self.from_dir else "direct"
+
+    def follow_plan(self, plan: Plan) -> CatalogOptions:
+        """With no media folder given, the plan's ``mirroring.mode`` decides (as for the release): to-media writes
+        ``<mirroring.media_path>/catalog``, from-media uploads from it, direct copies registry to registry."""
+        if self.to_dir or self.from_dir or plan.mirroring.mode == "direct":
+            return self
+        folder = media_folder(plan)
+        if plan.mirroring.mode == "to-media":
+            self.to_dir = folder
+        elif plan.mirroring.mode == "from-media":
+            self.from_dir = folder
+        return self
+
+
+MEDIA_FOLDER = "catalog"
+
+
+def media_folder(plan: Plan) -> str:
+    """Where the filtered catalog goes on the media: ``<mirroring.media_path>/catalog``, beside the release's
+    ``mirror`` folder (each has its own ``v2/`` and checksum manifest)."""
+    if not plan.mirroring.media_path:
+        raise InputError(
+            f"mirroring.mode is {plan.mirroring.mode} but no media folder is set",
+            fix="Set mirroring.media_path in the plan, or give --to-dir/--from-dir.",
+        )
+    return os.path.join(plan.resolve_path(plan.mirroring.media_path), MEDIA_FOLDER)
 
 
 @dataclass
@@ -146,6 +176,47 @@ def read_catalog(ctx: Context, regs: Registries, index: str) -> tuple[Any, fbc.C
     return idx, cat
 
 
+def split_package(text: str) -> tuple[str, str]:
+    """``NAME`` or ``NAME>=VERSION`` (the version to keep from) as (name, version)."""
+    name, sep, version = text.partition(">=")
+    name, version = name.strip(), version.strip()
+    if not name or (sep and not version):
+        raise InputError(
+            f"{text!r}: expected a package name, or NAME>=VERSION",
+            fix="e.g. cluster-logging, or cluster-logging>=5.8.1 to keep every version from 5.8.1 to the head",
+        )
+    return name, version
+
+
+def read_operators(
+    ctx: Context, index: str = "", *, offline: bool = False
+) -> tuple[str, fbc.Catalog | None, list[inst.Operator]]:
+    """The installed operators assessed against the target, with the catalog to look compatible versions up in:
+    the index image when it can be read (not ``offline``, nor on the disconnected side of the media, which
+    cannot reach it), else the catalog read last on this host (a from-media upload saves the media's).
+    Returns (where the catalog came from, the catalog or None, the operators)."""
+    cat: fbc.Catalog | None = None
+    source = ""
+    if not offline and ctx.plan.mirroring.mode != "from-media":
+        try:
+            ref = default_index(ctx, index)
+            regs = _registries_with_index(ctx, 2, ref)
+            try:
+                idx, cat = read_catalog(ctx, regs, ref)
+                source = f"{ref}@{idx.digest}"
+            finally:
+                regs.close()
+        except AirgapError as exc:
+            ctx.emit.warning(
+                f"the index image could not be read ({exc.message}); using the catalog read last"
+            )
+    if cat is None:
+        saved = inst.load_saved_catalog()
+        if saved:
+            source, cat = saved
+    return source, cat, inst.assess(ctx, ctx.plan.release.version, cat)
+
+
 def selections(
     ctx: Context, cat: fbc.Catalog, options: CatalogOptions
 ) -> tuple[list[fbc.Selection], list[str]]:
@@ -163,7 +234,8 @@ def selections(
             ) from None
         notes.append(f"installed operators not read ({exc.message}); only the given packages are kept")
     by_pkg = {o.package: o for o in installed if o.subscription}
-    wanted = options.packages or sorted(by_pkg)
+    min_versions = dict(split_package(p) for p in options.packages)
+    wanted = list(min_versions) or sorted(by_pkg)
     if not options.packages:
         elsewhere = [p for p in wanted if p not in cat.packages]
         if (
@@ -194,7 +266,7 @@ def selections(
                         f"{name}: channel {sug['channel']} kept too: {op.csv} blocks {target} and "
                         f"{sug['bundle']} there does not"
                     )
-        out.append(fbc.Selection(name, chans, op.version if op else ""))
+        out.append(fbc.Selection(name, chans, min_versions.get(name) or (op.version if op else "")))
     return out, notes
 
 

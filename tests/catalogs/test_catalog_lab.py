@@ -7,7 +7,8 @@ declaring olm.maxOpenShiftVersion 4.16, target 4.17):
 - the marketplace operator resets an edited default CatalogSource, and 'catalog set' refuses to edit one;
 - the filtered catalog is mirrored (direct, or to media and from media), applied (OperatorHub, same-named
   CatalogSource by digest, IDMS, ITMS), the operator is moved to the compatible channel and updated by the lab's
-  OLM from the mirrored content; the minor update then passes headless; revert undoes the catalog changes.
+  OLM from the mirrored content; the minor update then passes headless, direct and across the air gap (two
+  hosts, one media folder); revert undoes the catalog changes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 
 from engine.catalogs.apply import CLUSTER_CATALOG, ITMS, OPERATORHUB
 from engine.catalogs.installed import SUBSCRIPTION
-from engine.cluster import CATALOG_SOURCE, CLUSTER_OPERATOR, IDMS
+from engine.cluster import CATALOG_SOURCE, CLUSTER_OPERATOR, IDMS, MHC
 from engine.context import Context
 from engine.events import CheckStatus, Emitter, Recorder
 from engine.plan import Plan
 from engine.preflight import run_preflight
 from tests.helpers import wait_until
+from tests.procedures.test_handoff import _side
 from tests.procedures.test_upgrade import admin, json_events, lab_plan, relax_drain_blocker, run_cli, skopeo
 
 NS = "openshift-marketplace"
@@ -306,53 +308,6 @@ def test_update_step_refuses_while_an_operator_blocks_unless_accepted(
     )
 
 
-def test_catalog_through_media(sandbox_factory: Any, tmp_path: Path) -> None:
-    info = sandbox_factory(versions=VERSIONS, components=4, size_mb=1, profile="operators")
-    cluster = admin(info)
-    plan, state = lab_plan(info, tmp_path), tmp_path / "state"
-    P = ("--plan", str(plan))
-    media = tmp_path / "media"
-    res = run_cli("catalog", "mirror", *P, "--to-dir", str(media), "--json", state=state, timeout=300)
-    _ok(res, "to media")
-    assert (media / "ocp-airgap" / "catalog.json").is_file()
-    assert _tags(info, "olm/redhat/redhat-operator-index") == []  # nothing in the mirror yet
-    far_state = tmp_path / "far-state"
-    res = run_cli("catalog", "mirror", *P, "--from-dir", str(media), "--json", state=far_state, timeout=300)
-    _ok(res, "from media")
-    data = json_events(res.stdout)[-1]["data"]
-    assert data["verified"] is True and data["images_copied"] == data["images_total"]
-    # damaged media is refused
-    blob = next(p for p in (media / "v2").rglob("sha256:*") if p.is_file() and p.stat().st_size > 1000)
-    blob.write_bytes(b"x" + blob.read_bytes()[1:])
-    bad = run_cli("catalog", "mirror", *P, "--from-dir", str(media), state=far_state)
-    assert bad.returncode == 2 and "is damaged" in bad.stderr, bad.stderr
-    # apply on the far side from its own record, then update the operator
-    _ok(
-        run_cli("catalog", "apply", *P, "--yes", "--interval", "0.1", "--timeout", "90", state=far_state),
-        "apply",
-    )
-    _ok(
-        run_cli(
-            "catalog",
-            "channel",
-            *P,
-            "openshift-logging/cluster-logging",
-            "stable-5.9",
-            "--yes",
-            "--interval",
-            "0.1",
-            "--timeout",
-            "120",
-            state=far_state,
-        ),
-        "channel",
-    )
-    wait_until(lambda: _olm_upgradeable(info).get("status") == "True", 20, what="OLM Upgradeable=True")
-    subs = {s["metadata"]["name"]: s["status"]["installedCSV"] for s in cluster.list(SUBSCRIPTION)}
-    assert subs["cluster-logging"] == "cluster-logging.v5.9.1"
-    assert subs["loki-operator-stable-5.9-redhat-operators-openshift-marketplace"] == "loki-operator.v5.9.1"
-
-
 def test_olm_v1_cluster_catalog_on_4_18(sandbox_factory: Any, tmp_path: Path) -> None:
     """On 4.18 the mirrored index is also given to OLM v1 as a ClusterCatalog (by digest), which the lab's
     catalogd serves once it can pull it; revert deletes it."""
@@ -375,3 +330,111 @@ def test_olm_v1_cluster_catalog_on_4_18(sandbox_factory: Any, tmp_path: Path) ->
     assert (serving["status"], serving["reason"]) == ("True", "Available")
     _ok(run_cli("catalog", "revert", *P, "--yes", state=state), "revert")
     assert cluster.get_or_none(CLUSTER_CATALOG, "ocp-airgap-operators") is None
+
+
+def test_minor_update_through_media_with_the_catalog(sandbox_factory: Any, tmp_path: Path) -> None:
+    """The whole air gap, headless: the connected host writes the release and the filtered catalog onto one media
+    folder (the plan's mirroring.mode decides where); the disconnected host — its own plan, state and records —
+    uploads both, its preflight fails naming the blocking operator and the version to update it to, the catalog
+    is applied and the operator moved from that host's own record, preflight passes, and the minor update
+    completes with the MachineHealthChecks paused and resumed."""
+    info = sandbox_factory(versions=VERSIONS, components=4, size_mb=1, profile="operators")
+    cluster = admin(info)
+    media = tmp_path / "usb"
+    connected = _side(info, tmp_path, "connected", "to-media", media)
+    disconnected = _side(info, tmp_path, "disconnected", "from-media", media)
+    near, far = tmp_path / "near-host", tmp_path / "far-host"  # each host's own records
+    C, D = ("--plan", str(connected)), ("--plan", str(disconnected))
+
+    # --- connected side: release and catalog onto the media
+    _ok(run_cli("mirror", *C, state=near, timeout=600), "release to media")
+    # this host does not reach the cluster: the admin names the package from the version installed (as 'catalog
+    # operators' shows it on the disconnected side), its channel and the one to update through
+    res = run_cli("catalog", "mirror", *C, "--json", state=near, timeout=300)
+    assert res.returncode == 2 and "Give the packages to mirror with --package NAME" in res.stderr, res.stderr
+    pick = ["--package", "cluster-logging>=5.8.1", "--channel", "cluster-logging=stable-5.8"]
+    pick += ["--channel", "cluster-logging=stable-5.9"]
+    res = run_cli("catalog", "mirror", *C, *pick, "--json", state=near, timeout=300)
+    written = json_events(_ok(res, "catalog to media"))[-1]["data"]
+    assert written["mode"] == "to-media" and written["target"] == f"file://{media / 'catalog'}"
+    assert (media / "catalog" / "ocp-airgap" / "catalog.json").is_file()
+    assert (media / "mirror" / "v2").is_dir()
+    assert _tags(info, "olm/redhat/redhat-operator-index") == []  # nothing reached the mirror registry
+
+    # --- disconnected side: uploads both
+    _ok(run_cli("mirror", *D, state=far, timeout=600), "release from media")
+    res = run_cli("catalog", "mirror", *D, "--json", state=far, timeout=300)
+    uploaded = json_events(_ok(res, "catalog from media"))[-1]["data"]
+    assert uploaded["mode"] == "from-media" and uploaded["verified"] is True
+    assert uploaded["filtered_digest"] == written["filtered_digest"]
+    assert _tags(info, "olm/redhat/redhat-operator-index") == ["v4.17"]
+    # damaged media is refused (after the upload here, so the rest goes on)
+    blob = next(
+        p for p in (media / "catalog" / "v2").rglob("sha256:*") if p.is_file() and p.stat().st_size > 1000
+    )
+    blob.write_bytes(b"x" + blob.read_bytes()[1:])
+    bad = run_cli("catalog", "mirror", *D, state=far)
+    assert bad.returncode == 2 and "is damaged" in bad.stderr, bad.stderr
+
+    # --- its preflight fails, naming the operator and what to update it to (from the catalog on the media)
+    res = run_cli("preflight", *D, "--etcd-backup-at", "now", state=far)
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "Installed operators" in res.stdout
+    assert "openshift-logging/cluster-logging (cluster-logging 5.8.1)" in res.stdout, res.stdout
+    assert "update cluster-logging to 5.9.1 in channel stable-5.9 first" in res.stdout, res.stdout
+    _ok(run_cli("signature", "apply", *D, "--yes", state=far), "signature apply")
+    _ok(
+        run_cli("fix", "apply", "cloudcredential/upgradeable-to", *D, "--yes", "--acknowledge", state=far),
+        "cco",
+    )
+    relax_drain_blocker(cluster)
+    _ok(run_cli("mhc", "pause", *D, "--yes", state=far), "mhc pause")
+    refused = run_cli("upgrade", "start", *D, "--yes", state=far)
+    assert refused.returncode == 3 and "cluster-logging.v5.8.1" in refused.stdout + refused.stderr, (
+        refused.stdout
+    )
+
+    # --- the catalog applied and the operator moved, from this host's record of the upload
+    out = _ok(
+        run_cli("catalog", "apply", *D, "--yes", "--interval", "0.1", "--timeout", "90", state=far), "apply"
+    )
+    assert uploaded["mirrored_index"] in out
+    out = _ok(
+        run_cli(
+            "catalog",
+            "channel",
+            *D,
+            "openshift-logging/cluster-logging",
+            "stable-5.9",
+            "--yes",
+            "--interval",
+            "0.1",
+            "--timeout",
+            "120",
+            state=far,
+        ),
+        "channel",
+    )
+    assert "cluster-logging.v5.9.1 installed" in out
+    wait_until(lambda: _olm_upgradeable(info).get("status") == "True", 20, what="OLM Upgradeable=True")
+    subs = {s["metadata"]["name"]: s["status"]["installedCSV"] for s in cluster.list(SUBSCRIPTION)}
+    assert subs["cluster-logging"] == "cluster-logging.v5.9.1"
+    # its dependency came from the mirrored catalog too (OLM resolved it there)
+    assert subs["loki-operator-stable-5.9-redhat-operators-openshift-marketplace"] == "loki-operator.v5.9.1"
+    res = run_cli("preflight", *D, "--etcd-backup-at", "now", "--json", state=far)
+    checks = {c["name"]: c for c in json_events(res.stdout)[-1]["data"]["checks"]}
+    assert checks["Installed operators"]["status"] == "pass", checks["Installed operators"]
+
+    # --- the minor update
+    out = _ok(run_cli("upgrade", "start", *D, "--yes", state=far), "upgrade start")
+    assert "installed operators compatible" in out
+    _ok(run_cli("upgrade", "watch", *D, "--interval", "0.1", "--timeout", "240", state=far), "watch")
+    _ok(run_cli("mhc", "resume", *D, "--yes", state=far), "mhc resume")
+    head = cluster.cluster_version()["status"]["history"][0]
+    assert (head["state"], head["version"]) == ("Completed", VERSIONS[1])
+    paused = [
+        m["metadata"]["name"]
+        for m in cluster.list(MHC, "openshift-machine-api")
+        if "cluster.x-k8s.io/paused" in (m["metadata"].get("annotations") or {})
+    ]
+    assert "worker-mhc" not in paused, paused

@@ -34,7 +34,12 @@ def test_roles_follow_the_mirroring_mode(tmp_path: Path) -> None:
     assert wf.role_of(_plan(tmp_path, "to-media")) == wf.CONNECTED
     assert wf.role_of(_plan(tmp_path, "from-media")) == wf.DISCONNECTED
     connected = [s.id for s in wf.steps_for(wf.CONNECTED)]
-    assert connected == ["credentials", "release", "mirror"]
+    assert connected == [
+        "credentials",
+        "release",
+        "mirror",
+        "catalog",
+    ]  # the catalog: optional, onto the media
     assert [s.id for s in wf.steps_for(wf.DISCONNECTED)] == list(wf.STEP_IDS[:])
 
 

@@ -1,16 +1,16 @@
 """End to end: the media flow of a whole update path with the installed wizard in a real terminal (tmux on a
 private socket, 80x24), keys only, on the lab's ``eus`` profile (4.16.20 -> 4.17.5 -> 4.18.2, channel eus-4.18).
 
-The connected side's wizard (``ocp-airgap --plan connected.yaml``, mode ``to-media``, no cluster) walks its three
-steps — the pull secret from a file, the release with the cluster's version typed in (that side cannot read it),
-and ONE mirroring run that writes both releases of the path onto the media. The disconnected side's wizard
-(``from-media``, a state folder of its own) walks each of its steps in order: preflight, credentials, release,
-ONE upload from the media, mirror config, signature, catalog (skipped), MHC pause, the update along the whole path
-in the control-plane-only mode chosen with ``p``, and the summary. At each step the step selected in the list,
-its summary whole and the next action are on screen, no line wider than 80 cells. Afterwards the lab says: the
-cluster at 4.18.2 with 4.17.5 and 4.16.20 Completed in its history, each worker rebooted once and each master
-twice; the journals say: the media written in one run, uploaded in one run, the MHCs paused once and resumed
-once."""
+The connected side's wizard (``ocp-airgap --plan connected.yaml``, mode ``to-media``, no cluster) walks three of its
+four steps (the fourth, the optional operator catalog, is not needed here) — the pull secret from a file, the
+release with the cluster's version typed in (that side cannot read it), and ONE mirroring run that writes both
+releases of the path onto the media. The disconnected side's wizard (``from-media``, a state folder of its own)
+walks each of its steps in order: preflight, credentials, release, ONE upload from the media, mirror config,
+signature, catalog (skipped), MHC pause, the update along the whole path in the control-plane-only mode chosen with
+``p``, and the summary. At each step the step selected in the list, its summary whole and the next action are on
+screen, no line wider than 80 cells. Afterwards the lab says: the cluster at 4.18.2 with 4.17.5 and 4.16.20
+Completed in its history, each worker rebooted once and each master twice; the journals say: the media written in
+one run, uploaded in one run, the MHCs paused once and resumed once."""
 
 from __future__ import annotations
 
@@ -135,16 +135,16 @@ def test_media_flow_of_a_whole_path_control_plane_only(
     # ----- the connected side: no cluster; credentials from a file, the cluster's version typed in, one run
     wizard.open(connected, state)
     wizard.keys("r")
-    wizard.step(1, 3, "credentials")
+    wizard.step(1, 4, "credentials")
     wizard.fill(1, info.pull_secret, "pull-secret.json", "r Merge")
     wizard.run_step("r", DONE)
     wizard.keys("n")
-    wizard.step(2, 3, "release")
+    wizard.step(2, 4, "release")
     wizard.fill(2, CURRENT, CURRENT, "r Choose")
     wizard.run_step("r", DONE)
     wizard.wait_for(STORED, what="the whole path stored in the plan")
     wizard.keys("n")
-    wizard.step(3, 3, "mirror")
+    wizard.step(3, 4, "mirror")
     screen = wizard.run_step("r", "media written: carry it to the disconnected host", limit=300)
     wizard.quit()
     conn = Journal(tmp_path / "connected" / "state" / "connected" / "journal.json")

@@ -133,6 +133,8 @@ async def test_an_open_path_run_is_reattached_as_a_path(
     )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert calls and set(calls) == {"path"}, calls  # (the fake starts nothing, so mount and resume both ask)
+        assert calls and set(calls) == {"path"}, (
+            calls
+        )  # (the fake starts nothing, so mount and resume both ask)
         lines = [e.text for e in app.run_for("upgrade").log]
         assert "An update along the path 4.17.5 -> 4.18.2 is in progress: reattaching." in lines, lines
