@@ -19,6 +19,12 @@ from typing import Any
 
 import pytest
 
+# The tests read English output unless they ask for another language (--lang, or LANG in a child's environment):
+# the caller's locale (e.g. ja_JP.UTF-8) must not change what the commands they start print.
+for _var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_var, None)
+os.environ["LANG"] = "C.UTF-8"
+
 TEST_SPEED = float(os.environ.get("OCP_AIRGAP_TEST_SPEED", "600"))
 _MISSING = [tool for tool in ("docker-registry", "skopeo") if shutil.which(tool) is None]
 
