@@ -733,7 +733,7 @@ class RegistryClient:
                 raise self._auth_failed("", self.credentials())
             self._check(resp, "checking the registry API")
 
-        with_retries(once)
+        with_retries(once, policy=self.retry)
 
     def _check(
         self,
@@ -818,7 +818,7 @@ class RegistryClient:
                 check_digest(data, expected, f"manifest {self.host}/{repository}:{ref}")
             return manifest
 
-        return with_retries(once)
+        return with_retries(once, policy=self.retry)
 
     def head_manifest(self, repository: str, ref: str) -> str | None:
         """The digest ``ref`` points to, or None if there is no such manifest."""
@@ -841,7 +841,7 @@ class RegistryClient:
                 return self.get_manifest(repository, ref).digest
             return digest
 
-        return with_retries(once)
+        return with_retries(once, policy=self.retry)
 
     def put_manifest(self, repository: str, ref: str, manifest: Manifest) -> None:
         check_digest(manifest.data, manifest.digest, f"manifest for {self.host}/{repository}:{ref}")
@@ -865,7 +865,7 @@ class RegistryClient:
                     fix="The registry rewrote the manifest; it cannot keep release digests. Use another registry.",
                 )
 
-        with_retries(once)
+        with_retries(once, policy=self.retry)
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         with self._slots.slot():
@@ -879,7 +879,9 @@ class RegistryClient:
         url = f"/v2/{repository}/tags/list?n=1000"
         while url:
             with self._slots.slot():
-                resp = with_retries(lambda u=url: self.request("GET", u, repository=repository))  # type: ignore[misc]
+                resp = with_retries(
+                    lambda u=url: self.request("GET", u, repository=repository), policy=self.retry
+                )  # type: ignore[misc]
             if resp.status_code == 404:
                 return tags
             self._check(resp, "listing tags", repository=repository)
@@ -902,7 +904,7 @@ class RegistryClient:
             self._check(resp, f"looking up blob {digest}", repository=repository)
             return int(resp.headers.get("Content-Length", "-1"))
 
-        return with_retries(once)
+        return with_retries(once, policy=self.retry)
 
     @contextlib.contextmanager
     def open_blob(self, repository: str, digest: str, *, offset: int = 0) -> Iterator[Iterator[bytes]]:
@@ -1007,7 +1009,7 @@ class RegistryClient:
                     self.request("DELETE", urljoin(self.base + "/", loc), repository=repository, push=True)
             return False
 
-        return with_retries(once)
+        return with_retries(once, policy=self.retry)
 
     def _start_upload(self, repository: str) -> str:
         resp = self.request(
@@ -1054,7 +1056,7 @@ class RegistryClient:
                 raise RegistryError(f"{self.host} started an upload without saying where to send it")
             return str(urljoin(self.base + "/", str(loc)))
 
-        return with_retries(once)
+        return with_retries(once, policy=self.retry)
 
     def push_blob(
         self, repository: str, digest: str, size: int, chunks: Iterable[bytes], *, location: str = ""

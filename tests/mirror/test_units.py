@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,42 @@ def test_blob_upload_paths_check_the_digest_before_committing(
         assert client.get_manifest("t/a", manifest.digest).data == manifest.data
         assert client.list_tags("t/a") == ["v1"]
         assert client.head_manifest("t/a", "nope") is None
+
+
+def test_a_client_request_retries_as_its_policy_says_not_more() -> None:
+    """Each request of a registry client retries by the client's policy (the plan's, set by the mirror run): the
+    mirror's own retries wrap whole blob copies, so a request that retried by a fixed policy of its own multiplied
+    the attempts (a registry down for good took eight times longer to be reported than the policy said)."""
+    import socket
+
+    from engine.oci.registry import RegistryClient, RetryPolicy, TransientError
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[int] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            conn.close()  # the connection drops before any answer: a transient failure
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    host = f"127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with RegistryClient(host, scheme="http") as client:
+            client.retry = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01)
+            with pytest.raises(TransientError):
+                client.head_manifest("ocp4/openshift4", "4.16.20-x86_64")
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    assert len(accepted) == 2, accepted
