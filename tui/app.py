@@ -57,6 +57,13 @@ from tui.widgets.progress import ProgressPanel
 T = TypeVar("T")
 
 EXIT_HANGUP = 128 + signal.SIGHUP
+HANGUP_GRACE = 5
+"""Seconds the wizard may take to leave after its terminal hung up before it is made to."""
+
+
+def _leave_after_hangup(signum: int, frame: object) -> None:
+    raise SystemExit(EXIT_HANGUP)
+
 
 Clock = Callable[[], datetime]
 
@@ -371,6 +378,14 @@ class WizardApp(App[int]):
                     + (f" (work stopped: {', '.join(running)})" if running else ""),
                     operator=self.operator,
                 )
+        # Leaving must not depend on the terminal that is gone: Textual's shutdown hands its last writes to its
+        # output thread, and after a hang-up that hand-off can block for good (seen: the main thread waiting in
+        # the writer's queue). If the wizard has not left within a few seconds, the alarm ends it from the main
+        # thread (a Python signal handler interrupts a blocked lock wait), so callers' cleanup (the demo stops
+        # its lab) still runs.
+        with contextlib.suppress(ValueError):  # not the main thread (tests): no alarm
+            signal.signal(signal.SIGALRM, _leave_after_hangup)
+            signal.alarm(HANGUP_GRACE)
         self.exit(EXIT_HANGUP)
 
     # ----- engine operations ----------------------------------------------------------------------------
@@ -685,6 +700,8 @@ def run_app(plan_path: str | None = None, ascii_only: bool = False, lang: str | 
     try:
         code = app.run()
     finally:
+        with contextlib.suppress(ValueError):
+            signal.alarm(0)  # left in time (see WizardApp.hang_up)
         for run in app.runs.values():
             run.cancel.set()
     return int(code or 0)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import hashlib
 import json
 import os
@@ -880,8 +881,8 @@ class RegistryClient:
         while url:
             with self._slots.slot():
                 resp = with_retries(
-                    lambda u=url: self.request("GET", u, repository=repository), policy=self.retry
-                )  # type: ignore[misc]
+                    functools.partial(self.request, "GET", url, repository=repository), policy=self.retry
+                )
             if resp.status_code == 404:
                 return tags
             self._check(resp, "listing tags", repository=repository)

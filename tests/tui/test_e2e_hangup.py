@@ -74,7 +74,7 @@ def test_second_demo_on_a_running_lab_is_refused_and_leaves_it_running(
 
 
 def test_hangup_mid_update_then_reopen_shows_the_true_state(sandbox_factory: Any, tmp_path: Path) -> None:
-    info = sandbox_factory(versions=LAB_VERSIONS, components=6, size_mb=2, plan_state_dir="state", speed=60)
+    info = sandbox_factory(versions=LAB_VERSIONS, components=6, size_mb=2, plan_state_dir="state", speed=120)
     state = tmp_path / "xdg"
     plan = Path(info.plan)
     lab_plan(info, Path(info.directory), name="plan")  # the lab's plan, with the release digest filled in
