@@ -150,7 +150,7 @@ class PreflightScreen(StepScreen):
         counts.update(f"[b]{escape(counts_text(passed, warned, len(failed)))}[/b]")
         counts.remove_class("-empty")
         table = self.check_table
-        table.select_first(CheckStatus.FAIL) or table.select_first(CheckStatus.WARN)
+        table.select(table.first_problem())
         if not isinstance(self.focused, Input):
             table.table.focus()
         if failed:

@@ -286,6 +286,13 @@ def _path_prepared_headless(info: Any, tmp_path: Path, state: Path) -> tuple[Pat
     _ok(run_cli("mirror-config", "apply", *P, "--yes", state=state, timeout=600), "mirror-config")
     _ok(run_cli("signature", "apply", *P, "--yes", state=state), "signature")
     _ok(run_cli("mhc", "pause", *P, "--yes", state=state), "mhc pause")
+    cluster = gates_handled(info)
+    return plan_path, cluster
+
+
+def gates_handled(info: Any) -> Any:
+    """What the admin does about the path's gates before the update, through the API: the drain blocker relaxed,
+    the manual cloud credentials marked ready for 4.18, the 4.17 admin-ack given. Returns the admin client."""
     cluster = admin(info)
     relax_drain_blocker(cluster)
     cluster.merge_patch(
@@ -301,5 +308,4 @@ def _path_prepared_headless(info: Any, tmp_path: Path, state: Path) -> tuple[Pat
         "openshift-config",
     )
     wait_until(lambda: cv_condition(cluster, "Upgradeable").get("status") != "False", timeout=30)
-
-    return plan_path, cluster
+    return cluster

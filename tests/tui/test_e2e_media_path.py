@@ -15,7 +15,6 @@ one run, uploaded in one run, the MHCs paused once and resumed once."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,11 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.cluster import CLOUD_CREDENTIAL, CONFIGMAP, MCP
+from engine.cluster import CONFIGMAP, MCP
 from engine.journal import Journal
 from engine.workflow import path_run
-from tests.helpers import wait_until
 from tests.procedures.test_handoff import _side
-from tests.procedures.test_path import CURRENT, MIDDLE, TARGET, _reboots, _roles
-from tests.procedures.test_upgrade import admin, cv_condition, relax_drain_blocker
+from tests.procedures.test_path import CURRENT, MIDDLE, TARGET, _reboots, _roles, gates_handled
 from tests.tui.test_e2e_tmux import TEXT, Terminal, _exe
 from tests.tui.test_e2e_tmux import pytestmark as e2e_marks
 
@@ -52,23 +49,6 @@ class Wizard(Terminal):
     def quit(self) -> None:
         self.keys("C-q")
         self.wait_for(lambda s: not self.tmux("list-sessions"), limit=30, what="the wizard to exit")
-
-    def fill(self, tabs: int, text: str, shown: str, keys_line: str) -> None:
-        """Focus the ``tabs``-th field, type ``text``, leave the field; checked on screen, retried under load."""
-        self.wait_for(keys_line, what="the screen's keys (the screen is mounted)")
-        for _attempt in range(3):
-            self.keys(*(["Tab"] * tabs), "C-u")
-            self.type(text)
-            try:
-                self.wait_for(shown, limit=5, what=f"the typed {text}")
-                break
-            except AssertionError:
-                self.keys("Escape")
-                time.sleep(0.5)  # past the terminal's escape delay, so the next Tab is not read as Alt+Tab
-        else:
-            raise AssertionError(f"could not type {text}:\n{self.screen()}")
-        self.keys("Escape")
-        self.wait_for(keys_line, what="the field left")
 
     def step(self, number: int, total: int, step: str) -> str:
         from screens.steps import BY_ID
@@ -95,27 +75,6 @@ def _plans(info: Any, tmp_path: Path, media: Path) -> tuple[Path, Path]:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         plans.append(path)
     return plans[0], plans[1]
-
-
-def _gates_handled(info: Any) -> Any:
-    """What the admin does about the path's gates before the update, through the API: the drain blocker relaxed,
-    the manual cloud credentials marked ready for 4.18, the 4.17 admin-ack given."""
-    cluster = admin(info)
-    relax_drain_blocker(cluster)
-    cluster.merge_patch(
-        CLOUD_CREDENTIAL,
-        "cluster",
-        {"metadata": {"annotations": {"cloudcredential.openshift.io/upgradeable-to": TARGET}}},
-    )
-    wait_until(lambda: cluster.get_or_none(CONFIGMAP, "admin-acks", "openshift-config"), timeout=30)
-    cluster.merge_patch(
-        CONFIGMAP,
-        "admin-acks",
-        {"data": {"ack-4.17-kube-1.31-api-removals-in-4.18": "true"}},
-        "openshift-config",
-    )
-    wait_until(lambda: cv_condition(cluster, "Upgradeable").get("status") != "False", timeout=30)
-    return cluster
 
 
 def _runs(journal: Journal, step: str) -> list[dict[str, Any]]:
@@ -162,7 +121,7 @@ def test_media_flow_of_a_whole_path_control_plane_only(
     doc = yaml.safe_load(disconnected.read_text())
     doc["release"] = carried["release"]
     disconnected.write_text(yaml.safe_dump(doc, sort_keys=False))
-    cluster = _gates_handled(info)
+    cluster = gates_handled(info)
     before = _reboots(info)
     assert not before, "no node rebooted yet"
     wizard.open(disconnected, state)

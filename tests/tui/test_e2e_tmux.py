@@ -32,7 +32,6 @@ TEXT = {
         "placeholder": "when was it taken",
         "keys": "r Run checks",
         "typed": "etcd backup   2025-03-14 08:00",
-        "field left": "r Run checks",
         "checked": ("press n", "x fixes"),
         "fix offered": "x fixes",
         "no fix": "No fix is needed",
@@ -50,7 +49,6 @@ TEXT = {
         "placeholder": "取得日時",
         "keys": "r チェック実行",
         "typed": "etcd バックアップ 2025-03-14 08:00",
-        "field left": "r チェック実行",
         "checked": ("n で次のステップへ", "x で修正"),
         "fix offered": "x で修正",
         "no fix": "修正は不要です",
@@ -120,6 +118,26 @@ class Terminal:
 
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-t", "demo", "-l", text)
+
+    def fill(self, tabs: int, text: str, shown: str, keys_line: str) -> None:
+        """Focus the ``tabs``-th field, type ``text``, leave the field; checked on screen, retried under load (the
+        first Tab can land before the screen takes focus)."""
+        self.wait_for(keys_line, what="the screen's keys (the screen is mounted)")
+        for _attempt in range(3):
+            self.keys(*(["Tab"] * tabs), "C-u")  # C-u clears what an earlier attempt may have left
+            self.type(text)
+            try:
+                self.wait_for(shown, limit=5, what=f"the typed {text}")
+                break
+            except AssertionError:
+                # leave the field; once the key line is back the Escape was read on its own (past the terminal's
+                # escape delay), so the next Tab is not read as Alt+Tab
+                self.keys("Escape")
+                self.wait_for(keys_line, limit=10, what="the field left")
+        else:
+            raise AssertionError(f"could not type {text}:\n{self.screen()}")
+        self.keys("Escape")
+        self.wait_for(keys_line, what="the field left")
 
     def wait_for(self, predicate: str | object, limit: float = 60.0, what: str = "") -> str:
         deadline = time.monotonic() + limit
@@ -196,20 +214,7 @@ def test_demo_first_screen_to_completed_update(demo: tuple[Terminal, Path]) -> N
     term.keys("r")
     term.frame(t["step"].format(n=1, title=title["preflight"]), title["preflight"], about["preflight"])
     term.wait_for(t["placeholder"], what="the etcd backup field")
-    term.wait_for(t["keys"], what="the screen's keys (the screen is mounted)")
-    for _attempt in range(3):  # under load the first Tab can land before the screen takes focus: check, retry
-        term.keys("Tab", "C-u")  # focus the field and clear what an earlier attempt may have left
-        term.type("2025-03-14 08:00")
-        try:
-            term.wait_for(t["typed"], limit=5, what="the typed backup time")
-            break
-        except AssertionError:
-            term.keys("Escape")
-            time.sleep(0.5)  # past the terminal's escape delay, so the next Tab is not read as Alt+Tab
-    else:
-        raise AssertionError(f"could not type into the etcd backup field:\n{term.screen()}")
-    term.keys("Escape")
-    term.wait_for(t["field left"], what="field left")
+    term.fill(1, "2025-03-14 08:00", t["typed"], t["keys"])
     term.run_step("r", t["checked"], limit=90)
     screen = term.screen()
     if t["fix offered"] in term.next_line():

@@ -122,13 +122,6 @@ class CheckTable(Vertical):
                     return i
         return 0
 
-    def select_first(self, status: CheckStatus) -> bool:
-        for i, c in enumerate(self._checks):
-            if c.status is status:
-                self.select(i)
-                return True
-        return False
-
     def counts(self) -> dict[CheckStatus, int]:
         out = {s: 0 for s in CheckStatus}
         for c in self._checks:
